@@ -1,0 +1,68 @@
+"""Accounts, their users and MCA acceptances. The DDL is in migrations/m0001_foundation.py."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    UUID,
+    Boolean,
+    ForeignKey,
+    Numeric,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+def _ts(null: bool = False) -> Timestamptz:
+    # times always come from app.clock.now(), never from a column default
+    return Timestamptz(null=null, default=None)
+
+
+class Account(Table, tablename="accounts"):
+    id = UUID(primary_key=True)
+    kind = Text()
+    parent_id = ForeignKey("self", null=True, db_column_name="parent_id")
+    name = Text()
+    email = Text()
+    phone = Text(default="")
+    country = Varchar(length=2)
+    currency = Varchar(length=3)
+    address_line1 = Text(default="")
+    address_line2 = Text(default="")
+    city = Text(default="")
+    state = Text(default="")
+    postal_code = Text(default="")
+    tenant_id = UUID(null=True, default=None)
+    tenant_domain = Text(null=True, default=None)
+    mpn_id = Text(null=True, default=None)
+    qualification = Text(default="commercial")
+    status = Text(default="active")
+    credit_limit = Numeric(digits=(18, 4), null=True, default=None)
+    created_at = _ts()
+    updated_at = _ts()
+
+
+class User(Table, tablename="users"):
+    id = UUID(primary_key=True)
+    email = Text()
+    name = Text()
+    password_hash = Text(null=True, default=None)
+    role = Text()
+    account_id = ForeignKey(Account, null=True, db_column_name="account_id")
+    is_active = Boolean(default=True)
+    created_at = _ts()
+    last_login_at = _ts(null=True)
+
+
+class McaAcceptance(Table, tablename="mca_acceptances"):
+    id = UUID(primary_key=True)
+    account_id = ForeignKey(Account, db_column_name="account_id")
+    first_name = Text()
+    last_name = Text()
+    email = Text()
+    phone = Text(default="")
+    accepted_at = _ts()
+    method = Text()
+    recorded_by = ForeignKey(User, null=True, db_column_name="recorded_by")
+    created_at = _ts()

@@ -1,0 +1,64 @@
+"""The event log: every change of state writes one row (DESIGN.md, Data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from typing import Any
+
+from app import clock
+from app.accounts.rules import Principal
+from app.audit.tables import Event
+
+SYSTEM = "system"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, uuid.UUID | decimal.Decimal | dt.date | dt.datetime):
+        return str(value)
+    return value
+
+
+def changed(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the fields that changed, so the log shows what a person did and nothing else."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+async def record(
+    actor: Principal | None,
+    subject_type: str,
+    subject_id: object,
+    action: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    await Event.insert(
+        Event(
+            at=clock.now(),
+            actor_id=actor.user_id if actor else None,
+            actor=actor.email if actor else SYSTEM,
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            action=action,
+            before=json.dumps(_plain(before)) if before is not None else None,
+            after=json.dumps(_plain(after)) if after is not None else None,
+        )
+    ).run()
+
+
+async def history(subject_type: str, subject_id: object, limit: int = 50) -> list[dict]:
+    return (
+        await Event.select()
+        .where((Event.subject_type == subject_type) & (Event.subject_id == str(subject_id)))
+        .order_by(Event.id, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+        .run()
+    )

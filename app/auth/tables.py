@@ -1,0 +1,49 @@
+"""What signs people in: sessions, API tokens, set-password links, login attempts."""
+
+from __future__ import annotations
+
+from piccolo.columns import UUID, BigSerial, Boolean, ForeignKey, Text, Timestamptz
+from piccolo.table import Table
+
+from app.accounts.tables import User
+
+
+def _ts(null: bool = False) -> Timestamptz:
+    return Timestamptz(null=null, default=None)
+
+
+class Session(Table, tablename="sessions"):
+    token_hash = Text(primary_key=True)
+    user_id = ForeignKey(User, db_column_name="user_id")
+    created_at = _ts()
+    expires_at = _ts()
+    ip = Text(default="")
+    user_agent = Text(default="")
+
+
+class ApiToken(Table, tablename="api_tokens"):
+    id = UUID(primary_key=True)
+    user_id = ForeignKey(User, db_column_name="user_id")
+    name = Text()
+    token_hash = Text(unique=True)
+    prefix = Text()
+    created_at = _ts()
+    last_used_at = _ts(null=True)
+    revoked_at = _ts(null=True)
+
+
+class PasswordToken(Table, tablename="password_tokens"):
+    token_hash = Text(primary_key=True)
+    user_id = ForeignKey(User, db_column_name="user_id")
+    purpose = Text()
+    created_at = _ts()
+    expires_at = _ts()
+    used_at = _ts(null=True)
+
+
+class LoginAttempt(Table, tablename="login_attempts"):
+    id = BigSerial(primary_key=True)
+    email = Text()
+    ip = Text()
+    at = _ts()
+    succeeded = Boolean()

@@ -1,0 +1,158 @@
+"""The `cloudseat` command: serve, migrate, seed-demo, user create, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+from app import db
+from app.config import Settings, get_settings
+
+
+async def _connect(settings: Settings) -> None:
+    url = db.resolve_database_url(settings.database_url, settings.data_dir)
+    await db.ensure_database(url)
+    db.configure(url)
+
+
+def _run(settings: Settings, work: Callable[[], Awaitable[object]]) -> object:
+    async def main() -> object:
+        await _connect(settings)
+        return await work()
+
+    return asyncio.run(main())
+
+
+def _print_logins(logins: list[tuple[str, str, str]], base_url: str) -> None:
+    from app.demo import PASSWORD
+
+    print(f"\nCloudseat is at {base_url}  (sandbox mode: Partner Center is simulated)\n")
+    print(f"Demo logins, all with the password {PASSWORD!r}:")
+    width = max(len(email) for _, email, _ in logins)
+    for role, email, account in logins:
+        print(f"  {email:<{width}}  {role}, {account}")
+    print()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.demo import seed
+    from app.main import create_app
+
+    started = time.monotonic()
+
+    async def prepare() -> list:
+        applied = await db.migrate()
+        if applied:
+            print(f"Applied {len(applied)} migration(s).")
+        return await seed(settings.base_url) if settings.is_sandbox and not args.no_seed else []
+
+    logins = _run(settings, prepare)
+    if logins:
+        _print_logins(logins, settings.base_url)
+    print(f"Ready in {time.monotonic() - started:.1f} s. Stop with Ctrl+C.", flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    applied = _run(settings, db.migrate)
+    print(f"Applied {len(applied)} migration(s).")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import seed
+
+    async def work() -> list:
+        await db.migrate()
+        return await seed(settings.base_url)
+
+    _print_logins(_run(settings, work), settings.base_url)
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    import uuid
+
+    from app.accounts import service
+    from app.errors import AppError
+
+    async def work() -> int:
+        from app.jobs.worker import drain
+
+        account_id = uuid.UUID(args.account) if args.account else None
+        if (args.role == "csp_admin") != (account_id is None):
+            print("A csp_admin has no --account; every other role needs one.", file=sys.stderr)
+            return 2
+        try:
+            user, link = await service.invite_user(
+                None, account_id, {"email": args.email, "name": args.name or args.email.split("@")[0],
+                                   "role": args.role}, settings.base_url, password=args.password,
+            )
+        except AppError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        await drain(db.DB.config["dsn"], settings)
+        print(f"Created {user['role']} {user['email']} ({user['id']}).")
+        if link:
+            print(f"Set-password link (valid 7 days): {link}")
+        return 0
+
+    return _run(settings, work)  # type: ignore[return-value]
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from app.accounts.tables import User
+    from app.auth import service
+    from app.auth.service import principal_of
+
+    async def work() -> int:
+        user = await User.select().where(User.email.ilike(args.email.strip())).first().run()
+        if user is None or not user["is_active"]:
+            print(f"error: no active user {args.email}", file=sys.stderr)
+            return 1
+        token, _ = await service.create_token(principal_of(user), args.name)
+        print(token)
+        return 0
+
+    return _run(settings, work)  # type: ignore[return-value]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cloudseat", description="Cloudseat: commerce and billing for Microsoft CSPs")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate, seed the demo data (sandbox mode) and serve the app")
+    serve.add_argument("--no-seed", action="store_true", help="do not create the demo data")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="create the demo CSP, resellers and customers").set_defaults(func=cmd_seed)
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create a user; without --password it prints a set-password link")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=["csp_admin", "reseller_admin", "customer_admin"])
+    create.add_argument("--account", help="the account ID (resellers' and customers' users)")
+    create.add_argument("--name")
+    create.add_argument("--password")
+    create.set_defaults(func=cmd_user_create)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    tcreate = token.add_parser("create", help="create an API token for a user and print it once")
+    tcreate.add_argument("--email", required=True)
+    tcreate.add_argument("--name", default="cli")
+    tcreate.set_defaults(func=cmd_token_create)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    return args.func(args, get_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

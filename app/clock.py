@@ -1,0 +1,64 @@
+"""The one source of time: timezone-aware UTC.
+
+In sandbox mode the clock can be moved forward (never back) so staff can see renewals, window
+closings and billing runs happen. The offset lives in the database (table `clock_offset`) so every
+app process agrees; each process caches it and reloads it on a NOTIFY sent when it changes.
+Tests replace the clock outright with `use_fixed_clock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+_offset = timedelta(0)
+_override: Callable[[], datetime] | None = None
+
+NOTIFY_CHANNEL = "cloudseat_clock"
+
+
+def real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def now() -> datetime:
+    if _override is not None:
+        return _override()
+    return real_now() + _offset
+
+
+def offset() -> timedelta:
+    return _offset
+
+
+def set_offset(value: timedelta) -> None:
+    global _offset  # noqa: PLW0603 - the process-wide cache of the shared offset
+    _offset = value
+
+
+class FixedClock:
+    """A settable clock for tests: `clock.advance(hours=169)`."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the clock is timezone-aware UTC")
+        self.current = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.current += timedelta(**kwargs)
+        return self.current
+
+
+@contextlib.contextmanager
+def use_fixed_clock(start: datetime) -> Iterator[FixedClock]:
+    global _override  # noqa: PLW0603 - tests swap the one clock
+    fixed = FixedClock(start)
+    previous, _override = _override, fixed
+    try:
+        yield fixed
+    finally:
+        _override = previous

@@ -1,0 +1,94 @@
+"""Settings, read from the environment in one place (no other module reads os.environ)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+
+Mode = Literal["sandbox", "live"]
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    mode: Mode
+    secret_key: str
+    host: str
+    port: int
+    base_url: str
+    data_dir: Path
+    secure_cookies: bool
+    mail_from: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    run_worker: bool
+    debug: bool
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == "sandbox"
+
+
+def _secret_key(data_dir: Path, given: str | None) -> str:
+    """A stable key when none is given, so sessions survive restarts of `make run`."""
+    if given:
+        return given
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    mode = env.get("CLOUDSEAT_MODE", "sandbox")
+    if mode not in ("sandbox", "live"):
+        raise ValueError(f"CLOUDSEAT_MODE must be sandbox or live, not {mode!r}")
+    data_dir = Path(env.get("CLOUDSEAT_DATA_DIR", str(ROOT / "var")))
+    host = env.get("CLOUDSEAT_HOST", "127.0.0.1")
+    port = int(env.get("CLOUDSEAT_PORT", "8000"))
+    base_url = env.get("CLOUDSEAT_BASE_URL", f"http://{host}:{port}").rstrip("/")
+    if mode == "live" and not env.get("SECRET_KEY"):
+        raise ValueError("SECRET_KEY must be set in live mode")
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        mode=mode,  # type: ignore[arg-type]
+        secret_key=_secret_key(data_dir, env.get("SECRET_KEY")),
+        host=host,
+        port=port,
+        base_url=base_url,
+        data_dir=data_dir,
+        secure_cookies=_bool(env.get("CLOUDSEAT_SECURE_COOKIES"), base_url.startswith("https://")),
+        mail_from=env.get("CLOUDSEAT_MAIL_FROM", "Cloudseat <no-reply@cloudseat.local>"),
+        smtp_host=env.get("SMTP_HOST") or None,
+        smtp_port=int(env.get("SMTP_PORT", "587")),
+        smtp_username=env.get("SMTP_USERNAME") or None,
+        smtp_password=env.get("SMTP_PASSWORD") or None,
+        smtp_starttls=_bool(env.get("SMTP_STARTTLS"), True),
+        run_worker=_bool(env.get("CLOUDSEAT_WORKER"), True),
+        debug=_bool(env.get("CLOUDSEAT_DEBUG"), False),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,96 @@
+"""Demo data for `make run` and the browser tests: idempotent, so every start may run it."""
+
+from __future__ import annotations
+
+from app.accounts import service as accounts
+from app.accounts.rules import Principal
+from app.accounts.tables import Account, User
+from app.auth.service import principal_of
+
+PASSWORD = "cloudseat-demo"
+ADMIN = {"email": "admin@cloudseat.test", "name": "Casey Admin"}
+
+RESELLERS = [
+    {
+        "account": {"name": "Northwind Partners", "email": "billing@northwind.test", "country": "US",
+                    "currency": "USD", "mpn_id": "6123401", "address_line1": "1 Microsoft Way",
+                    "city": "Redmond", "state": "WA", "postal_code": "98052"},
+        "user": {"email": "reseller@northwind.test", "name": "Riley Reseller"},
+        "customers": [
+            {"account": {"name": "Contoso Dental", "email": "it@contoso-dental.test", "country": "US",
+                         "currency": "USD", "address_line1": "200 Main Street", "city": "Seattle", "state": "WA",
+                         "postal_code": "98101", "tenant_domain": "contosodental"},
+             "user": {"email": "customer@contoso-dental.test", "name": "Chris Customer"}},
+            {"account": {"name": "Litware Schools", "email": "it@litware.test", "country": "US", "currency": "USD",
+                         "address_line1": "15 College Ave", "city": "Austin", "state": "TX",
+                         "postal_code": "73301", "tenant_domain": "litwareschools", "qualification": "education"},
+             "user": {"email": "admin@litware.test", "name": "Lee Litware"}},
+        ],
+    },
+    {
+        "account": {"name": "Fabrikam Cloud GmbH", "email": "billing@fabrikam.test", "country": "DE",
+                    "currency": "EUR", "mpn_id": "6567801", "address_line1": "Walter-Gropius-Str. 5",
+                    "city": "München", "postal_code": "80807"},
+        "user": {"email": "reseller@fabrikam.test", "name": "Frieda Fabrikam"},
+        "customers": [
+            {"account": {"name": "Tailspin Toys AG", "email": "it@tailspin.test", "country": "DE",
+                         "currency": "EUR", "address_line1": "Friedrichstraße 100", "city": "Berlin",
+                         "postal_code": "10117", "tenant_domain": "tailspintoys"},
+             "user": {"email": "admin@tailspin.test", "name": "Toni Tailspin"}},
+            {"account": {"name": "Wingtip Bistro SARL", "email": "it@wingtip.test", "country": "FR",
+                         "currency": "EUR", "address_line1": "12 rue de Rivoli", "city": "Paris",
+                         "postal_code": "75004", "tenant_domain": "wingtipbistro"},
+             "user": {"email": "admin@wingtip.test", "name": "Wen Wingtip"}},
+        ],
+    },
+]
+
+DIRECT = [
+    {"account": {"name": "Adventure Works Ltd", "email": "it@adventure-works.test", "country": "GB",
+                 "currency": "GBP", "address_line1": "10 Downing Street", "city": "London",
+                 "postal_code": "SW1A 2AA", "tenant_domain": "adventureworksltd"},
+     "user": {"email": "customer@adventure-works.test", "name": "Alex Adventure"}},
+]
+
+
+async def _admin(base_url: str) -> Principal:
+    user = await User.select().where(User.email == ADMIN["email"]).first().run()
+    if user is None:
+        await accounts.invite_user(None, None, ADMIN, base_url, password=PASSWORD)
+        user = await User.select().where(User.email == ADMIN["email"]).first().run()
+    return principal_of(user)
+
+
+async def _account(actor: Principal, spec: dict, kind: str, reseller_id=None) -> dict:
+    existing = await Account.select().where((Account.name == spec["account"]["name"]) & (Account.kind == kind)) \
+        .first().run()
+    if existing is None:
+        if kind == "reseller":
+            existing = await accounts.create_reseller(actor, spec["account"])
+        else:
+            existing = await accounts.create_customer(actor, {**spec["account"], "reseller_id": reseller_id})
+    return existing
+
+
+async def _user(actor: Principal, account: dict, spec: dict, base_url: str) -> None:
+    if not await User.exists().where(User.email == spec["email"]).run():
+        await accounts.invite_user(actor, account["id"], spec, base_url, password=PASSWORD)
+
+
+async def seed(base_url: str) -> list[tuple[str, str, str]]:
+    """Create the demo CSP (idempotent) and return the logins as (role, email, account)."""
+    admin = await _admin(base_url)
+    logins = [("CSP admin", ADMIN["email"], "the CSP")]
+    for spec in RESELLERS:
+        reseller = await _account(admin, spec, "reseller")
+        await _user(admin, reseller, spec["user"], base_url)
+        logins.append(("Reseller admin", spec["user"]["email"], reseller["name"]))
+        for customer_spec in spec["customers"]:
+            customer = await _account(admin, customer_spec, "customer", reseller["id"])
+            await _user(admin, customer, customer_spec["user"], base_url)
+            logins.append(("Customer admin", customer_spec["user"]["email"], customer["name"]))
+    for spec in DIRECT:
+        customer = await _account(admin, spec, "customer")
+        await _user(admin, customer, spec["user"], base_url)
+        logins.append(("Customer admin (direct)", spec["user"]["email"], customer["name"]))
+    return logins

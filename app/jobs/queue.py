@@ -1,0 +1,50 @@
+"""Putting work on the durable queue (pgqueuer's tables, in our database).
+
+A job is enqueued on the caller's transaction connection, so it exists exactly when the change that
+asked for it commits (no lost or phantom jobs). Payloads are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from pgqueuer import Queries
+
+from piccolo_conf import DB
+
+
+async def enqueue(
+    entrypoint: str,
+    payload: dict,
+    *,
+    dedupe_key: str | None = None,
+    delay: timedelta | None = None,
+    priority: int = 0,
+) -> int | None:
+    """Queue a job; with a dedupe key an identical job still waiting is not queued twice."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    current = DB.current_transaction.get()
+    if current is not None:
+        return await _enqueue(Queries.from_asyncpg_connection(current.connection), entrypoint, body,
+                              dedupe_key, delay, priority)
+    async with DB.transaction() as tx:
+        return await _enqueue(Queries.from_asyncpg_connection(tx.connection), entrypoint, body,
+                              dedupe_key, delay, priority)
+
+
+async def _enqueue(queries: Queries, entrypoint: str, body: bytes, dedupe_key: str | None,
+                   delay: timedelta | None, priority: int) -> int | None:
+    ids = await queries.enqueue(entrypoint, body, priority, delay, dedupe_key, on_conflict="skip")
+    return ids[0]
+
+
+async def failed_jobs(limit: int = 50) -> list[dict]:
+    """Jobs parked after their last retry, for an admin to look at and retry."""
+    from app import db
+
+    return await db.fetch(
+        "SELECT id, entrypoint, attempts, updated, convert_from(payload, 'UTF8') AS payload "
+        "FROM pgqueuer WHERE status = 'failed' ORDER BY updated DESC LIMIT $1",
+        limit,
+    )

@@ -1,0 +1,91 @@
+"""The app factory: every route, dependency, error handler, template and the lifespan, in one place."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from app import db, templating
+from app.accounts import api as accounts_api
+from app.accounts import routes as accounts_routes
+from app.auth import routes as auth_routes
+from app.config import ROOT, Settings, get_settings
+from app.jobs.worker import Worker
+from app.mail import api as mail_api
+from app.web import pages
+from app.web.auth import IdentifyCaller, csp_admin_only
+from app.web.errors import EXCEPTION_HANDLERS
+
+
+def create_app(settings: Settings | None = None, *, manage_pool: bool = True) -> Litestar:
+    """Build the app. Tests pass `manage_pool=False` and own the pool (and the worker) themselves."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if not manage_pool:
+            yield
+            return
+        if not db.DB.config:
+            db.configure(db.resolve_database_url(settings.database_url, settings.data_dir))
+        await db.open_pool()
+        worker = Worker(db.DB.config["dsn"], settings) if settings.run_worker else None
+        if worker:
+            await worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                await worker.stop()
+            await db.close_pool()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[
+            accounts_api.router,
+            Router(path="/", route_handlers=[mail_api.sandbox_mail], guards=[csp_admin_only]),
+        ],
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            api,
+            auth_routes.public_router,
+            auth_routes.router,
+            accounts_routes.router,
+            pages.router,
+            pages.healthz,
+            create_static_files_router(path="/static", directories=[ROOT / "static"], name="static",
+                                       include_in_schema=False),
+        ],
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True)},
+        middleware=[DefineMiddleware(IdentifyCaller)],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="cloudseat_csrf",
+            cookie_secure=settings.secure_cookies,
+            header_name="x-csrftoken",
+            # Bearer-token API calls carry no ambient credentials, so CSRF does not apply to them.
+            exclude=["^/api/", "^/_sandbox/"],
+        ),
+        template_config=TemplateConfig(directory=Path(ROOT / "templates"), engine=JinjaTemplateEngine,
+                                       engine_callback=templating.configure),
+        openapi_config=OpenAPIConfig(
+            title="Cloudseat API", version="1", path="/schema",
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        debug=settings.debug,
+    )

@@ -1,0 +1,25 @@
+"""Piccolo's app config: where the migrations live and which tables the app has."""
+
+from __future__ import annotations
+
+from piccolo.conf.apps import AppConfig
+
+from app.config import ROOT
+
+
+def _tables() -> list:
+    from app.accounts.tables import Account, McaAcceptance, User
+    from app.auth.tables import ApiToken, LoginAttempt, PasswordToken, Session
+    from app.audit.tables import Event
+    from app.mail.tables import OutboxMail
+
+    return [Account, User, Session, ApiToken, PasswordToken, LoginAttempt, McaAcceptance, Event, OutboxMail]
+
+
+APP_CONFIG = AppConfig(
+    app_name="cloudseat",
+    migrations_folder_path=str(ROOT / "migrations"),
+    table_classes=_tables(),
+    migration_dependencies=[],
+    commands=[],
+)
