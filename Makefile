@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit bench browser clean
+.PHONY: run test lint unit browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cloudseat needs Python 3.11 or newer")'
@@ -34,9 +34,6 @@ test: $(STAMP) browser lint
 
 unit: $(STAMP)
 	$(BIN)/pytest -m unit
-
-bench: $(STAMP)
-	$(BIN)/python -m app.bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts

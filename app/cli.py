@@ -92,8 +92,11 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         try:
             user, link = await service.invite_user(
-                None, account_id, {"email": args.email, "name": args.name or args.email.split("@")[0],
-                                   "role": args.role}, settings.base_url, password=args.password,
+                None,
+                account_id,
+                {"email": args.email, "name": args.name or args.email.split("@")[0], "role": args.role},
+                settings.base_url,
+                password=args.password,
             )
         except AppError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
@@ -125,13 +128,17 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cloudseat", description="Cloudseat: commerce and billing for Microsoft CSPs")
+    p = argparse.ArgumentParser(
+        prog="cloudseat", description="Cloudseat: commerce and billing for Microsoft CSPs"
+    )
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate, seed the demo data (sandbox mode) and serve the app")
     serve.add_argument("--no-seed", action="store_true", help="do not create the demo data")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("seed-demo", help="create the demo CSP, resellers and customers").set_defaults(func=cmd_seed)
+    sub.add_parser("seed-demo", help="create the demo CSP, resellers and customers").set_defaults(
+        func=cmd_seed
+    )
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user; without --password it prints a set-password link")
     create.add_argument("--email", required=True)

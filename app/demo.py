@@ -7,49 +7,112 @@ from app.accounts.rules import Principal
 from app.accounts.tables import Account, User
 from app.auth.service import principal_of
 
-PASSWORD = "cloudseat-demo"
+PASSWORD = "cloudseat-demo"  # noqa: S105 - the documented demo password
 ADMIN = {"email": "admin@cloudseat.test", "name": "Casey Admin"}
 
 RESELLERS = [
     {
-        "account": {"name": "Northwind Partners", "email": "billing@northwind.test", "country": "US",
-                    "currency": "USD", "mpn_id": "6123401", "address_line1": "1 Microsoft Way",
-                    "city": "Redmond", "state": "WA", "postal_code": "98052"},
+        "account": {
+            "name": "Northwind Partners",
+            "email": "billing@northwind.test",
+            "country": "US",
+            "currency": "USD",
+            "mpn_id": "6123401",
+            "address_line1": "1 Microsoft Way",
+            "city": "Redmond",
+            "state": "WA",
+            "postal_code": "98052",
+        },
         "user": {"email": "reseller@northwind.test", "name": "Riley Reseller"},
         "customers": [
-            {"account": {"name": "Contoso Dental", "email": "it@contoso-dental.test", "country": "US",
-                         "currency": "USD", "address_line1": "200 Main Street", "city": "Seattle", "state": "WA",
-                         "postal_code": "98101", "tenant_domain": "contosodental"},
-             "user": {"email": "customer@contoso-dental.test", "name": "Chris Customer"}},
-            {"account": {"name": "Litware Schools", "email": "it@litware.test", "country": "US", "currency": "USD",
-                         "address_line1": "15 College Ave", "city": "Austin", "state": "TX",
-                         "postal_code": "73301", "tenant_domain": "litwareschools", "qualification": "education"},
-             "user": {"email": "admin@litware.test", "name": "Lee Litware"}},
+            {
+                "account": {
+                    "name": "Contoso Dental",
+                    "email": "it@contoso-dental.test",
+                    "country": "US",
+                    "currency": "USD",
+                    "address_line1": "200 Main Street",
+                    "city": "Seattle",
+                    "state": "WA",
+                    "postal_code": "98101",
+                    "tenant_domain": "contosodental",
+                },
+                "user": {"email": "customer@contoso-dental.test", "name": "Chris Customer"},
+            },
+            {
+                "account": {
+                    "name": "Litware Schools",
+                    "email": "it@litware.test",
+                    "country": "US",
+                    "currency": "USD",
+                    "address_line1": "15 College Ave",
+                    "city": "Austin",
+                    "state": "TX",
+                    "postal_code": "73301",
+                    "tenant_domain": "litwareschools",
+                    "qualification": "education",
+                },
+                "user": {"email": "admin@litware.test", "name": "Lee Litware"},
+            },
         ],
     },
     {
-        "account": {"name": "Fabrikam Cloud GmbH", "email": "billing@fabrikam.test", "country": "DE",
-                    "currency": "EUR", "mpn_id": "6567801", "address_line1": "Walter-Gropius-Str. 5",
-                    "city": "München", "postal_code": "80807"},
+        "account": {
+            "name": "Fabrikam Cloud GmbH",
+            "email": "billing@fabrikam.test",
+            "country": "DE",
+            "currency": "EUR",
+            "mpn_id": "6567801",
+            "address_line1": "Walter-Gropius-Str. 5",
+            "city": "München",
+            "postal_code": "80807",
+        },
         "user": {"email": "reseller@fabrikam.test", "name": "Frieda Fabrikam"},
         "customers": [
-            {"account": {"name": "Tailspin Toys AG", "email": "it@tailspin.test", "country": "DE",
-                         "currency": "EUR", "address_line1": "Friedrichstraße 100", "city": "Berlin",
-                         "postal_code": "10117", "tenant_domain": "tailspintoys"},
-             "user": {"email": "admin@tailspin.test", "name": "Toni Tailspin"}},
-            {"account": {"name": "Wingtip Bistro SARL", "email": "it@wingtip.test", "country": "FR",
-                         "currency": "EUR", "address_line1": "12 rue de Rivoli", "city": "Paris",
-                         "postal_code": "75004", "tenant_domain": "wingtipbistro"},
-             "user": {"email": "admin@wingtip.test", "name": "Wen Wingtip"}},
+            {
+                "account": {
+                    "name": "Tailspin Toys AG",
+                    "email": "it@tailspin.test",
+                    "country": "DE",
+                    "currency": "EUR",
+                    "address_line1": "Friedrichstraße 100",
+                    "city": "Berlin",
+                    "postal_code": "10117",
+                    "tenant_domain": "tailspintoys",
+                },
+                "user": {"email": "admin@tailspin.test", "name": "Toni Tailspin"},
+            },
+            {
+                "account": {
+                    "name": "Wingtip Bistro SARL",
+                    "email": "it@wingtip.test",
+                    "country": "FR",
+                    "currency": "EUR",
+                    "address_line1": "12 rue de Rivoli",
+                    "city": "Paris",
+                    "postal_code": "75004",
+                    "tenant_domain": "wingtipbistro",
+                },
+                "user": {"email": "admin@wingtip.test", "name": "Wen Wingtip"},
+            },
         ],
     },
 ]
 
 DIRECT = [
-    {"account": {"name": "Adventure Works Ltd", "email": "it@adventure-works.test", "country": "GB",
-                 "currency": "GBP", "address_line1": "10 Downing Street", "city": "London",
-                 "postal_code": "SW1A 2AA", "tenant_domain": "adventureworksltd"},
-     "user": {"email": "customer@adventure-works.test", "name": "Alex Adventure"}},
+    {
+        "account": {
+            "name": "Adventure Works Ltd",
+            "email": "it@adventure-works.test",
+            "country": "GB",
+            "currency": "GBP",
+            "address_line1": "10 Downing Street",
+            "city": "London",
+            "postal_code": "SW1A 2AA",
+            "tenant_domain": "adventureworksltd",
+        },
+        "user": {"email": "customer@adventure-works.test", "name": "Alex Adventure"},
+    },
 ]
 
 
@@ -62,8 +125,12 @@ async def _admin(base_url: str) -> Principal:
 
 
 async def _account(actor: Principal, spec: dict, kind: str, reseller_id=None) -> dict:
-    existing = await Account.select().where((Account.name == spec["account"]["name"]) & (Account.kind == kind)) \
-        .first().run()
+    existing = (
+        await Account.select()
+        .where((Account.name == spec["account"]["name"]) & (Account.kind == kind))
+        .first()
+        .run()
+    )
     if existing is None:
         if kind == "reseller":
             existing = await accounts.create_reseller(actor, spec["account"])

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -66,11 +65,12 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             accounts_routes.router,
             pages.router,
             pages.healthz,
-            create_static_files_router(path="/static", directories=[ROOT / "static"], name="static",
-                                       include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[ROOT / "static"], name="static", include_in_schema=False
+            ),
         ],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True)},
-        middleware=[DefineMiddleware(IdentifyCaller)],
+        middleware=[IdentifyCaller()],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="cloudseat_csrf",
@@ -79,10 +79,15 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             # Bearer-token API calls carry no ambient credentials, so CSRF does not apply to them.
             exclude=["^/api/", "^/_sandbox/"],
         ),
-        template_config=TemplateConfig(directory=Path(ROOT / "templates"), engine=JinjaTemplateEngine,
-                                       engine_callback=templating.configure),
+        template_config=TemplateConfig(
+            directory=Path(ROOT / "templates"),
+            engine=JinjaTemplateEngine,
+            engine_callback=templating.configure,
+        ),
         openapi_config=OpenAPIConfig(
-            title="Cloudseat API", version="1", path="/schema",
+            title="Cloudseat API",
+            version="1",
+            path="/schema",
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -9,8 +9,8 @@ from app.config import ROOT
 
 def _tables() -> list:
     from app.accounts.tables import Account, McaAcceptance, User
-    from app.auth.tables import ApiToken, LoginAttempt, PasswordToken, Session
     from app.audit.tables import Event
+    from app.auth.tables import ApiToken, LoginAttempt, PasswordToken, Session
     from app.mail.tables import OutboxMail
 
     return [Account, User, Session, ApiToken, PasswordToken, LoginAttempt, McaAcceptance, Event, OutboxMail]

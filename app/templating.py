@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from babel.dates import format_datetime
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 
 from app.accounts.address_rules import country_name
 from app.accounts.rules import ROLE_LABELS
@@ -18,7 +18,9 @@ def money(amount: Decimal | None, currency: str) -> str:
 
 
 def when(value: datetime | None) -> str:
-    return "" if value is None else format_datetime(value, "d MMM y, HH:mm", tzinfo="UTC", locale="en") + " UTC"
+    return (
+        "" if value is None else format_datetime(value, "d MMM y, HH:mm", tzinfo="UTC", locale="en") + " UTC"
+    )
 
 
 def configure(engine: JinjaTemplateEngine) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 
 from app.accounts import rules, service
 from app.accounts.address_rules import COUNTRY_CODES, CURRENCY_CODES, country_name
@@ -28,26 +29,50 @@ async def _form(request: Request) -> dict:
 
 
 @get("/accounts", name="accounts")
-async def accounts_page(request: Request, me: Principal, q: str = "", kind: str = "", page: str = "1") -> Response:
+async def accounts_page(
+    request: Request,
+    me: NamedDependency[Principal],
+    q: FromQuery[str] = "",
+    kind: FromQuery[str] = "",
+    page: FromQuery[str] = "1",
+) -> Response:
     kind = kind if kind in ("reseller", "customer") else ""
     number = page_number(page)
-    rows, total = await service.list_accounts(me, kind=kind or None, q=q, limit=PAGE_SIZE,
-                                              offset=(number - 1) * PAGE_SIZE)
-    return render(request, "accounts/list.html",
-                  {"accounts": rows, "q": q, "kind": kind, "page": Page(number, PAGE_SIZE, total)},
-                  block="accounts_table")
+    rows, total = await service.list_accounts(
+        me, kind=kind or None, q=q, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "accounts/list.html",
+        {"accounts": rows, "q": q, "kind": kind, "page": Page(number, PAGE_SIZE, total)},
+        block="accounts_table",
+    )
 
 
-def _form_context(me: Principal, kind: str, values: dict, errors: dict, resellers: list, account=None) -> dict:
+def _form_context(
+    me: NamedDependency[Principal], kind: str, values: dict, errors: dict, resellers: list, account=None
+) -> dict:
     values = {k: ("" if v is None else str(v)) for k, v in values.items()}
-    return {"kind": kind, "values": values, "errors": errors, "resellers": resellers, "account": account,
-            "qualifications": rules.QUALIFICATIONS, "countries": COUNTRY_CHOICES, "currencies": CURRENCY_CHOICES}
+    return {
+        "kind": kind,
+        "values": values,
+        "errors": errors,
+        "resellers": resellers,
+        "account": account,
+        "qualifications": rules.QUALIFICATIONS,
+        "countries": COUNTRY_CHOICES,
+        "currencies": CURRENCY_CHOICES,
+    }
 
 
 @get("/accounts/new", name="account_new")
-async def account_new(request: Request, me: Principal, kind: str = "customer") -> Response:
+async def account_new(
+    request: Request, me: NamedDependency[Principal], kind: FromQuery[str] = "customer"
+) -> Response:
     kind = "reseller" if kind == "reseller" else "customer"
-    if kind == "reseller" and not rules.may_create_reseller(me) or kind == "customer" and me.role == "customer_admin":
+    if (kind == "reseller" and not rules.may_create_reseller(me)) or (
+        kind == "customer" and me.role == "customer_admin"
+    ):
         raise Forbidden("Your role cannot add this kind of account.")
     resellers = await service.resellers_for_choice(me) if me.role == "csp_admin" else []
     defaults = {"country": "US", "currency": "USD"}
@@ -55,7 +80,7 @@ async def account_new(request: Request, me: Principal, kind: str = "customer") -
 
 
 @post("/accounts", name="account_create")
-async def account_create(request: Request, me: Principal) -> Response:
+async def account_create(request: Request, me: NamedDependency[Principal]) -> Response:
     data = await _form(request)
     kind = data.pop("kind", "customer")
     try:
@@ -65,13 +90,20 @@ async def account_create(request: Request, me: Principal) -> Response:
             account = await service.create_customer(me, data)
     except Invalid as exc:
         resellers = await service.resellers_for_choice(me) if me.role == "csp_admin" else []
-        return render(request, "accounts/form.html", _form_context(me, kind, data, exc.errors, resellers),
-                      block="account_form", status_code=422)
+        return render(
+            request,
+            "accounts/form.html",
+            _form_context(me, kind, data, exc.errors, resellers),
+            block="account_form",
+            status_code=422,
+        )
     return redirect(request, request.url_for("account_detail", account_id=account["id"]) + "?created=1")
 
 
 @post("/accounts/validate", name="account_validate_field")
-async def account_validate_field(request: Request, me: Principal, field: str) -> Response:
+async def account_validate_field(
+    request: Request, me: NamedDependency[Principal], field: FromQuery[str]
+) -> Response:
     """Inline validation: the message for one field of the form, as the person fills it in."""
     data = await _form(request)
     kind = "reseller" if data.get("kind") == "reseller" else "customer"
@@ -80,58 +112,94 @@ async def account_validate_field(request: Request, me: Principal, field: str) ->
         current_country = (await service.get_account(me, uuid.UUID(data["account_id"])))["country"]
     _, errors = rules.clean_account({**data, "_current_country": current_country}, kind, partial=True)
     message = errors.get(field, "")
-    return render(request, "accounts/form.html", {"field": field, "message": message}, block="field_error",
-                  force_block=True)
+    return render(
+        request,
+        "accounts/form.html",
+        {"field": field, "message": message},
+        block="field_error",
+        force_block=True,
+    )
 
 
 @get("/accounts/{account_id:uuid}", name="account_detail")
-async def account_detail(request: Request, me: Principal, account_id: uuid.UUID, created: str = "") -> Response:
+async def account_detail(
+    request: Request,
+    me: NamedDependency[Principal],
+    account_id: FromPath[uuid.UUID],
+    created: FromQuery[str] = "",
+) -> Response:
     account = await service.get_account(me, account_id)
     context = {
         "account": account,
         "users": await service.list_users(me, account_id),
-        "parent": await service.get_account(me, account["parent_id"]) if account["parent_id"] and
-        me.role != "customer_admin" else None,
+        "parent": await service.get_account(me, account["parent_id"])
+        if account["parent_id"] and me.role != "customer_admin"
+        else None,
         "customers": (await service.list_accounts(me, kind="customer", parent_id=account_id, limit=100))[0]
-        if account["kind"] == "reseller" else [],
+        if account["kind"] == "reseller"
+        else [],
         "mca": await service.latest_mca(account_id) if account["kind"] == "customer" else None,
         "events": await audit.history("account", account_id, limit=15),
         "created": bool(created),
-        "invite_values": {}, "invite_errors": {}, "mca_errors": {}, "mca_values": {},
+        "invite_values": {},
+        "invite_errors": {},
+        "mca_errors": {},
+        "mca_values": {},
         "role_labels": rules.ROLE_LABELS,
     }
     return render(request, "accounts/detail.html", context)
 
 
 @get("/accounts/{account_id:uuid}/edit", name="account_edit")
-async def account_edit(request: Request, me: Principal, account_id: uuid.UUID) -> Response:
+async def account_edit(
+    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]
+) -> Response:
     account = await service.get_account(me, account_id)
     return render(request, "accounts/form.html", _form_context(me, account["kind"], account, {}, [], account))
 
 
 @post("/accounts/{account_id:uuid}", name="account_update")
-async def account_update(request: Request, me: Principal, account_id: uuid.UUID) -> Response:
+async def account_update(
+    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]
+) -> Response:
     data = {k: v for k, v in (await _form(request)).items() if k in service.EDITABLE_FIELDS}
     try:
         await service.update_account(me, account_id, data)
     except Invalid as exc:
         account = await service.get_account(me, account_id)
-        return render(request, "accounts/form.html",
-                      _form_context(me, account["kind"], {**account, **data}, exc.errors, [], account),
-                      block="account_form", status_code=422)
+        return render(
+            request,
+            "accounts/form.html",
+            _form_context(me, account["kind"], {**account, **data}, exc.errors, [], account),
+            block="account_form",
+            status_code=422,
+        )
     return redirect(request, request.url_for("account_detail", account_id=account_id))
 
 
-async def _users_block(request: Request, me: Principal, account_id: uuid.UUID, **extra) -> Response:
+async def _users_block(
+    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], **extra
+) -> Response:
     account = await service.get_account(me, account_id)
-    context = {"account": account, "users": await service.list_users(me, account_id),
-               "invite_values": {}, "invite_errors": {}, "role_labels": rules.ROLE_LABELS, **extra}
+    context = {
+        "account": account,
+        "users": await service.list_users(me, account_id),
+        "invite_values": {},
+        "invite_errors": {},
+        "role_labels": rules.ROLE_LABELS,
+        **extra,
+    }
     status = 422 if extra.get("invite_errors") else 200
     return render(request, "accounts/detail.html", context, block="users", status_code=status)
 
 
 @post("/accounts/{account_id:uuid}/users", name="user_invite")
-async def user_invite(request: Request, me: Principal, account_id: uuid.UUID, settings: Settings) -> Response:
+async def user_invite(
+    request: Request,
+    me: NamedDependency[Principal],
+    account_id: FromPath[uuid.UUID],
+    settings: NamedDependency[Settings],
+) -> Response:
     data = await _form(request)
     try:
         user, _ = await service.invite_user(me, account_id, data, settings.base_url)
@@ -143,7 +211,9 @@ async def user_invite(request: Request, me: Principal, account_id: uuid.UUID, se
 
 
 @post("/users/{user_id:uuid}/active", name="user_set_active")
-async def user_set_active(request: Request, me: Principal, user_id: uuid.UUID) -> Response:
+async def user_set_active(
+    request: Request, me: NamedDependency[Principal], user_id: FromPath[uuid.UUID]
+) -> Response:
     active = (await _form(request)).get("active") == "true"
     user = await service.set_user_active(me, user_id, active)
     verb = "reactivated" if active else "deactivated"
@@ -153,22 +223,38 @@ async def user_set_active(request: Request, me: Principal, user_id: uuid.UUID) -
 
 
 @post("/accounts/{account_id:uuid}/mca", name="account_mca")
-async def account_mca(request: Request, me: Principal, account_id: uuid.UUID) -> Response:
+async def account_mca(
+    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]
+) -> Response:
     data = await _form(request)
     account = await service.get_account(me, account_id)
     try:
         await service.record_mca_acceptance(me, account_id, data)
     except Invalid as exc:
-        return render(request, "accounts/detail.html",
-                      {"account": account, "mca": None, "mca_values": data, "mca_errors": exc.errors},
-                      block="mca", status_code=422)
+        return render(
+            request,
+            "accounts/detail.html",
+            {"account": account, "mca": None, "mca_values": data, "mca_errors": exc.errors},
+            block="mca",
+            status_code=422,
+        )
     return redirect(request, request.url_for("account_detail", account_id=account_id))
 
 
 router = Router(
     path="/",
-    route_handlers=[accounts_page, account_new, account_create, account_validate_field, account_detail,
-                    account_edit, account_update, user_invite, user_set_active, account_mca],
+    route_handlers=[
+        accounts_page,
+        account_new,
+        account_create,
+        account_validate_field,
+        account_detail,
+        account_edit,
+        account_update,
+        user_invite,
+        user_set_active,
+        account_mca,
+    ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},
     include_in_schema=False,

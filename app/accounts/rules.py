@@ -11,7 +11,11 @@ from app.accounts.address_rules import country_error, currency_error, normalize_
 
 Role = Literal["csp_admin", "reseller_admin", "customer_admin"]
 ROLES: tuple[Role, ...] = ("csp_admin", "reseller_admin", "customer_admin")
-ROLE_LABELS = {"csp_admin": "CSP admin", "reseller_admin": "Reseller admin", "customer_admin": "Customer admin"}
+ROLE_LABELS = {
+    "csp_admin": "CSP admin",
+    "reseller_admin": "Reseller admin",
+    "customer_admin": "Customer admin",
+}
 AccountKind = Literal["reseller", "customer"]
 QUALIFICATIONS = ("commercial", "education", "government", "nonprofit")
 
@@ -45,7 +49,8 @@ def can_see(viewer: Principal, account: AccountRef) -> bool:
     if viewer.role == "csp_admin":
         return True
     if viewer.role == "reseller_admin":
-        return account.id == viewer.account_id or account.parent_id == viewer.account_id
+        # not `in (id, parent_id)`: a direct customer's parent_id is None and must never match
+        return account.id == viewer.account_id or account.parent_id == viewer.account_id  # noqa: PLR1714
     return account.id == viewer.account_id
 
 
@@ -77,7 +82,9 @@ def role_for_account(kind: AccountKind) -> Role:
 
 def mca_method(viewer: Principal) -> str:
     """A customer accepts the MCA itself; its reseller or the CSP attests that it did."""
-    return {"customer_admin": "customer", "reseller_admin": "reseller_attested"}.get(viewer.role, "csp_attested")
+    return {"customer_admin": "customer", "reseller_admin": "reseller_attested"}.get(
+        viewer.role, "csp_attested"
+    )
 
 
 # --- Input validation ----------------------------------------------------------------------------
@@ -114,14 +121,31 @@ def clean_account(raw: dict[str, object], kind: AccountKind, partial: bool = Fal
 
     With `partial` only the fields present are checked (PATCH); otherwise every required one is.
     """
+
     def text(key: str) -> str:
         value = raw.get(key)
         return "" if value is None else str(value).strip()
 
-    present = set(raw) if partial else {
-        "name", "email", "country", "currency", "phone", "address_line1", "address_line2", "city",
-        "state", "postal_code", "tenant_domain", "tenant_id", "mpn_id", "qualification",
-    }
+    present = (
+        set(raw)
+        if partial
+        else {
+            "name",
+            "email",
+            "country",
+            "currency",
+            "phone",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "tenant_domain",
+            "tenant_id",
+            "mpn_id",
+            "qualification",
+        }
+    )
     out: dict[str, object] = {}
     errors: dict[str, str] = {}
 

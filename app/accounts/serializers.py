@@ -72,8 +72,13 @@ def flatten_address(body: dict) -> dict:
     data = {k: v for k, v in body.items() if k != "address"}
     address = body.get("address")
     if isinstance(address, dict):
-        for key, field in (("line1", "address_line1"), ("line2", "address_line2"), ("city", "city"),
-                           ("state", "state"), ("postal_code", "postal_code")):
+        for key, field in (
+            ("line1", "address_line1"),
+            ("line2", "address_line2"),
+            ("city", "city"),
+            ("state", "state"),
+            ("postal_code", "postal_code"),
+        ):
             if key in address:
                 data[field] = address[key]
     if "domain" in data:

@@ -17,8 +17,20 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.mail import service as mail
 
 ACCOUNT_FIELDS = (
-    "name", "email", "phone", "country", "currency", "address_line1", "address_line2", "city", "state",
-    "postal_code", "tenant_domain", "tenant_id", "mpn_id", "qualification",
+    "name",
+    "email",
+    "phone",
+    "country",
+    "currency",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "tenant_domain",
+    "tenant_id",
+    "mpn_id",
+    "qualification",
 )
 EDITABLE_FIELDS = ("name", "email", "phone", "address_line1", "address_line2", "city", "state", "postal_code")
 
@@ -51,8 +63,13 @@ def _escape_like(q: str) -> str:
 
 
 async def list_accounts(
-    viewer: Principal, *, kind: str | None = None, q: str = "", parent_id: uuid.UUID | None = None,
-    limit: int = 25, offset: int = 0,
+    viewer: Principal,
+    *,
+    kind: str | None = None,
+    q: str = "",
+    parent_id: uuid.UUID | None = None,
+    limit: int = 25,
+    offset: int = 0,
 ) -> tuple[list[dict], int]:
     """Accounts in the viewer's scope, by name; `q` matches name, email, domain or MPN ID."""
     where = []
@@ -64,10 +81,16 @@ async def list_accounts(
         where.append(Account.parent_id == parent_id)
     if q := q.strip():
         pattern = f"%{_escape_like(q)}%"
-        where.append(WhereRaw(
-            "(name ILIKE {} OR email ILIKE {} OR coalesce(tenant_domain, '') ILIKE {} "
-            "OR coalesce(mpn_id, '') ILIKE {})", pattern, pattern, pattern, pattern,
-        ))
+        where.append(
+            WhereRaw(
+                "(name ILIKE {} OR email ILIKE {} OR coalesce(tenant_domain, '') ILIKE {} "
+                "OR coalesce(mpn_id, '') ILIKE {})",
+                pattern,
+                pattern,
+                pattern,
+                pattern,
+            )
+        )
     query = Account.select(*Account.all_columns(), Account.parent_id.name.as_alias("parent_name"))
     count = Account.count()
     for clause in where:
@@ -116,10 +139,14 @@ async def create_customer(actor: Principal, data: dict) -> dict:
     return await _insert_account(actor, "customer", reseller_id, cleaned)
 
 
-async def _insert_account(actor: Principal, kind: AccountKind, parent_id: uuid.UUID | None, cleaned: dict) -> dict:
+async def _insert_account(
+    actor: Principal, kind: AccountKind, parent_id: uuid.UUID | None, cleaned: dict
+) -> dict:
     now = clock.now()
     row = {field: cleaned.get(field) for field in ACCOUNT_FIELDS if field in cleaned}
-    row.update(id=uuid.uuid4(), kind=kind, parent_id=parent_id, status="active", created_at=now, updated_at=now)
+    row.update(
+        id=uuid.uuid4(), kind=kind, parent_id=parent_id, status="active", created_at=now, updated_at=now
+    )
     async with db.transaction():
         await _check_domain_free(row.get("tenant_domain"))
         await Account.insert(Account(**row)).run()
@@ -151,8 +178,16 @@ async def update_account(actor: Principal, account_id: uuid.UUID, data: dict) ->
 
 # --- Users ---------------------------------------------------------------------------------------
 
-USER_COLUMNS = (User.id, User.email, User.name, User.role, User.account_id, User.is_active, User.created_at,
-                User.last_login_at)
+USER_COLUMNS = (
+    User.id,
+    User.email,
+    User.name,
+    User.role,
+    User.account_id,
+    User.is_active,
+    User.created_at,
+    User.last_login_at,
+)
 
 
 async def list_users(viewer: Principal, account_id: uuid.UUID) -> list[dict]:
@@ -179,8 +214,13 @@ def _clean_user(data: dict) -> tuple[str, str]:
     return email, name
 
 
-async def invite_user(actor: Principal | None, account_id: uuid.UUID | None, data: dict, base_url: str,
-                      password: str | None = None) -> tuple[dict, str | None]:
+async def invite_user(
+    actor: Principal | None,
+    account_id: uuid.UUID | None,
+    data: dict,
+    base_url: str,
+    password: str | None = None,
+) -> tuple[dict, str | None]:
     """Add a user to an account (or a CSP admin when `account_id` is None, CLI only).
 
     Without a password the user gets a set-password link by mail; it is returned too (the CLI prints it).
@@ -205,12 +245,20 @@ async def invite_user(actor: Principal | None, account_id: uuid.UUID | None, dat
             if message := password_error(password, email):
                 raise Invalid({"password": message})
         user_id = uuid.uuid4()
-        row = {"id": user_id, "email": email, "name": name, "role": role, "account_id": account_id,
-               "is_active": True, "created_at": clock.now(),
-               "password_hash": await auth.hash_password(password) if password else None}
+        row = {
+            "id": user_id,
+            "email": email,
+            "name": name,
+            "role": role,
+            "account_id": account_id,
+            "is_active": True,
+            "created_at": clock.now(),
+            "password_hash": await auth.hash_password(password) if password else None,
+        }
         await User.insert(User(**row)).run()
-        await audit.record(actor, "user", user_id, "created",
-                           after={k: v for k, v in row.items() if k != "password_hash"})
+        await audit.record(
+            actor, "user", user_id, "created", after={k: v for k, v in row.items() if k != "password_hash"}
+        )
         link = None
         if password is None:
             link = await auth.issue_password_link(user_id, "invite", base_url)
@@ -237,7 +285,7 @@ async def _user(user_id: uuid.UUID) -> dict:
 async def set_user_active(actor: Principal, user_id: uuid.UUID, active: bool) -> dict:
     async with db.transaction():
         user = await User.select(*USER_COLUMNS).where(User.id == user_id).first().run()
-        if user is None or user["account_id"] is None and actor.role != "csp_admin":
+        if user is None or (user["account_id"] is None and actor.role != "csp_admin"):
             raise NotFound("No such user.")
         if user["account_id"] is not None:
             account = await get_account(actor, user["account_id"])
@@ -251,8 +299,14 @@ async def set_user_active(actor: Principal, user_id: uuid.UUID, active: bool) ->
                 from app.auth.tables import Session
 
                 await Session.delete().where(Session.user_id == user_id).run()
-            await audit.record(actor, "user", user_id, "activated" if active else "deactivated",
-                               before={"is_active": user["is_active"]}, after={"is_active": active})
+            await audit.record(
+                actor,
+                "user",
+                user_id,
+                "activated" if active else "deactivated",
+                before={"is_active": user["is_active"]},
+                after={"is_active": active},
+            )
     return await _user(user_id)
 
 
@@ -288,17 +342,31 @@ async def record_mca_acceptance(actor: Principal, account_id: uuid.UUID, data: d
         account = await get_account(actor, account_id)
         if account["kind"] != "customer":
             raise Conflict("not_a_customer", "Only customers accept the Microsoft Customer Agreement.")
-        row = {"id": uuid.uuid4(), "account_id": account_id, "first_name": first, "last_name": last,
-               "email": email, "phone": str(data.get("phone") or "").strip(), "accepted_at": accepted_at,
-               "method": rules.mca_method(actor), "recorded_by": actor.user_id, "created_at": clock.now()}
+        row = {
+            "id": uuid.uuid4(),
+            "account_id": account_id,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "phone": str(data.get("phone") or "").strip(),
+            "accepted_at": accepted_at,
+            "method": rules.mca_method(actor),
+            "recorded_by": actor.user_id,
+            "created_at": clock.now(),
+        }
         await McaAcceptance.insert(McaAcceptance(**row)).run()
         await audit.record(actor, "account", account_id, "mca_accepted", after=row)
     return row
 
 
 async def latest_mca(account_id: uuid.UUID) -> dict | None:
-    return await McaAcceptance.select().where(McaAcceptance.account_id == account_id) \
-        .order_by(McaAcceptance.accepted_at, ascending=False).first().run()
+    return (
+        await McaAcceptance.select()
+        .where(McaAcceptance.account_id == account_id)
+        .order_by(McaAcceptance.accepted_at, ascending=False)
+        .first()
+        .run()
+    )
 
 
 # --- Home page figures ---------------------------------------------------------------------------
@@ -323,7 +391,8 @@ async def figures(viewer: Principal) -> dict:
           (SELECT count(*) FROM users u JOIN accounts a ON a.id = u.account_id
             WHERE {scope_sql} AND u.is_active AND u.password_hash IS NULL) AS pending_invitations,
           (SELECT count(*) FROM accounts a WHERE {scope_sql} AND a.kind = 'customer'
-            AND NOT EXISTS (SELECT 1 FROM mca_acceptances m WHERE m.account_id = a.id)) AS customers_without_mca
+            AND NOT EXISTS (SELECT 1 FROM mca_acceptances m WHERE m.account_id = a.id))
+            AS customers_without_mca
         FROM accounts a WHERE {scope_sql}
         """,
         *args,

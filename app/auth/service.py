@@ -36,7 +36,10 @@ async def _verify(password_hash: str, password: str) -> bool:
 
 def principal_of(user: dict) -> Principal:
     return Principal(
-        user_id=user["id"], email=user["email"], name=user["name"], role=user["role"],
+        user_id=user["id"],
+        email=user["email"],
+        name=user["name"],
+        role=user["role"],
         account_id=user["account_id"],
     )
 
@@ -46,7 +49,9 @@ async def _failures(email: str, ip: str) -> tuple[list, list]:
     rows = await db.fetch(
         "SELECT lower(email) = lower($1) AS by_email, ip = $2 AS by_ip, at FROM login_attempts "
         "WHERE at > $3 AND NOT succeeded AND (lower(email) = lower($1) OR ip = $2)",
-        email, ip, since,
+        email,
+        ip,
+        since,
     )
     return [r["at"] for r in rows if r["by_email"]], [r["at"] for r in rows if r["by_ip"]]
 
@@ -70,8 +75,14 @@ async def login(email: str, password: str, ip: str, user_agent: str = "") -> tup
     secret = rules.new_secret()
     async with db.transaction():
         await Session.insert(
-            Session(token_hash=rules.digest(secret), user_id=user["id"], created_at=now,
-                    expires_at=now + rules.SESSION_LIFETIME, ip=ip, user_agent=user_agent[:300])
+            Session(
+                token_hash=rules.digest(secret),
+                user_id=user["id"],
+                created_at=now,
+                expires_at=now + rules.SESSION_LIFETIME,
+                ip=ip,
+                user_agent=user_agent[:300],
+            )
         ).run()
         await User.update({User.last_login_at: now}).where(User.id == user["id"]).run()
     return secret, principal_of(user)
@@ -91,7 +102,8 @@ _PRINCIPAL_SQL = (
 async def principal_for_session(secret: str) -> Principal | None:
     rows = await db.fetch(
         _PRINCIPAL_SQL + "(SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2)",
-        rules.digest(secret), clock.now(),
+        rules.digest(secret),
+        clock.now(),
     )
     return principal_of(rows[0]) if rows else None
 
@@ -122,19 +134,31 @@ async def create_token(actor: Principal, name: str) -> tuple[str, dict]:
         raise Invalid({"name": "Keep the name under 100 characters."})
     token = rules.new_api_token()
     row = {
-        "id": uuid.uuid4(), "user_id": actor.user_id, "name": name, "token_hash": rules.digest(token),
-        "prefix": token[:10], "created_at": clock.now(),
+        "id": uuid.uuid4(),
+        "user_id": actor.user_id,
+        "name": name,
+        "token_hash": rules.digest(token),
+        "prefix": token[:10],
+        "created_at": clock.now(),
     }
     async with db.transaction():
         await ApiToken.insert(ApiToken(**row)).run()
-        await audit.record(actor, "api_token", row["id"], "created", after={"name": name, "prefix": row["prefix"]})
+        await audit.record(
+            actor, "api_token", row["id"], "created", after={"name": name, "prefix": row["prefix"]}
+        )
     return token, row
 
 
 async def list_tokens(actor: Principal) -> list[dict]:
     return (
-        await ApiToken.select(ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.created_at,
-                              ApiToken.last_used_at, ApiToken.revoked_at)
+        await ApiToken.select(
+            ApiToken.id,
+            ApiToken.name,
+            ApiToken.prefix,
+            ApiToken.created_at,
+            ApiToken.last_used_at,
+            ApiToken.revoked_at,
+        )
         .where(ApiToken.user_id == actor.user_id)
         .order_by(ApiToken.created_at, ascending=False)
         .run()
@@ -143,9 +167,12 @@ async def list_tokens(actor: Principal) -> list[dict]:
 
 async def revoke_token(actor: Principal, token_id: uuid.UUID) -> None:
     async with db.transaction():
-        token = await ApiToken.select().where(
-            (ApiToken.id == token_id) & (ApiToken.user_id == actor.user_id)
-        ).first().run()
+        token = (
+            await ApiToken.select()
+            .where((ApiToken.id == token_id) & (ApiToken.user_id == actor.user_id))
+            .first()
+            .run()
+        )
         if token is None:
             raise NotFound("No such API token.")
         if token["revoked_at"] is None:
@@ -160,8 +187,13 @@ async def issue_password_link(user_id: uuid.UUID, purpose: str, base_url: str) -
     secret = rules.new_secret()
     now = clock.now()
     await PasswordToken.insert(
-        PasswordToken(token_hash=rules.digest(secret), user_id=user_id, purpose=purpose, created_at=now,
-                      expires_at=now + rules.SET_PASSWORD_LINK_LIFETIME)
+        PasswordToken(
+            token_hash=rules.digest(secret),
+            user_id=user_id,
+            purpose=purpose,
+            created_at=now,
+            expires_at=now + rules.SET_PASSWORD_LINK_LIFETIME,
+        )
     ).run()
     return f"{base_url}/set-password/{secret}"
 
@@ -170,7 +202,8 @@ async def password_link_user(secret: str) -> dict | None:
     rows = await db.fetch(
         "SELECT u.id, u.email, u.name FROM password_tokens t JOIN users u ON u.id = t.user_id "
         "WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND u.is_active",
-        rules.digest(secret), clock.now(),
+        rules.digest(secret),
+        clock.now(),
     )
     return rows[0] if rows else None
 
@@ -186,10 +219,16 @@ async def set_password(secret: str, password: str, confirm: str) -> dict:
         if password != confirm:
             raise Invalid({"confirm": "The two passwords differ."})
         now = clock.now()
-        await User.update({User.password_hash: await hash_password(password)}).where(User.id == user["id"]).run()
-        await PasswordToken.update({PasswordToken.used_at: now}).where(
-            PasswordToken.token_hash == rules.digest(secret)
-        ).run()
+        await (
+            User.update({User.password_hash: await hash_password(password)})
+            .where(User.id == user["id"])
+            .run()
+        )
+        await (
+            PasswordToken.update({PasswordToken.used_at: now})
+            .where(PasswordToken.token_hash == rules.digest(secret))
+            .run()
+        )
         await Session.delete().where(Session.user_id == user["id"]).run()
         await audit.record(None, "user", user["id"], "password_set")
     return user

@@ -26,15 +26,23 @@ async def enqueue(
     body = json.dumps(payload, separators=(",", ":")).encode()
     current = DB.current_transaction.get()
     if current is not None:
-        return await _enqueue(Queries.from_asyncpg_connection(current.connection), entrypoint, body,
-                              dedupe_key, delay, priority)
+        return await _enqueue(
+            Queries.from_asyncpg_connection(current.connection), entrypoint, body, dedupe_key, delay, priority
+        )
     async with DB.transaction() as tx:
-        return await _enqueue(Queries.from_asyncpg_connection(tx.connection), entrypoint, body,
-                              dedupe_key, delay, priority)
+        return await _enqueue(
+            Queries.from_asyncpg_connection(tx.connection), entrypoint, body, dedupe_key, delay, priority
+        )
 
 
-async def _enqueue(queries: Queries, entrypoint: str, body: bytes, dedupe_key: str | None,
-                   delay: timedelta | None, priority: int) -> int | None:
+async def _enqueue(
+    queries: Queries,
+    entrypoint: str,
+    body: bytes,
+    dedupe_key: str | None,
+    delay: timedelta | None,
+    priority: int,
+) -> int | None:
     ids = await queries.enqueue(entrypoint, body, priority, delay, dedupe_key, on_conflict="skip")
     return ids[0]
 

@@ -85,7 +85,10 @@ async def drain(dsn: str, settings: Settings) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         qm = build(conn, settings)
-        await qm.run(mode=QueueExecutionMode.drain, dequeue_timeout=timedelta(seconds=1),
-                     log_aggregation_interval=timedelta(0))
+        await qm.run(
+            mode=QueueExecutionMode.drain,
+            dequeue_timeout=timedelta(seconds=1),
+            log_aggregation_interval=timedelta(0),
+        )
     finally:
         await conn.close()

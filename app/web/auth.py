@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import AbstractMiddleware
-from litestar.types import Receive, Scope, Scopes, Send
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.accounts.rules import Principal
 from app.auth import service as auth
@@ -15,13 +16,13 @@ SESSION_COOKIE = "cloudseat_session"
 API_PREFIX = "/api/"
 
 
-class IdentifyCaller(AbstractMiddleware):
+class IdentifyCaller(ASGIMiddleware):
     """Sets scope["user"] to the Principal or None. It never refuses: guards do, per route."""
 
-    scopes: Scopes = {"http"}  # type: ignore[assignment]
-    exclude = ["^/static/", "^/_sandbox/"]
+    scopes = (ScopeType.HTTP,)
+    exclude_path_pattern = ("^/static/", "^/_sandbox/")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         principal: Principal | None = None
         headers = dict(scope.get("headers") or [])
         if scope["path"].startswith(API_PREFIX):
@@ -34,7 +35,7 @@ class IdentifyCaller(AbstractMiddleware):
             if cookie:
                 principal = await auth.principal_for_session(cookie)
         scope["user"] = principal  # type: ignore[typeddict-unknown-key]
-        await self.app(scope, receive, send)
+        await next_app(scope, receive, send)
 
 
 def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:

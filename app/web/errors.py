@@ -20,17 +20,28 @@ from app.web.render import is_htmx, render
 
 log = logging.getLogger(__name__)
 
-_CODES = {400: "malformed_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-          422: "invalid", 429: "too_many_requests", 500: "internal_error"}
+_CODES = {
+    400: "malformed_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "internal_error",
+}
 
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def api_error(status: int, code: str, message: str, field: str | None = None,
-              headers: dict[str, str] | None = None) -> Response:
+def api_error(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     error = {"code": code, "message": message}
     if field:
         error["field"] = field
@@ -39,17 +50,24 @@ def api_error(status: int, code: str, message: str, field: str | None = None,
 
 def _page_error(request: Request, status: int, message: str) -> Response:
     if is_htmx(request):
-        return render(request, "error.html", {"status": status, "message": message}, block="alert",
-                      status_code=status, force_block=True,
-                      headers={"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+        return render(
+            request,
+            "error.html",
+            {"status": status, "message": message},
+            block="alert",
+            status_code=status,
+            force_block=True,
+            headers={"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"},
+        )
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
 def app_error_handler(request: Request, exc: AppError) -> Response:
     if is_api(request):
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return api_error(exc.status_code, exc.code, exc.message,
-                         exc.field if isinstance(exc, Invalid) else None, headers)
+        return api_error(
+            exc.status_code, exc.code, exc.message, exc.field if isinstance(exc, Invalid) else None, headers
+        )
     if isinstance(exc, Unauthorized):
         target = "/login?next=" + quote(request.url.path)
         if is_htmx(request):
@@ -67,9 +85,16 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         return app_error_handler(request, NotFound())
     message = exc.detail if status < 500 else "Something went wrong on our side."
     if isinstance(exc, ValidationException):
-        message = "The request is malformed: " + "; ".join(
-            f"{e.get('key') or 'body'}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
-        ) if exc.extra else "The request body is not valid JSON."
+        message = (
+            "The request is malformed: "
+            + "; ".join(
+                f"{e.get('key') or 'body'}: {e.get('message')}"
+                for e in (exc.extra or [])
+                if isinstance(e, dict)
+            )
+            if exc.extra
+            else "The request body is not valid JSON."
+        )
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         message = "Your form expired. Reload the page and try again."
     if is_api(request):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, Router, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
@@ -14,7 +14,7 @@ from app.web.render import render
 
 
 @get("/", name="home")
-async def home(request: Request, me: Principal) -> Response:
+async def home(request: Request, me: NamedDependency[Principal]) -> Response:
     context = {"figures": await accounts.figures(me)}
     if me.account_id:
         context["account"] = await accounts.get_account(me, me.account_id)

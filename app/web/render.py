@@ -43,7 +43,10 @@ def render(
     else:
         html = template.render(ctx)
     return Response(
-        html, media_type=MediaType.HTML, status_code=status_code, headers={**FRAGMENT_HEADERS, **(headers or {})}
+        html,
+        media_type=MediaType.HTML,
+        status_code=status_code,
+        headers={**FRAGMENT_HEADERS, **(headers or {})},
     )
 
 

@@ -1,0 +1,121 @@
+"""Test set-up: a real PostgreSQL (embedded, or TEST_DATABASE_URL), the real migrations once per run,
+and per test either a rolled-back transaction (`tx`) or truncation (`committed`)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from app import db
+from app.config import ROOT, Settings, load_settings
+from piccolo_conf import DB
+
+TEST_DB = "cloudseat_test"
+APP_TABLES = [
+    "accounts",
+    "users",
+    "sessions",
+    "api_tokens",
+    "password_tokens",
+    "login_attempts",
+    "mca_acceptances",
+    "events",
+    "mail_outbox",
+    "pgqueuer",
+    "pgqueuer_log",
+]
+
+
+def _database_url(tmp_root: Path) -> str:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        return given
+    return db.embedded_server_url(ROOT / "var", TEST_DB)
+
+
+async def _reset(url: str) -> None:
+    """A fresh database for every run, so the migrations are tested from zero each time."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await conn.close()
+        return
+    admin = await asyncpg.connect(db.with_database(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "CLOUDSEAT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+            "SECRET_KEY": "test-secret-key-" + "x" * 32,
+            "CLOUDSEAT_BASE_URL": "http://testserver",
+            "CLOUDSEAT_WORKER": "0",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+async def migrated(database_url: str) -> AsyncIterator[str]:
+    await _reset(database_url)
+    db.configure(database_url)
+    await db.migrate()
+    await db.open_pool(max_size=20)
+    yield database_url
+    await db.close_pool()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, migrated: str):
+    from app.main import create_app
+
+    return create_app(settings, manage_pool=False)
+
+
+@pytest.fixture
+async def tx(migrated: str) -> AsyncIterator[None]:
+    """Everything the test does runs in one transaction that is rolled back at the end."""
+    transaction = DB.transaction()
+    await transaction.__aenter__()
+    try:
+        yield
+    finally:
+        await transaction.rollback()
+        await transaction.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def committed(migrated: str) -> AsyncIterator[None]:
+    """For code that must really commit (jobs, concurrency, a served app): truncate afterwards."""
+    await db.execute(f"TRUNCATE {', '.join(APP_TABLES)} RESTART IDENTITY CASCADE")
+    yield
+    await db.execute(f"TRUNCATE {', '.join(APP_TABLES)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def client(app) -> httpx.AsyncClient:
+    """An HTTP client calling the app in the test's own event loop (so it sees the test transaction)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+def unique(prefix: str = "x") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
