@@ -56,6 +56,16 @@ async def _reset(url: str) -> None:
         await admin.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """argon2 at its lowest cost: tests create hundreds of users; the algorithm stays the same."""
+    from argon2 import PasswordHasher
+
+    from app.auth import service
+
+    service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _database_url(tmp_path_factory.mktemp("db"))

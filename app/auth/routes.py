@@ -111,12 +111,18 @@ async def set_password_submit(request: Request, secret: FromPath[str]) -> Respon
 
 
 async def _tokens_context(me: NamedDependency[Principal], **extra) -> dict:
-    return {"tokens": await service.list_tokens(me), "new_token": None, "token_error": None, **extra}
+    return {
+        "tokens": await service.list_tokens(me),
+        "new_token": None,
+        "token_error": None,
+        "role_labels": ROLE_LABELS,
+        **extra,
+    }
 
 
 @get("/profile", name="profile")
 async def profile(request: Request, me: NamedDependency[Principal]) -> Response:
-    return render(request, "auth/profile.html", {**await _tokens_context(me), "role_labels": ROLE_LABELS})
+    return render(request, "auth/profile.html", await _tokens_context(me))
 
 
 @post("/profile/tokens", name="token_create")

@@ -1,0 +1,226 @@
+"""Every route, called as every role and as another reseller's user: 200/201/303 inside the caller's
+scope and role, 403 where the role lacks the action, 404 outside the scope, 401/redirect when anonymous.
+
+The matrix must name every route the app has, so a new route cannot ship without its expectations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from app.auth import service as auth
+from app.web.auth import SESSION_COOKIE
+from tests import factories
+
+pytestmark = pytest.mark.integration
+
+ACTORS = ("csp", "reseller", "customer", "other_reseller")
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # placeholders: {customer} (of the reseller), {reseller}, {peer_user}, {token}
+    expect: dict[str, int]  # actor -> status
+    body: dict | None = None
+
+
+def same(status: int, **overrides: int) -> dict[str, int]:
+    return {actor: overrides.get(actor, status) for actor in ACTORS}
+
+
+CUSTOMER_BODY = {
+    "name": "Matrix Customer",
+    "email": "it@matrix.test",
+    "country": "DE",
+    "currency": "EUR",
+    "address": {"line1": "Friedrichstraße 100", "city": "Berlin", "postal_code": "10117"},
+}
+RESELLER_BODY = {
+    "name": "Matrix Reseller",
+    "email": "billing@matrix.test",
+    "country": "US",
+    "currency": "USD",
+    "mpn_id": "6123409",
+    "address": {"line1": "1 Main St", "city": "Redmond", "postal_code": "98052"},
+}
+MCA_BODY = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@customer.test"}
+
+API = [
+    Case("POST", "/api/v1/resellers", same(403, csp=201), RESELLER_BODY),
+    Case(
+        "POST",
+        "/api/v1/customers",
+        same(403, csp=201, reseller=201),
+        {**CUSTOMER_BODY, "reseller_id": "{reseller}"},
+    ),
+    Case("GET", "/api/v1/accounts", same(200)),
+    Case("GET", "/api/v1/accounts/{customer}", same(200, other_reseller=404)),
+    Case("PATCH", "/api/v1/accounts/{customer}", same(200, other_reseller=404), {"name": "Renamed GmbH"}),
+    Case("GET", "/api/v1/accounts/{customer}/users", same(200, other_reseller=404)),
+    Case(
+        "POST",
+        "/api/v1/accounts/{customer}/users",
+        same(201, other_reseller=404),
+        {"email": "new-{actor}@customer.test", "name": "New User"},
+    ),
+    Case("POST", "/api/v1/customers/{customer}/mca-acceptance", same(201, other_reseller=404), MCA_BODY),
+    Case("GET", "/api/v1/me", same(200)),
+    Case("GET", "/api/v1/sandbox/mail", same(403, csp=200)),
+]
+
+PAGE_CUSTOMER_FORM = {
+    "kind": "customer",
+    "name": "Page Customer",
+    "email": "it@page.test",
+    "country": "DE",
+    "currency": "EUR",
+    "address_line1": "Friedrichstraße 100",
+    "city": "Berlin",
+    "postal_code": "10117",
+    "reseller_id": "{reseller}",
+}
+PAGES = [
+    Case("GET", "/", same(200)),
+    Case("GET", "/accounts", same(200)),
+    Case("POST", "/accounts", same(403, csp=303, reseller=303), PAGE_CUSTOMER_FORM),
+    Case("GET", "/accounts/new?kind=customer", same(200, customer=403)),
+    Case("GET", "/accounts/new?kind=reseller", same(403, csp=200)),
+    Case("POST", "/accounts/validate?field=postal_code", same(200), {"country": "DE", "postal_code": "1"}),
+    Case("GET", "/accounts/{customer}", same(200, other_reseller=404)),
+    Case("POST", "/accounts/{customer}", same(303, other_reseller=404), {"name": "Renamed on page"}),
+    Case("GET", "/accounts/{customer}/edit", same(200, other_reseller=404)),
+    Case(
+        "POST",
+        "/accounts/{customer}/users",
+        same(303, other_reseller=404),
+        {"email": "page-{actor}@customer.test", "name": "Page User"},
+    ),
+    Case("POST", "/users/{peer_user}/active", same(303, other_reseller=404), {"active": "false"}),
+    Case("POST", "/accounts/{customer}/mca", same(303, other_reseller=404), MCA_BODY),
+    Case("GET", "/profile", same(200)),
+    Case("POST", "/profile/tokens", same(200), {"name": "matrix"}),
+    Case("POST", "/profile/tokens/{token}/revoke", same(200)),
+    Case("GET", "/admin/outbox", same(403, csp=200)),
+]
+
+PUBLIC = {  # reachable without signing in
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/set-password/{secret:str}"),
+    ("POST", "/set-password/{secret:str}"),
+    ("GET", "/healthz"),
+    ("GET", "/static/{file_path:path}"),
+    ("HEAD", "/static/{file_path:path}"),
+}
+
+
+def _template(path: str) -> str:
+    """The route's path as Litestar declares it, from the case's concrete path."""
+    replacements = {
+        "{customer}": "{account_id:uuid}",
+        "{reseller}": "{account_id:uuid}",
+        "{peer_user}": "{user_id:uuid}",
+        "{token}": "{token_id:uuid}",
+    }
+    path = path.split("?", maxsplit=1)[0]
+    for placeholder, declared in replacements.items():
+        path = path.replace(placeholder, declared)
+    return path
+
+
+def test_matrix_names_every_route(app):
+    declared = {
+        (method, route.path)
+        for route in app.routes
+        for method in getattr(route, "methods", ())
+        if method != "OPTIONS" and not route.path.startswith("/schema")
+    }
+    covered = {(case.method, _template(case.path)) for case in API + PAGES} | PUBLIC
+    assert declared - covered == set(), "add these routes to the authorization matrix"
+
+
+@pytest.fixture
+async def world(tx):
+    reseller = await factories.reseller()
+    customer = await factories.customer(reseller["id"])
+    other = await factories.reseller()
+    await factories.customer(other["id"])
+    actors = {
+        "csp": await factories.user(None),
+        "reseller": await factories.user(reseller),
+        "customer": await factories.user(customer),
+        "other_reseller": await factories.user(other),
+    }
+    return {"reseller": reseller, "customer": customer, "actors": actors}
+
+
+def _fill(value, ids: dict[str, str]):
+    if isinstance(value, str):
+        for key, replacement in ids.items():
+            value = value.replace("{" + key + "}", replacement)
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+async def _ids(world, actor: str) -> dict[str, str]:
+    peer = await factories.user(world["customer"])
+    _, token = await auth.create_token(world["actors"][actor], "to revoke")
+    return {
+        "customer": str(world["customer"]["id"]),
+        "reseller": str(world["reseller"]["id"]),
+        "peer_user": str(peer.user_id),
+        "token": str(token["id"]),
+        "actor": actor,
+    }
+
+
+@pytest.mark.parametrize("case", API, ids=lambda c: f"{c.method} {c.path}")
+async def test_api_matrix(world, client: httpx.AsyncClient, case: Case):
+    anonymous = await client.request(case.method, _fill(case.path, await _ids(world, "csp")), json=case.body)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+    for actor, expected in case.expect.items():
+        ids = await _ids(world, actor)
+        headers = await factories.api_token(world["actors"][actor])
+        response = await client.request(
+            case.method, _fill(case.path, ids), json=_fill(case.body, ids), headers=headers
+        )
+        assert response.status_code == expected, (actor, response.text)
+        if expected >= 400:
+            assert set(response.json()["error"]) >= {"code", "message"}
+
+
+async def _page_client(app, principal) -> tuple[httpx.AsyncClient, str]:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    secret, _ = await auth.login(principal.email, factories.PASSWORD, "10.0.0.1")
+    client.cookies.set(SESSION_COOKIE, secret)
+    token = factories.csrf_from((await client.get("/profile")).text)
+    return client, token
+
+
+@pytest.mark.parametrize("case", PAGES, ids=lambda c: f"{c.method} {c.path}")
+async def test_page_matrix(world, app, case: Case):
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    path = _fill(case.path, await _ids(world, "csp"))
+    response = await anonymous.request(case.method, path, data=case.body if case.method == "POST" else None)
+    # anonymous: GETs go to the login page; POSTs without a CSRF cookie are refused before anything runs
+    assert response.status_code in ((303,) if case.method == "GET" else (403,))
+    if case.method == "GET":
+        assert response.headers["location"].startswith("/login?next=")
+    for actor, expected in case.expect.items():
+        ids = await _ids(world, actor)
+        client, token = await _page_client(app, world["actors"][actor])
+        response = await client.request(
+            case.method,
+            _fill(case.path, ids),
+            data=_fill(case.body, ids) if case.method == "POST" else None,
+            headers={"X-CSRFToken": token},
+        )
+        assert response.status_code == expected, (actor, response.text[:500])
