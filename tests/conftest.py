@@ -16,7 +16,8 @@ from app import db
 from app.config import ROOT, Settings, load_settings
 from piccolo_conf import DB
 
-TEST_DB = "cloudseat_test"
+# one database per test run, so two runs (two terminals, an editor's runner) never share state
+TEST_DB = f"cloudseat_test_{os.getpid()}"
 APP_TABLES = [
     "accounts",
     "users",
@@ -50,8 +51,31 @@ async def _reset(url: str) -> None:
         return
     admin = await asyncpg.connect(db.with_database(url, "postgres"))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'cloudseat_test_%'"):
+            pid = int(row["datname"].rsplit("_", 1)[1])
+            if pid == os.getpid() or not _alive(pid):  # left behind by a killed run
+                await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
+    finally:
+        await admin.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _drop(url: str) -> None:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return
+    admin = await asyncpg.connect(db.with_database(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
     finally:
         await admin.close()
 
@@ -92,6 +116,7 @@ async def migrated(database_url: str) -> AsyncIterator[str]:
     await db.open_pool(max_size=20)
     yield database_url
     await db.close_pool()
+    await _drop(database_url)
 
 
 @pytest.fixture(scope="session")

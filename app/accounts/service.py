@@ -83,8 +83,9 @@ async def list_accounts(
         pattern = f"%{_escape_like(q)}%"
         where.append(
             WhereRaw(
-                "(name ILIKE {} OR email ILIKE {} OR coalesce(tenant_domain, '') ILIKE {} "
-                "OR coalesce(mpn_id, '') ILIKE {})",
+                # qualified: the select joins accounts to itself for the reseller's name
+                '("accounts".name ILIKE {} OR "accounts".email ILIKE {} '
+                "OR coalesce(\"accounts\".tenant_domain, '') ILIKE {} OR coalesce(\"accounts\".mpn_id, '') ILIKE {})",
                 pattern,
                 pattern,
                 pattern,

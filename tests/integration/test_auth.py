@@ -1,0 +1,158 @@
+import re
+
+import pytest
+
+from app.auth.tables import Session
+from app.mail.tables import OutboxMail
+from app.web.auth import SESSION_COOKIE
+from tests import factories
+
+pytestmark = pytest.mark.integration
+
+
+async def _login(client, email, password, token):
+    return await client.post("/login", data={"email": email, "password": password, "_csrf_token": token})
+
+
+async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(tx, client):
+    me = await factories.user(await factories.reseller())
+    token = factories.csrf_from((await client.get("/login")).text)
+    response = await _login(client, me.email, factories.PASSWORD, token)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert f"{SESSION_COOKIE}=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain http in tests; Secure behind https (CLOUDSEAT_BASE_URL)
+    assert (await client.get("/")).status_code == 200
+    assert await Session.count() == 1
+    assert (await client.post("/logout", data={"_csrf_token": token})).status_code == 303
+    assert await Session.count() == 0
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_wrong_password_message_does_not_reveal_whether_the_email_exists(tx, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    wrong = await _login(client, me.email, "wrong-password-123", token)
+    unknown = await _login(client, "nobody@example.test", "wrong-password-123", token)
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The email or password is not right." in wrong.text
+    assert "The email or password is not right." in unknown.text
+
+
+async def test_five_failures_lock_the_email_even_with_the_right_password(tx, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    for _ in range(5):
+        assert (await _login(client, me.email, "wrong-password-123", token)).status_code == 401
+    locked = await _login(client, me.email, factories.PASSWORD, token)
+    assert locked.status_code == 429
+    assert "Too many failed sign-in attempts. Try again in 15 minutes." in locked.text
+
+
+async def test_five_failures_from_one_ip_lock_that_ip_for_other_emails(tx, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    for i in range(5):
+        await _login(client, f"guess{i}@example.test", "wrong-password-123", token)
+    assert (await _login(client, me.email, factories.PASSWORD, token)).status_code == 429
+
+
+async def test_login_redirects_only_to_same_site_paths(tx, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    response = await client.post(
+        "/login",
+        data={
+            "email": me.email,
+            "password": factories.PASSWORD,
+            "_csrf_token": token,
+            "next": "//evil.example/x",
+        },
+    )
+    assert response.headers["location"] == "/"
+
+
+async def test_invitation_link_sets_the_password_once(tx, client):
+    customer = await factories.customer(None)
+    admin = await factories.user(None)
+    headers = await factories.api_token(admin)
+    response = await client.post(
+        f"/api/v1/accounts/{customer['id']}/users",
+        headers=headers,
+        json={"email": "invitee@customer.test", "name": "Ivy Invitee"},
+    )
+    assert response.status_code == 201
+    mail = await OutboxMail.select().where(OutboxMail.to_address == "invitee@customer.test").first().run()
+    assert mail["subject"] == "You are invited to Cloudseat"
+    link = re.search(r"http://testserver(/set-password/\S+)", mail["body"]).group(1)
+
+    page = await client.get(link)
+    assert page.status_code == 200
+    assert "Ivy Invitee" in page.text
+    token = factories.csrf_from(page.text)
+    short = await client.post(link, data={"password": "short", "confirm": "short", "_csrf_token": token})
+    assert short.status_code == 422
+    assert "Use at least 12 characters." in short.text
+    ok = await client.post(
+        link, data={"password": "a-long-passphrase", "confirm": "a-long-passphrase", "_csrf_token": token}
+    )
+    assert ok.status_code == 303
+    assert (await _login(client, "invitee@customer.test", "a-long-passphrase", token)).status_code == 303
+    reused = await client.get(link)
+    assert reused.status_code == 404
+    assert "This link no longer works" in reused.text
+
+
+async def test_revoked_token_stops_working(tx, client):
+    me = await factories.user(None)
+    signed_in = await factories.sign_in(client, me)
+    created = await client.post(
+        "/profile/tokens", data={"name": "PSA sync"}, headers={"X-CSRFToken": signed_in, "HX-Request": "true"}
+    )
+    token = re.search(r'id="new-token">(cs_[^<]+)<', created.text).group(1)
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()[
+        "email"
+    ] == me.email
+    listed = (await client.get("/profile")).text
+    token_id = re.search(r"/profile/tokens/([0-9a-f-]{36})/revoke", listed).group(1)
+    revoked = await client.post(
+        f"/profile/tokens/{token_id}/revoke", headers={"X-CSRFToken": signed_in, "HX-Request": "true"}
+    )
+    assert "revoked" in revoked.text
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+
+
+async def test_deactivated_user_is_signed_out_and_cannot_sign_in(tx, client, app):
+    customer = await factories.customer(None)
+    colleague = await factories.user(customer)
+    admin_headers = await factories.api_token(await factories.user(None))
+    colleague_headers = await factories.api_token(colleague)
+    await factories.sign_in(client, colleague)
+    assert (await client.get("/")).status_code == 200
+    admin = await factories.user(customer)
+    admin_client = type(client)(transport=client._transport, base_url="http://testserver")
+    csrf = await factories.sign_in(admin_client, admin)
+    response = await admin_client.post(
+        f"/users/{colleague.user_id}/active",
+        data={"active": "false"},
+        headers={"X-CSRFToken": csrf, "HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert "deactivated" in response.text
+    assert (await client.get("/")).status_code == 303
+    assert (await client.get("/api/v1/me", headers=colleague_headers)).status_code == 401
+    assert (await client.get("/api/v1/me", headers=admin_headers)).status_code == 200
+
+
+async def test_post_without_csrf_token_is_refused_and_changes_nothing(tx, client):
+    me = await factories.user(None)
+    await factories.sign_in(client, me)
+    customer = await factories.customer(None, name="Unchanged")
+    response = await client.post(f"/accounts/{customer['id']}", data={"name": "Changed"})
+    assert response.status_code == 403
+    assert "Your form expired" in response.text
+    assert (
+        await client.get(f"/api/v1/accounts/{customer['id']}", headers=await factories.api_token(me))
+    ).json()["name"] == "Unchanged"

@@ -1,0 +1,134 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from app import db
+from app.accounts.tables import User
+from app.jobs.worker import drain
+from app.mail.tables import OutboxMail
+from tests import factories
+
+pytestmark = pytest.mark.integration
+
+
+async def test_invitation_mail_is_delivered_by_the_job_queue_once(committed, settings):
+    customer = await factories.customer(None)
+    admin = await factories.user(None)
+    from app.accounts import service
+
+    await service.invite_user(
+        admin, customer["id"], {"email": "queued@customer.test", "name": "Q"}, settings.base_url
+    )
+    mail = await OutboxMail.select().where(OutboxMail.to_address == "queued@customer.test").first().run()
+    assert mail["status"] == "queued"
+    assert await db.fetchval("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'mail.deliver'") == 1
+    await drain(db.DB.config["dsn"], settings)
+    mail = await OutboxMail.select().where(OutboxMail.to_address == "queued@customer.test").first().run()
+    assert (mail["status"], mail["transport"]) == ("sent", "outbox")
+    assert mail["sent_at"] is not None
+    assert await db.fetchval("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'mail.deliver'") == 0
+    # delivering again (a retried job) leaves the mail as it is
+    from app.mail.service import deliver
+
+    assert await deliver(mail["id"], settings) == "skipped"
+
+
+async def test_a_rolled_back_change_queues_no_job(committed, settings):
+    from app.mail import service as mail
+
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await mail.send("ghost@example.test", "never", "never")
+            raise RuntimeError("the use case failed after queuing")
+    assert await OutboxMail.count() == 0
+    assert await db.fetchval("SELECT count(*) FROM pgqueuer") == 0
+
+
+def _cli(settings, *args):
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.DB.config["dsn"],
+        "CLOUDSEAT_DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": settings.secret_key,
+        "CLOUDSEAT_BASE_URL": "http://127.0.0.1:8000",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_cli_user_and_token_create(committed, settings):
+    customer = await factories.customer(None)
+    result = _cli(
+        settings,
+        "user",
+        "create",
+        "--email",
+        "cli@customer.test",
+        "--role",
+        "customer_admin",
+        "--account",
+        str(customer["id"]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Set-password link (valid 7 days): http://127.0.0.1:8000/set-password/" in result.stdout
+    user = await User.select().where(User.email == "cli@customer.test").first().run()
+    assert (user["role"], user["account_id"], user["password_hash"]) == (
+        "customer_admin",
+        customer["id"],
+        None,
+    )
+    mail = await OutboxMail.select().where(OutboxMail.to_address == "cli@customer.test").first().run()
+    assert mail["status"] == "sent"
+
+    result = _cli(
+        settings,
+        "user",
+        "create",
+        "--email",
+        "root@csp.test",
+        "--role",
+        "csp_admin",
+        "--password",
+        "a-long-passphrase",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Set-password link" not in result.stdout
+    refused = _cli(settings, "user", "create", "--email", "x@csp.test", "--role", "reseller_admin")
+    assert refused.returncode == 2
+
+    result = _cli(settings, "token", "create", "--email", "root@csp.test")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert token.startswith("cs_")
+    from app.auth.service import principal_for_token
+
+    assert (await principal_for_token(token)).email == "root@csp.test"
+    assert _cli(settings, "token", "create", "--email", "nobody@csp.test").returncode == 1
+
+
+async def test_piccolo_tables_match_the_migrated_schema(migrated):
+    """The DDL is written by hand in migrations/; every Piccolo column must exist with that name."""
+    from app.piccolo_app import APP_CONFIG
+
+    for table in APP_CONFIG.table_classes:
+        columns = {
+            r["column_name"]
+            for r in await db.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = $1",
+                table._meta.tablename,
+            )
+        }
+        declared = {c._meta.db_column_name for c in table._meta.columns}
+        assert declared <= columns, (table._meta.tablename, declared - columns)
+
+
+async def test_migrations_are_idempotent(migrated):
+    assert await db.migrate() == []
