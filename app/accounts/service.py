@@ -85,7 +85,8 @@ async def list_accounts(
             WhereRaw(
                 # qualified: the select joins accounts to itself for the reseller's name
                 '("accounts".name ILIKE {} OR "accounts".email ILIKE {} '
-                "OR coalesce(\"accounts\".tenant_domain, '') ILIKE {} OR coalesce(\"accounts\".mpn_id, '') ILIKE {})",
+                """OR coalesce("accounts".tenant_domain, '') ILIKE {} """
+                """OR coalesce("accounts".mpn_id, '') ILIKE {})""",
                 pattern,
                 pattern,
                 pattern,

@@ -38,10 +38,13 @@ async def test_invitation_mail_is_delivered_by_the_job_queue_once(committed, set
 async def test_a_rolled_back_change_queues_no_job(committed, settings):
     from app.mail import service as mail
 
-    with pytest.raises(RuntimeError):
+    async def failing_use_case() -> None:
         async with db.transaction():
             await mail.send("ghost@example.test", "never", "never")
             raise RuntimeError("the use case failed after queuing")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     assert await OutboxMail.count() == 0
     assert await db.fetchval("SELECT count(*) FROM pgqueuer") == 0
 

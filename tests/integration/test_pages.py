@@ -53,7 +53,8 @@ async def test_accounts_page_paginates(tx, client):
     await factories.sign_in(client, me)
     first = await client.get("/accounts?kind=customer&q=Pager")
     assert "1–20 of 23" in first.text
-    assert "Pager 19" in first.text and "Pager 20" not in first.text
+    assert "Pager 19" in first.text
+    assert "Pager 20" not in first.text
     second = await client.get("/accounts?kind=customer&q=Pager&page=2")
     assert "21–23 of 23" in second.text
     assert "Pager 22" in second.text
