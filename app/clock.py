@@ -62,3 +62,54 @@ def use_fixed_clock(start: datetime) -> Iterator[FixedClock]:
         yield fixed
     finally:
         _override = previous
+
+
+# --- The shared sandbox offset (table clock_offset), so every app process tells the same time -----
+
+
+async def load_offset() -> timedelta:
+    from app import db
+
+    seconds = await db.fetchval("SELECT offset_seconds FROM clock_offset WHERE id = 1")
+    set_offset(timedelta(seconds=float(seconds or 0)))
+    return _offset
+
+
+async def advance_to(target: datetime) -> datetime:
+    """Move the shared clock forward to `target` (never back) and tell every process."""
+    from app import db
+
+    if target.tzinfo is None:
+        raise ValueError("the clock is timezone-aware UTC")
+    wanted = (target - real_now()).total_seconds()
+    async with db.transaction():
+        seconds = await db.fetchval(
+            "UPDATE clock_offset SET offset_seconds = GREATEST(offset_seconds, $1), updated_at = now() "
+            "WHERE id = 1 RETURNING offset_seconds",
+            wanted,
+        )
+        await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(seconds))
+    set_offset(timedelta(seconds=float(seconds)))
+    return now()
+
+
+class OffsetListener:
+    """Keeps this process's offset equal to the database's: loads it, then follows NOTIFYs."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._conn = None
+
+    async def start(self) -> None:
+        import asyncpg
+
+        self._conn = await asyncpg.connect(self.dsn)
+        await self._conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        await load_offset()
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        set_offset(timedelta(seconds=float(payload)))
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()

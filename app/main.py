@@ -15,7 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from app import db, templating
+from app import clock, db, templating
 from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.auth import routes as auth_routes
@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         if not db.DB.config:
             db.configure(db.resolve_database_url(settings.database_url, settings.data_dir))
         await db.open_pool()
-        worker = Worker(db.DB.config["dsn"], settings) if settings.run_worker else None
+        dsn = db.DB.config["dsn"]
+        clock_listener = clock.OffsetListener(dsn) if settings.is_sandbox else None
+        if clock_listener:
+            await clock_listener.start()
+        worker = Worker(dsn, settings) if settings.run_worker else None
         if worker:
             await worker.start()
         try:
@@ -47,6 +51,8 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         finally:
             if worker:
                 await worker.stop()
+            if clock_listener:
+                await clock_listener.stop()
             await db.close_pool()
 
     api = Router(
