@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if logins:
         _print_logins(logins, settings.base_url)
     print(f"Ready in {time.monotonic() - started:.1f} s. Stop with Ctrl+C.", flush=True)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally instead lets the
+    # embedded PostgreSQL stop with us (its atexit hook) rather than linger as an orphan.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
 

