@@ -49,12 +49,12 @@ def _forget_dead_users(pgdata: Path, lock: object) -> None:
         return
     with lock:  # type: ignore[attr-defined]
         pids = json.loads(pids_file.read_text() or "[]")
-        alive = [pid for pid in pids if _alive(pid)]
+        alive = [pid for pid in pids if process_alive(pid)]
         if alive != pids:
             pids_file.write_text(json.dumps(alive))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -53,21 +53,11 @@ async def _reset(url: str) -> None:
     try:
         for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'cloudseat_test_%'"):
             pid = int(row["datname"].rsplit("_", 1)[1])
-            if pid == os.getpid() or not _alive(pid):  # left behind by a killed run
+            if pid == os.getpid() or not db.process_alive(pid):  # left behind by a killed run
                 await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
     finally:
         await admin.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def _drop(url: str) -> None:
