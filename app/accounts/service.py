@@ -240,7 +240,7 @@ async def invite_user(
         if requested_role and requested_role != role:
             raise Invalid({"role": f"Users of this account are {rules.ROLE_LABELS[role]}s ({role})."})
         if await User.exists().where(User.email.ilike(email)).run():
-            raise Conflict("email_taken", f"A user with the email {email} already exists.")
+            raise Invalid({"email": f"A user with the email {email} already exists."})
         if password is not None:
             from app.auth.rules import password_error
 

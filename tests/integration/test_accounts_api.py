@@ -223,7 +223,8 @@ async def test_users_invite_and_roles(csp, client):
         str(customer["id"]),
     )
     again = await client.post(url, headers=csp, json={"email": "new@customer.test", "name": "Twice"})
-    assert again.status_code == 409
+    assert again.status_code == 422
+    assert again.json()["error"]["field"] == "email"
     assert again.json()["error"]["message"] == "A user with the email new@customer.test already exists."
     wrong_role = await client.post(
         url, headers=csp, json={"email": "x@customer.test", "name": "X", "role": "csp_admin"}

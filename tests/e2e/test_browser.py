@@ -1,0 +1,242 @@
+"""What a person sees in a real browser: sign-in per role, search as you type, inline validation,
+invitations reaching the outbox, and one reseller kept out of another's customers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+
+import pytest
+from playwright.async_api import Page, expect
+
+from app.accounts.tables import Account
+from app.demo import PASSWORD
+from tests.e2e.conftest import CHROMIUM
+
+pytestmark = pytest.mark.e2e
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium with `make browser` to run the browser tests",
+        allow_module_level=True,
+    )
+
+CSP_ADMIN = "admin@cloudseat.test"
+RESELLER = "reseller@northwind.test"
+CUSTOMER = "customer@contoso-dental.test"
+UUID_PATH = r"/accounts/[0-9a-f-]{36}"
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+async def sign_in(page: Page, email: str) -> None:
+    await page.goto("/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(re.compile(r"/$"))
+    await expect(page.locator("header.topbar")).to_be_visible()
+
+
+def nav(page: Page):
+    return page.locator("header.topbar nav.nav a")
+
+
+@pytest.mark.parametrize(
+    ("role", "email", "heading", "role_label", "links"),
+    [
+        ("csp", CSP_ADMIN, "Back office", "CSP admin", ["Home", "Resellers", "Customers", "Outbox"]),
+        (
+            "reseller",
+            RESELLER,
+            "Northwind Partners",
+            "Reseller admin",
+            ["Home", "Customers", "My reseller account"],
+        ),
+        ("customer", CUSTOMER, "Contoso Dental", "Customer admin", ["Home", "My company"]),
+    ],
+    ids=["csp", "reseller", "customer"],
+)
+async def test_each_role_signs_in_and_sees_its_own_navigation(
+    page: Page, artifacts, role, email, heading, role_label, links
+):
+    await sign_in(page, email)
+
+    await expect(page).to_have_title("Home · Cloudseat")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    await expect(nav(page)).to_have_text(links)
+    await expect(nav(page).filter(has_text="Home")).to_have_attribute("aria-current", "page")
+    await expect(page.locator("header .who .role")).to_have_text(role_label)
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # the links a role must not have are absent, not just hidden
+    for absent in {"Resellers", "Customers", "Outbox", "My reseller account", "My company"} - set(links):
+        await expect(nav(page).filter(has_text=absent)).to_have_count(0)
+    await page.screenshot(path=artifacts / f"home-{role}.png", full_page=True)
+
+
+async def test_reseller_searches_customers_and_adds_one_with_inline_validation(page: Page, artifacts):
+    await sign_in(page, RESELLER)
+    await nav(page).filter(has_text="Customers").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Customers")
+    rows = page.locator("#accounts-table tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.locator("td:first-child a")).to_have_text(["Contoso Dental", "Litware Schools"])
+
+    # Search as you type: htmx swaps the table in place; a full reload would drop this marker.
+    await page.evaluate("window.__stillTheSamePage = true")
+    await page.get_by_placeholder("Search by name, email, domain or MPN ID").press_sequentially(
+        "litw", delay=60
+    )
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Litware Schools")
+    await expect(page).to_have_url(re.compile(r"[?&]q=litw"))
+    assert await page.evaluate("window.__stillTheSamePage === true"), "the search reloaded the page"
+    await page.screenshot(path=artifacts / "customers-search.png", full_page=True)
+
+    await page.get_by_placeholder("Search by name, email, domain or MPN ID").fill("no-such-customer")
+    await expect(page.locator("#accounts-table .empty")).to_contain_text("Nothing matches")
+    await expect(rows).to_have_count(0)
+
+    await page.get_by_role("link", name="Add customer").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Add a customer")
+    name = f"Bäckerei Krume {_tag()} GmbH"
+    await page.get_by_label("Company name").fill(name)
+    await page.get_by_label("Billing email").fill(f"it-{_tag()}@krume.test")
+    async with page.expect_response("**/accounts/validate?field=postal_code"):
+        await page.get_by_label("Country").select_option("DE")
+    await page.get_by_label("Billing currency").select_option("EUR")
+    await page.get_by_label("Street address").fill("Torstraße 1")
+    await page.get_by_label("City").fill("Berlin")
+
+    postal_code = page.get_by_label("Postal code")
+    error = page.locator("#error-postal_code")
+    await postal_code.fill("1234")
+    await postal_code.press("Tab")
+    await expect(error).to_have_text("Enter a valid postal code for Germany, like 10115.")
+    await expect(error).to_be_visible()
+    # "next to the field": right under the postal code input, in the same column
+    field_box, error_box = await postal_code.bounding_box(), await error.bounding_box()
+    assert field_box
+    assert error_box
+    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 20
+    assert abs(error_box["x"] - field_box["x"]) < 5
+    await expect(page.get_by_label("City")).to_be_focused()  # tabbing out moved on, nothing reloaded
+    await page.locator("#account-form").screenshot(path=artifacts / "customer-form-postal-code-error.png")
+
+    await postal_code.fill("10115")
+    await postal_code.press("Tab")
+    await expect(error).to_be_hidden()
+    await expect(error).to_have_text("")
+
+    await page.get_by_label("New tenant domain").fill(f"krume{_tag()}")
+    await page.get_by_role("button", name="Add customer").click()
+
+    await page.wait_for_url(re.compile(UUID_PATH + r"\?created=1$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    await expect(page.get_by_role("status").first).to_have_text(
+        f"Customer {name} added. Invite its first user below."
+    )
+    await expect(page.locator(".page-head .muted")).to_contain_text("Customer of Northwind Partners")
+    await expect(page.locator("dl.facts")).to_contain_text("10115 Berlin")
+    await expect(page.locator("dl.facts")).to_contain_text("Germany")
+    await page.screenshot(path=artifacts / "customer-created.png", full_page=True)
+
+
+async def test_csp_admin_invites_a_user_and_the_mail_appears_in_the_outbox(page: Page, artifacts):
+    await sign_in(page, CSP_ADMIN)
+    await nav(page).filter(has_text="Customers").click()
+    await page.get_by_role("link", name="Add customer").click()
+    name = f"Proseware {_tag()} Inc"
+    await page.get_by_label("Company name").fill(name)
+    await page.get_by_label("Billing email").fill(f"billing-{_tag()}@proseware.test")
+    await page.get_by_label("Reseller").select_option(label="Northwind Partners")
+    await page.get_by_label("Street address").fill("500 Pine Street")
+    await page.get_by_label("Postal code").fill("98101")
+    await page.get_by_label("City").fill("Seattle")
+    await page.get_by_label("State or region").fill("WA")
+    await page.get_by_label("New tenant domain").fill(f"proseware{_tag()}")
+    await page.get_by_role("button", name="Add customer").click()
+    await page.wait_for_url(re.compile(UUID_PATH))
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    await expect(page.locator("#users .empty")).to_contain_text("No users yet")
+
+    invitee = f"pat-{_tag()}@proseware.test"
+    await page.evaluate("window.__stillTheSamePage = true")
+    await page.get_by_label("Name", exact=True).fill("Pat Proseware")
+    await page.locator("#invite-email").fill(invitee)
+    await page.get_by_role("button", name="Send invitation").click()
+    users = page.locator("#users")
+    await expect(users.get_by_role("status")).to_have_text(f"Invitation sent to {invitee}.")
+    invited_row = users.locator("tbody tr", has_text=invitee)
+    await expect(invited_row).to_contain_text("Pat Proseware")
+    await expect(invited_row.locator(".badge")).to_have_text("invited")
+    await expect(page.locator("#invite-email")).to_have_value("")  # the form is ready for the next one
+    assert await page.evaluate("window.__stillTheSamePage === true"), "inviting reloaded the page"
+    await page.screenshot(path=artifacts / "customer-invited.png", full_page=True)
+
+    await nav(page).filter(has_text="Outbox").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Outbox")
+    mail_row = page.locator("tbody tr", has_text=invitee)
+    await expect(mail_row).to_have_count(1)
+    await expect(mail_row).to_contain_text("You are invited to Cloudseat")
+    status = mail_row.locator(".badge")
+    deadline = time.monotonic() + 10
+    while "sent" not in await status.inner_text():  # the worker delivers it in the background
+        assert time.monotonic() < deadline, f"the invitation is still {await status.inner_text()!r}"
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(status).to_have_text("sent · outbox")
+    await mail_row.locator("summary").click()
+    body = mail_row.locator("pre.mail-body")
+    await expect(body).to_be_visible()
+    await expect(body).to_contain_text("Hello Pat Proseware")
+    await expect(body).to_contain_text("/set-password/")
+    await page.screenshot(path=artifacts / "outbox.png", full_page=True)
+
+
+async def test_a_reseller_cannot_open_another_resellers_customer(page: Page, artifacts):
+    tailspin = await Account.select(Account.id).where(Account.name == "Tailspin Toys AG").first().run()
+    contoso = await Account.select(Account.id).where(Account.name == "Contoso Dental").first().run()
+    await sign_in(page, RESELLER)
+
+    own = await page.goto(f"/accounts/{contoso['id']}")
+    assert own
+    assert own.status == 200
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Contoso Dental")
+
+    response = await page.goto(f"/accounts/{tailspin['id']}")
+    assert response
+    assert response.status == 404
+    await expect(page).to_have_title("Not found · Cloudseat")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    await expect(page.get_by_role("alert")).to_have_text("No such account.")
+    await expect(page.get_by_text("Tailspin")).to_have_count(0)
+    await expect(nav(page)).to_have_text(["Home", "Customers", "My reseller account"])  # still signed in
+    await page.screenshot(path=artifacts / "not-found.png", full_page=True)
+
+    await page.get_by_role("link", name="Back to the home page").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Northwind Partners")
+
+
+# htmx 2 swaps no 4xx/5xx response unless configured to (templates/base.html does): these fail if not.
+async def test_a_wrong_password_says_so(page: Page):
+    await page.goto("/login")
+    await page.get_by_label("Email").fill(f"nobody-{_tag()}@example.test")  # no throttling of real users
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("The email or password is not right.", timeout=3000)
+
+
+async def test_inviting_an_existing_user_says_so(page: Page):
+    await sign_in(page, RESELLER)
+    await nav(page).filter(has_text="My reseller account").click()
+    await page.locator("#invite-name").fill("Chris Again")
+    await page.locator("#invite-email").fill(CUSTOMER)
+    await page.get_by_role("button", name="Send invitation").click()
+    await expect(page.get_by_text(f"A user with the email {CUSTOMER} already exists.")).to_be_visible(
+        timeout=3000
+    )
