@@ -18,6 +18,22 @@ ROLE_LABELS = {
 }
 AccountKind = Literal["reseller", "customer"]
 QUALIFICATIONS = ("commercial", "education", "government", "nonprofit")
+ACCOUNT_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "country",
+    "currency",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "tenant_domain",
+    "tenant_id",
+    "mpn_id",
+    "qualification",
+)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
 DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,25}$")
@@ -126,26 +142,7 @@ def clean_account(raw: dict[str, object], kind: AccountKind, partial: bool = Fal
         value = raw.get(key)
         return "" if value is None else str(value).strip()
 
-    present = (
-        set(raw)
-        if partial
-        else {
-            "name",
-            "email",
-            "country",
-            "currency",
-            "phone",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "tenant_domain",
-            "tenant_id",
-            "mpn_id",
-            "qualification",
-        }
-    )
+    present = set(raw) if partial else set(ACCOUNT_FIELDS)
     out: dict[str, object] = {}
     errors: dict[str, str] = {}
 

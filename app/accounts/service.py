@@ -16,22 +16,7 @@ from app.auth import service as auth
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.mail import service as mail
 
-ACCOUNT_FIELDS = (
-    "name",
-    "email",
-    "phone",
-    "country",
-    "currency",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "tenant_domain",
-    "tenant_id",
-    "mpn_id",
-    "qualification",
-)
+ACCOUNT_FIELDS = rules.ACCOUNT_FIELDS
 EDITABLE_FIELDS = ("name", "email", "phone", "address_line1", "address_line2", "city", "state", "postal_code")
 
 
