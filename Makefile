@@ -28,6 +28,7 @@ browser:
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations piccolo_conf.py
+	$(BIN)/mypy
 
 test: $(STAMP) browser lint
 	$(BIN)/pytest

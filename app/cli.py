@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from app import db
 from app.config import Settings, get_settings
@@ -20,8 +21,11 @@ async def _connect(settings: Settings) -> None:
     db.configure(url)
 
 
-def _run(settings: Settings, work: Callable[[], Awaitable[object]]) -> object:
-    async def main() -> object:
+T = TypeVar("T")
+
+
+def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
         await _connect(settings)
         return await work()
 
@@ -47,7 +51,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.monotonic()
 
-    async def prepare() -> list:
+    async def prepare() -> list[tuple[str, str, str]]:
         applied = await db.migrate()
         if applied:
             print(f"Applied {len(applied)} migration(s).")
@@ -73,7 +77,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo import seed
 
-    async def work() -> list:
+    async def work() -> list[tuple[str, str, str]]:
         await db.migrate()
         return await seed(settings.base_url)
 
@@ -111,7 +115,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Set-password link (valid 7 days): {link}")
         return 0
 
-    return _run(settings, work)  # type: ignore[return-value]
+    return _run(settings, work)
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -128,21 +132,17 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         print(token)
         return 0
 
-    return _run(settings, work)  # type: ignore[return-value]
+    return _run(settings, work)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cloudseat", description="Cloudseat: commerce and billing for Microsoft CSPs"
-    )
+    p = argparse.ArgumentParser(prog="cloudseat", description="Cloudseat: commerce and billing for Microsoft CSPs")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate, seed the demo data (sandbox mode) and serve the app")
     serve.add_argument("--no-seed", action="store_true", help="do not create the demo data")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("seed-demo", help="create the demo CSP, resellers and customers").set_defaults(
-        func=cmd_seed
-    )
+    sub.add_parser("seed-demo", help="create the demo CSP, resellers and customers").set_defaults(func=cmd_seed)
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user; without --password it prints a set-password link")
     create.add_argument("--email", required=True)

@@ -11,6 +11,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncpg
 
 _offset = timedelta(0)
 _override: Callable[[], datetime] | None = None
@@ -67,11 +72,18 @@ def use_fixed_clock(start: datetime) -> Iterator[FixedClock]:
 # --- The shared sandbox offset (table clock_offset), so every app process tells the same time -----
 
 
+def _seconds(value: object) -> float:
+    """clock_offset.offset_seconds is `numeric`, which asyncpg returns as a Decimal."""
+    if not isinstance(value, Decimal | int | float):
+        raise TypeError(f"offset_seconds should be a number, not {value!r}")
+    return float(value)
+
+
 async def load_offset() -> timedelta:
     from app import db
 
     seconds = await db.fetchval("SELECT offset_seconds FROM clock_offset WHERE id = 1")
-    set_offset(timedelta(seconds=float(seconds or 0)))
+    set_offset(timedelta(seconds=_seconds(seconds or 0)))
     return _offset
 
 
@@ -89,7 +101,7 @@ async def advance_to(target: datetime) -> datetime:
             wanted,
         )
         await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(seconds))
-    set_offset(timedelta(seconds=float(seconds)))
+    set_offset(timedelta(seconds=_seconds(seconds)))
     return now()
 
 
@@ -98,13 +110,13 @@ class OffsetListener:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._conn = None
+        self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
         import asyncpg
 
-        self._conn = await asyncpg.connect(self.dsn)
-        await self._conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        self._conn = conn = await asyncpg.connect(self.dsn)
+        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
         await load_offset()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:

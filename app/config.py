@@ -37,11 +37,19 @@ class Settings:
     smtp_password: str | None
     smtp_starttls: bool
     run_worker: bool
+    sandbox_port: int
     debug: bool
 
     @property
     def is_sandbox(self) -> bool:
         return self.mode == "sandbox"
+
+    @property
+    def sandbox_tls(self) -> tuple[Path, Path]:
+        """The sandbox's https certificate and key (made on first use)."""
+        from app.partner_center.sandbox.tls import ensure_certificate
+
+        return ensure_certificate(self.data_dir)
 
 
 def _secret_key(data_dir: Path, given: str | None) -> str:
@@ -85,6 +93,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_password=env.get("SMTP_PASSWORD") or None,
         smtp_starttls=_bool(env.get("SMTP_STARTTLS"), True),
         run_worker=_bool(env.get("CLOUDSEAT_WORKER"), True),
+        sandbox_port=int(env.get("CLOUDSEAT_SANDBOX_PORT", str(port + 443))),
         debug=_bool(env.get("CLOUDSEAT_DEBUG"), False),
     )
 

@@ -10,7 +10,9 @@ import json
 import logging
 import os
 import warnings
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -102,12 +104,15 @@ async def close_pool() -> None:
     await DB.close_connection_pool()
 
 
-def transaction() -> PostgresTransaction:
+def transaction() -> AbstractAsyncContextManager[PostgresTransaction, None]:
     """A use case's transaction. Nested calls join the outer one (Piccolo's allow_nested)."""
-    return DB.transaction()
+    # Piccolo annotates PostgresTransaction.__aexit__ as returning bool, so a checker must assume it
+    # may swallow the exception; it returns `exception is None`, so it never does. Saying so here
+    # lets code after `async with db.transaction():` rely on what the block assigned.
+    return cast(AbstractAsyncContextManager[PostgresTransaction, None], DB.transaction())
 
 
-async def _run(method: str, sql: str, args: tuple[object, ...]):
+async def _run(method: str, sql: str, args: tuple[object, ...]) -> Any:  # asyncpg is untyped
     current = DB.current_transaction.get()
     if current is not None:
         return await getattr(current.connection, method)(sql, *args)
@@ -150,7 +155,9 @@ async def migrate() -> list[str]:
     result = await manager.run()
     if not result.success:
         raise RuntimeError(f"migrations failed: {result.message}")
-    after = [row["name"] for row in await Migration.select(Migration.name).order_by(Migration.id).run()]
+    # Piccolo adds Migration's `id` serial at class creation, where the type checker cannot see it.
+    in_order = Migration.select(Migration.name).order_by(Migration._meta.primary_key)
+    after = [row["name"] for row in await in_order.run()]
     return [name for name in after if name not in before]
 
 

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import TypedDict
+
 from app.accounts import service as accounts
-from app.accounts.rules import Principal
+from app.accounts.rules import AccountKind, Principal
 from app.accounts.tables import Account, User
 from app.auth.service import principal_of
 
-PASSWORD = "cloudseat-demo"  # noqa: S105 - the documented demo password
-ADMIN = {"email": "admin@cloudseat.test", "name": "Casey Admin"}
 
-RESELLERS = [
+class UserSpec(TypedDict):
+    email: str
+    name: str
+
+
+class AccountSpec(TypedDict):
+    account: dict[str, str]  # the fields of the account form, as a person would type them
+    user: UserSpec  # the account's admin
+
+
+class ResellerSpec(AccountSpec):
+    customers: list[AccountSpec]
+
+
+PASSWORD = "cloudseat-demo"  # noqa: S105 - the documented demo password
+ADMIN: UserSpec = {"email": "admin@cloudseat.test", "name": "Casey Admin"}
+
+RESELLERS: list[ResellerSpec] = [
     {
         "account": {
             "name": "Northwind Partners",
@@ -99,7 +117,7 @@ RESELLERS = [
     },
 ]
 
-DIRECT = [
+DIRECT: list[AccountSpec] = [
     {
         "account": {
             "name": "Adventure Works Ltd",
@@ -121,15 +139,15 @@ async def _admin(base_url: str) -> Principal:
     if user is None:
         await accounts.invite_user(None, None, ADMIN, base_url, password=PASSWORD)
         user = await User.select().where(User.email == ADMIN["email"]).first().run()
+        assert user is not None, "invite_user has just created the admin"
     return principal_of(user)
 
 
-async def _account(actor: Principal, spec: dict, kind: str, reseller_id=None) -> dict:
+async def _account(
+    actor: Principal, spec: AccountSpec, kind: AccountKind, reseller_id: uuid.UUID | None = None
+) -> dict:
     existing = (
-        await Account.select()
-        .where((Account.name == spec["account"]["name"]) & (Account.kind == kind))
-        .first()
-        .run()
+        await Account.select().where((Account.name == spec["account"]["name"]) & (Account.kind == kind)).first().run()
     )
     if existing is None:
         if kind == "reseller":
@@ -139,7 +157,7 @@ async def _account(actor: Principal, spec: dict, kind: str, reseller_id=None) ->
     return existing
 
 
-async def _user(actor: Principal, account: dict, spec: dict, base_url: str) -> None:
+async def _user(actor: Principal, account: dict, spec: UserSpec, base_url: str) -> None:
     if not await User.exists().where(User.email == spec["email"]).run():
         await accounts.invite_user(actor, account["id"], spec, base_url, password=PASSWORD)
 
@@ -156,8 +174,8 @@ async def seed(base_url: str) -> list[tuple[str, str, str]]:
             customer = await _account(admin, customer_spec, "customer", reseller["id"])
             await _user(admin, customer, customer_spec["user"], base_url)
             logins.append(("Customer admin", customer_spec["user"]["email"], customer["name"]))
-    for spec in DIRECT:
-        customer = await _account(admin, spec, "customer")
-        await _user(admin, customer, spec["user"], base_url)
-        logins.append(("Customer admin (direct)", spec["user"]["email"], customer["name"]))
+    for direct in DIRECT:
+        customer = await _account(admin, direct, "customer")
+        await _user(admin, customer, direct["user"], base_url)
+        logins.append(("Customer admin (direct)", direct["user"]["email"], customer["name"]))
     return logins

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from litestar import Litestar, Router
+from litestar import Litestar, Router, asgi
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Receive, Scope, Send
 
 from app import clock, db, templating
 from app.accounts import api as accounts_api
@@ -22,6 +23,7 @@ from app.auth import routes as auth_routes
 from app.config import ROOT, Settings, get_settings
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
+from app.partner_center.sandbox import app as sandbox
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             db.configure(db.resolve_database_url(settings.database_url, settings.data_dir))
         await db.open_pool()
         dsn = db.DB.config["dsn"]
+        if settings.is_sandbox:
+            await sandbox.prepare(settings)
         clock_listener = clock.OffsetListener(dsn) if settings.is_sandbox else None
         if clock_listener:
             await clock_listener.start()
@@ -63,8 +67,19 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         ],
         security=[{"bearer": []}],
     )
+    mounts = []
+    if settings.is_sandbox:
+        sandbox_app = sandbox.create_sandbox_app(settings)
+
+        @asgi(sandbox.MOUNT_PATH, is_mount=True, copy_scope=True)
+        async def partner_center_sandbox(scope: Scope, receive: Receive, send: Send) -> None:
+            await sandbox_app(scope, receive, send)
+
+        mounts.append(partner_center_sandbox)
+
     return Litestar(
         route_handlers=[
+            *mounts,
             api,
             auth_routes.public_router,
             auth_routes.router,

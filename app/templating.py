@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from babel.dates import format_datetime
@@ -18,9 +18,7 @@ def money(amount: Decimal | None, currency: str) -> str:
 
 
 def when(value: datetime | None) -> str:
-    return (
-        "" if value is None else format_datetime(value, "d MMM y, HH:mm", tzinfo="UTC", locale="en") + " UTC"
-    )
+    return "" if value is None else format_datetime(value, "d MMM y, HH:mm", tzinfo=UTC, locale="en") + " UTC"
 
 
 def configure(engine: JinjaTemplateEngine) -> None:

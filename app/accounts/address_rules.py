@@ -148,14 +148,17 @@ _ANY_POSTAL_CODE = re.compile(r"[A-Z0-9](?:[A-Z0-9 -]{0,10}[A-Z0-9])?")
 # (EU, EZ, UN, QO), pseudo-locales (XA, XB), the unknown region (ZZ), and codes ISO only reserves
 # (AC, CP, CQ, DG, EA, IC, TA). Kosovo's XK is only user-assigned but is the code in general use,
 # so customers there can still be billed.
-_NOT_COUNTRIES = frozenset(
-    {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
-)
+_NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
 
 COUNTRY_CODES: frozenset[str] = frozenset(
     code
     for code in _ENGLISH.territories
-    if len(code) == 2 and code.isascii() and code.isalpha() and code.isupper() and code not in _NOT_COUNTRIES
+    if isinstance(code, str)  # babel types the keys of its locale data loosely; territories are strings
+    and len(code) == 2
+    and code.isascii()
+    and code.isalpha()
+    and code.isupper()
+    and code not in _NOT_COUNTRIES
 )
 
 # Babel also lists withdrawn currencies (DEM, FRF, HRK...) and non-money units (XAU, XXX); only

@@ -50,7 +50,12 @@ async def accounts_page(
 
 
 def _form_context(
-    me: NamedDependency[Principal], kind: str, values: dict, errors: dict, resellers: list, account=None
+    me: NamedDependency[Principal],
+    kind: str,
+    values: dict,
+    errors: dict,
+    resellers: list,
+    account: dict | None = None,
 ) -> dict:
     values = {k: ("" if v is None else str(v)) for k, v in values.items()}
     return {
@@ -66,9 +71,7 @@ def _form_context(
 
 
 @get("/accounts/new", name="account_new")
-async def account_new(
-    request: Request, me: NamedDependency[Principal], kind: FromQuery[str] = "customer"
-) -> Response:
+async def account_new(request: Request, me: NamedDependency[Principal], kind: FromQuery[str] = "customer") -> Response:
     kind = "reseller" if kind == "reseller" else "customer"
     if (kind == "reseller" and not rules.may_create_reseller(me)) or (
         kind == "customer" and me.role == "customer_admin"
@@ -101,12 +104,10 @@ async def account_create(request: Request, me: NamedDependency[Principal]) -> Re
 
 
 @post("/accounts/validate", name="account_validate_field")
-async def account_validate_field(
-    request: Request, me: NamedDependency[Principal], field: FromQuery[str]
-) -> Response:
+async def account_validate_field(request: Request, me: NamedDependency[Principal], field: FromQuery[str]) -> Response:
     """Inline validation: the message for one field of the form, as the person fills it in."""
     data = await _form(request)
-    kind = "reseller" if data.get("kind") == "reseller" else "customer"
+    kind: rules.AccountKind = "reseller" if data.get("kind") == "reseller" else "customer"
     current_country = data.get("country")
     if data.get("account_id"):
         current_country = (await service.get_account(me, uuid.UUID(data["account_id"])))["country"]
@@ -151,17 +152,13 @@ async def account_detail(
 
 
 @get("/accounts/{account_id:uuid}/edit", name="account_edit")
-async def account_edit(
-    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]
-) -> Response:
+async def account_edit(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
     account = await service.get_account(me, account_id)
     return render(request, "accounts/form.html", _form_context(me, account["kind"], account, {}, [], account))
 
 
 @post("/accounts/{account_id:uuid}", name="account_update")
-async def account_update(
-    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]
-) -> Response:
+async def account_update(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
     data = {k: v for k, v in (await _form(request)).items() if k in service.EDITABLE_FIELDS}
     try:
         await service.update_account(me, account_id, data)
@@ -178,7 +175,7 @@ async def account_update(
 
 
 async def _users_block(
-    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], **extra
+    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], **extra: object
 ) -> Response:
     account = await service.get_account(me, account_id)
     context = {
@@ -211,9 +208,7 @@ async def user_invite(
 
 
 @post("/users/{user_id:uuid}/active", name="user_set_active")
-async def user_set_active(
-    request: Request, me: NamedDependency[Principal], user_id: FromPath[uuid.UUID]
-) -> Response:
+async def user_set_active(request: Request, me: NamedDependency[Principal], user_id: FromPath[uuid.UUID]) -> Response:
     active = (await _form(request)).get("active") == "true"
     user = await service.set_user_active(me, user_id, active)
     verb = "reactivated" if active else "deactivated"
@@ -223,9 +218,7 @@ async def user_set_active(
 
 
 @post("/accounts/{account_id:uuid}/mca", name="account_mca")
-async def account_mca(
-    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]
-) -> Response:
+async def account_mca(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
     data = await _form(request)
     account = await service.get_account(me, account_id)
     try:

@@ -98,9 +98,7 @@ def role_for_account(kind: AccountKind) -> Role:
 
 def mca_method(viewer: Principal) -> str:
     """A customer accepts the MCA itself; its reseller or the CSP attests that it did."""
-    return {"customer_admin": "customer", "reseller_admin": "reseller_attested"}.get(
-        viewer.role, "csp_attested"
-    )
+    return {"customer_admin": "customer", "reseller_admin": "reseller_attested"}.get(viewer.role, "csp_attested")
 
 
 # --- Input validation ----------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
-from piccolo.columns.combination import Or, WhereRaw
+from piccolo.columns.combination import Combinable, Or, WhereRaw
 
 from app import clock, db
 from app.accounts import rules
@@ -24,7 +25,7 @@ def ref(account: dict) -> AccountRef:
     return AccountRef(id=account["id"], kind=account["kind"], parent_id=account["parent_id"])
 
 
-def _scope(viewer: Principal):
+def _scope(viewer: Principal) -> Combinable | None:
     """The scope rule of rules.can_see as a WHERE clause, for lists (tests check they agree)."""
     if viewer.role == "csp_admin":
         return None
@@ -126,19 +127,19 @@ async def create_customer(actor: Principal, data: dict) -> dict:
     return await _insert_account(actor, "customer", reseller_id, cleaned)
 
 
-async def _insert_account(
-    actor: Principal, kind: AccountKind, parent_id: uuid.UUID | None, cleaned: dict
-) -> dict:
+async def _insert_account(actor: Principal, kind: AccountKind, parent_id: uuid.UUID | None, cleaned: dict) -> dict:
     now = clock.now()
     row = {field: cleaned.get(field) for field in ACCOUNT_FIELDS if field in cleaned}
-    row.update(
-        id=uuid.uuid4(), kind=kind, parent_id=parent_id, status="active", created_at=now, updated_at=now
-    )
+    row.update(id=uuid.uuid4(), kind=kind, parent_id=parent_id, status="active", created_at=now, updated_at=now)
     async with db.transaction():
         await _check_domain_free(row.get("tenant_domain"))
-        await Account.insert(Account(**row)).run()
+        # from_dict is Table(**row) typed for a dict keyed by column name (the constructor's typed
+        # parameter is a dict keyed by Column objects)
+        await Account.insert(Account.from_dict(row)).run()
         await audit.record(actor, "account", row["id"], "created", after=row)
-    return await Account.select().where(Account.id == row["id"]).first().run()
+    account = await Account.select().where(Account.id == row["id"]).first().run()
+    assert account is not None, "the account was committed just above and accounts are never deleted"
+    return account
 
 
 async def update_account(actor: Principal, account_id: uuid.UUID, data: dict) -> dict:
@@ -186,7 +187,7 @@ async def list_users(viewer: Principal, account_id: uuid.UUID) -> list[dict]:
     )
 
 
-def _clean_user(data: dict) -> tuple[str, str]:
+def _clean_user(data: Mapping[str, object]) -> tuple[str, str]:
     email = str(data.get("email") or "").strip().lower()
     name = str(data.get("name") or "").strip()
     errors = {}
@@ -204,7 +205,7 @@ def _clean_user(data: dict) -> tuple[str, str]:
 async def invite_user(
     actor: Principal | None,
     account_id: uuid.UUID | None,
-    data: dict,
+    data: Mapping[str, object],
     base_url: str,
     password: str | None = None,
 ) -> tuple[dict, str | None]:
@@ -242,7 +243,7 @@ async def invite_user(
             "created_at": clock.now(),
             "password_hash": await auth.hash_password(password) if password else None,
         }
-        await User.insert(User(**row)).run()
+        await User.insert(User.from_dict(row)).run()
         await audit.record(
             actor, "user", user_id, "created", after={k: v for k, v in row.items() if k != "password_hash"}
         )
@@ -266,7 +267,10 @@ async def _account_or_404(account_id: uuid.UUID) -> dict:
 
 
 async def _user(user_id: uuid.UUID) -> dict:
-    return await User.select(*USER_COLUMNS).where(User.id == user_id).first().run()
+    """A user the caller has just created or changed (users are deactivated, never deleted)."""
+    user = await User.select(*USER_COLUMNS).where(User.id == user_id).first().run()
+    assert user is not None, f"user {user_id} was written just before"
+    return user
 
 
 async def set_user_active(actor: Principal, user_id: uuid.UUID, active: bool) -> dict:
@@ -341,7 +345,7 @@ async def record_mca_acceptance(actor: Principal, account_id: uuid.UUID, data: d
             "recorded_by": actor.user_id,
             "created_at": clock.now(),
         }
-        await McaAcceptance.insert(McaAcceptance(**row)).run()
+        await McaAcceptance.insert(McaAcceptance.from_dict(row)).run()
         await audit.record(actor, "account", account_id, "mca_accepted", after=row)
     return row
 

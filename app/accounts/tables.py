@@ -22,7 +22,7 @@ def _ts(null: bool = False) -> Timestamptz:
 class Account(Table, tablename="accounts"):
     id = UUID(primary_key=True)
     kind = Text()
-    parent_id = ForeignKey("self", null=True, db_column_name="parent_id")
+    parent_id: ForeignKey[Account] = ForeignKey("self", null=True, db_column_name="parent_id")
     name = Text()
     email = Text()
     phone = Text(default="")

@@ -42,9 +42,7 @@ async def login_submit(request: Request, settings: NamedDependency[Settings]) ->
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
     try:
-        secret, _ = await service.login(
-            email, password, _client_ip(request), request.headers.get("user-agent", "")
-        )
+        secret, _ = await service.login(email, password, _client_ip(request), request.headers.get("user-agent", ""))
     except (Unauthorized, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
         return render(
@@ -110,7 +108,7 @@ async def set_password_submit(request: Request, secret: FromPath[str]) -> Respon
     return redirect(request, request.url_for("login") + "?password_set=1")
 
 
-async def _tokens_context(me: NamedDependency[Principal], **extra) -> dict:
+async def _tokens_context(me: NamedDependency[Principal], **extra: object) -> dict:
     return {
         "tokens": await service.list_tokens(me),
         "new_token": None,
@@ -142,9 +140,7 @@ async def token_create(request: Request, me: NamedDependency[Principal]) -> Resp
 
 
 @post("/profile/tokens/{token_id:uuid}/revoke", name="token_revoke")
-async def token_revoke(
-    request: Request, me: NamedDependency[Principal], token_id: FromPath[uuid.UUID]
-) -> Response:
+async def token_revoke(request: Request, me: NamedDependency[Principal], token_id: FromPath[uuid.UUID]) -> Response:
     await service.revoke_token(me, token_id)
     return render(request, "auth/profile.html", await _tokens_context(me), block="tokens")
 

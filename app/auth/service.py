@@ -69,7 +69,7 @@ async def login(email: str, password: str, ip: str, user_agent: str = "") -> tup
     ok = await _verify(user["password_hash"] if user and user["password_hash"] else _DUMMY_HASH, password)
     ok = ok and user is not None and user["is_active"] and user["password_hash"] is not None
     await LoginAttempt.insert(LoginAttempt(email=email, ip=ip, at=now, succeeded=ok)).run()
-    if not ok:
+    if not ok or user is None:  # `ok` already implies a user; the check tells the type checker so
         raise Unauthorized(BAD_LOGIN)
 
     secret = rules.new_secret()
@@ -142,10 +142,8 @@ async def create_token(actor: Principal, name: str) -> tuple[str, dict]:
         "created_at": clock.now(),
     }
     async with db.transaction():
-        await ApiToken.insert(ApiToken(**row)).run()
-        await audit.record(
-            actor, "api_token", row["id"], "created", after={"name": name, "prefix": row["prefix"]}
-        )
+        await ApiToken.insert(ApiToken.from_dict(row)).run()  # Table(**row), typed for a name-keyed dict
+        await audit.record(actor, "api_token", row["id"], "created", after={"name": name, "prefix": row["prefix"]})
     return token, row
 
 
@@ -168,10 +166,7 @@ async def list_tokens(actor: Principal) -> list[dict]:
 async def revoke_token(actor: Principal, token_id: uuid.UUID) -> None:
     async with db.transaction():
         token = (
-            await ApiToken.select()
-            .where((ApiToken.id == token_id) & (ApiToken.user_id == actor.user_id))
-            .first()
-            .run()
+            await ApiToken.select().where((ApiToken.id == token_id) & (ApiToken.user_id == actor.user_id)).first().run()
         )
         if token is None:
             raise NotFound("No such API token.")
@@ -219,11 +214,7 @@ async def set_password(secret: str, password: str, confirm: str) -> dict:
         if password != confirm:
             raise Invalid({"confirm": "The two passwords differ."})
         now = clock.now()
-        await (
-            User.update({User.password_hash: await hash_password(password)})
-            .where(User.id == user["id"])
-            .run()
-        )
+        await User.update({User.password_hash: await hash_password(password)}).where(User.id == user["id"]).run()
         await (
             PasswordToken.update({PasswordToken.used_at: now})
             .where(PasswordToken.token_hash == rules.digest(secret))

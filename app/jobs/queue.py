@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from pgqueuer import Queries
 
-from piccolo_conf import DB
+from app import db
 
 
 async def enqueue(
@@ -24,12 +24,12 @@ async def enqueue(
 ) -> int | None:
     """Queue a job; with a dedupe key an identical job still waiting is not queued twice."""
     body = json.dumps(payload, separators=(",", ":")).encode()
-    current = DB.current_transaction.get()
+    current = db.DB.current_transaction.get()
     if current is not None:
         return await _enqueue(
             Queries.from_asyncpg_connection(current.connection), entrypoint, body, dedupe_key, delay, priority
         )
-    async with DB.transaction() as tx:
+    async with db.transaction() as tx:
         return await _enqueue(
             Queries.from_asyncpg_connection(tx.connection), entrypoint, body, dedupe_key, delay, priority
         )
@@ -49,8 +49,6 @@ async def _enqueue(
 
 async def failed_jobs(limit: int = 50) -> list[dict]:
     """Jobs parked after their last retry, for an admin to look at and retry."""
-    from app import db
-
     return await db.fetch(
         "SELECT id, entrypoint, attempts, updated, convert_from(payload, 'UTF8') AS payload "
         "FROM pgqueuer WHERE status = 'failed' ORDER BY updated DESC LIMIT $1",

@@ -44,9 +44,7 @@ async def deliver(mail_id: uuid.UUID, settings: Settings) -> str:
         await _send_smtp(mail, settings)
         transport = "smtp"
     await (
-        OutboxMail.update(
-            {OutboxMail.status: "sent", OutboxMail.transport: transport, OutboxMail.sent_at: clock.now()}
-        )
+        OutboxMail.update({OutboxMail.status: "sent", OutboxMail.transport: transport, OutboxMail.sent_at: clock.now()})
         .where(OutboxMail.id == mail_id)
         .run()
     )

@@ -34,7 +34,7 @@ class IdentifyCaller(ASGIMiddleware):
             cookie = ASGIConnection(scope).cookies.get(SESSION_COOKIE)
             if cookie:
                 principal = await auth.principal_for_session(cookie)
-        scope["user"] = principal  # type: ignore[typeddict-unknown-key]
+        scope["user"] = principal
         await next_app(scope, receive, send)
 
 

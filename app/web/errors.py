@@ -88,9 +88,7 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         message = (
             "The request is malformed: "
             + "; ".join(
-                f"{e.get('key') or 'body'}: {e.get('message')}"
-                for e in (exc.extra or [])
-                if isinstance(e, dict)
+                f"{e.get('key') or 'body'}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
             )
             if exc.extra
             else "The request body is not valid JSON."

@@ -15,7 +15,7 @@ from app.web.render import render
 
 @get("/", name="home")
 async def home(request: Request, me: NamedDependency[Principal]) -> Response:
-    context = {"figures": await accounts.figures(me)}
+    context: dict[str, object] = {"figures": await accounts.figures(me)}
     if me.account_id:
         context["account"] = await accounts.get_account(me, me.account_id)
     if me.role == "csp_admin":

@@ -1,0 +1,251 @@
+"""The async Partner Center client: the only way Cloudseat talks to Microsoft (or to the sandbox).
+
+Retries follow Microsoft's guidance (facts 2.2-2.3): 429 waits for Retry-After, 5xx and timeouts back off
+exponentially with jitter, 4xx business errors are never retried. One logical write keeps the same
+MS-RequestId on every retry so Partner Center applies it once; each operation gets a new MS-CorrelationId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from app.partner_center.errors import PartnerCenterError, ServiceError, ThrottledError, error_for
+
+log = logging.getLogger(__name__)
+_jitter = random.SystemRandom()
+
+
+class TokenProvider(Protocol):
+    async def access_token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 0.25
+    max_delay: float = 20.0
+    max_retry_after: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: a random wait up to base * 2^attempt, capped."""
+        return _jitter.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class PartnerCenterClient:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenProvider,
+        *,
+        http: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        application: str = "Cloudseat",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.http = http or httpx.AsyncClient(timeout=timeout)
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.application = application
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict | None = None,
+        headers: dict[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        """One logical call with retries. Pass `request_id` to make a write idempotent across process restarts
+        (a job stores it); otherwise a new one is made for this call and reused by its retries."""
+        request_id = request_id or str(uuid.uuid4())
+        correlation_id = str(uuid.uuid4())
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        for attempt in range(self.retry.max_attempts):
+            sent_headers = {
+                "Authorization": f"Bearer {await self.tokens.access_token()}",
+                "Accept": "application/json",
+                "MS-RequestId": request_id,
+                "MS-CorrelationId": correlation_id,
+                "MS-Contract-Version": "v1",
+                "MS-PartnerCenter-Application": self.application,
+                "X-Locale": "en-US",
+                **(headers or {}),
+            }
+            last = attempt == self.retry.max_attempts - 1
+            try:
+                response = await self.http.request(method, url, json=json, params=params, headers=sent_headers)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if last:
+                    raise ServiceError(
+                        0,
+                        None,
+                        f"Partner Center did not answer: {exc!r}",
+                        request_id=request_id,
+                        correlation_id=correlation_id,
+                    ) from exc
+                await self.sleep(self.retry.backoff(attempt))
+                continue
+            if response.status_code < 400:
+                return response
+            error = error_for(response.status_code, _body(response), request_id, correlation_id, _retry_after(response))
+            if not error.retryable or last:
+                raise error
+            delay = self.retry.backoff(attempt)
+            if isinstance(error, ThrottledError) and error.retry_after is not None:
+                delay = min(error.retry_after, self.retry.max_retry_after) + _jitter.uniform(0, self.retry.base_delay)
+            log.info(
+                "Partner Center %s %s answered %s; retry %d in %.2fs",
+                method,
+                path,
+                response.status_code,
+                attempt + 1,
+                delay,
+            )
+            await self.sleep(delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def get_json(self, path: str, **params: Any) -> Any:
+        response = await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return response.json()
+
+    async def send_json(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        response = await self.request(method, path, json=body, request_id=request_id, headers=headers)
+        return response.json() if response.content else None
+
+    async def pages(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict]:
+        """Every item of a list paged with seekOperation=Next and MS-ContinuationToken (facts 1)."""
+        body = (await self.request("GET", path, params=params)).json()
+        while True:
+            for item in body.get("items", []):
+                yield item
+            token = body.get("continuationToken")
+            if not token:
+                return
+            response = await self.request(
+                "GET", path, params={**params, "seekOperation": "Next"}, headers={"MS-ContinuationToken": token}
+            )
+            body = response.json()
+
+    # --- Customers and agreements --------------------------------------------------------------------
+
+    async def create_customer(self, body: dict, *, request_id: str | None = None) -> dict:
+        return await self.send_json("POST", "/v1/customers", body, request_id=request_id)
+
+    async def get_customer(self, customer_id: str) -> dict:
+        return await self.get_json(f"/v1/customers/{customer_id}")
+
+    def list_customers(self, size: int = 100) -> AsyncIterator[dict]:
+        return self.pages("/v1/customers", {"size": size})
+
+    async def agreement_metadata(self) -> dict:
+        items = (await self.get_json("/v1/agreements", agreementType="MicrosoftCustomerAgreement"))["items"]
+        return items[0]
+
+    async def attest_agreement(self, customer_id: str, body: dict, *, request_id: str | None = None) -> dict:
+        return await self.send_json("POST", f"/v1/customers/{customer_id}/agreements", body, request_id=request_id)
+
+    async def list_agreements(self, customer_id: str) -> list[dict]:
+        body = await self.get_json(
+            f"/v1/customers/{customer_id}/agreements", agreementType="MicrosoftCustomerAgreement"
+        )
+        return body["items"]
+
+    # --- Carts, orders -------------------------------------------------------------------------------
+
+    async def create_cart(self, customer_id: str, body: dict, *, request_id: str | None = None) -> dict:
+        return await self.send_json("POST", f"/v1/customers/{customer_id}/carts", body, request_id=request_id)
+
+    async def checkout(self, customer_id: str, cart_id: str, *, request_id: str | None = None) -> dict:
+        return await self.send_json(
+            "POST", f"/v1/customers/{customer_id}/carts/{cart_id}/checkout", request_id=request_id
+        )
+
+    async def get_order(self, customer_id: str, order_id: str) -> dict:
+        return await self.get_json(f"/v1/customers/{customer_id}/orders/{order_id}")
+
+    async def list_orders(self, customer_id: str) -> list[dict]:
+        return (await self.get_json(f"/v1/customers/{customer_id}/orders"))["items"]
+
+    # --- Subscriptions -------------------------------------------------------------------------------
+
+    async def list_subscriptions(self, customer_id: str, order_id: str | None = None) -> list[dict]:
+        return (await self.get_json(f"/v1/customers/{customer_id}/subscriptions", order_id=order_id))["items"]
+
+    async def get_subscription(self, customer_id: str, subscription_id: str) -> dict:
+        return await self.get_json(f"/v1/customers/{customer_id}/subscriptions/{subscription_id}")
+
+    async def update_subscription(
+        self, customer_id: str, subscription: dict, *, request_id: str | None = None, **changes: Any
+    ) -> dict:
+        """PATCH the full resource with changes applied, sending its etag in If-Match (facts 7.3)."""
+        body = {**subscription, **changes}
+        etag = (subscription.get("attributes") or {}).get("etag")
+        return await self.send_json(
+            "PATCH",
+            f"/v1/customers/{customer_id}/subscriptions/{subscription['id']}",
+            body,
+            request_id=request_id,
+            headers={"If-Match": etag} if etag else None,
+        )
+
+    # --- Billing ------------------------------------------------------------------------------------
+
+    def unbilled_line_items(self, currency: str, size: int = 2000) -> AsyncIterator[dict]:
+        return self.pages(
+            "/v1/invoices/unbilled/lineitems",
+            {
+                "provider": "onetime",
+                "invoicelineitemtype": "billinglineitems",
+                "currencycode": currency,
+                "period": "current",
+                "size": size,
+            },
+        )
+
+    async def list_invoices(self) -> list[dict]:
+        return (await self.get_json("/v1/invoices"))["items"]
+
+    def invoice_line_items(self, invoice_id: str, size: int = 2000) -> AsyncIterator[dict]:
+        return self.pages(f"/v1/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems", {"size": size})
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"description": response.text[:500]}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+__all__ = ["PartnerCenterClient", "PartnerCenterError", "RetryPolicy", "TokenProvider"]

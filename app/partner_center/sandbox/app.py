@@ -1,0 +1,421 @@
+"""The sandbox Partner Center as an ASGI app, mounted in the Cloudseat server at MOUNT_PATH.
+
+Same paths, bodies, headers and errors as Microsoft's API (facts sections 1-2): bearer tokens from its own
+identity endpoints, MS-RequestId idempotency for writes, MS-CorrelationId echoed, and injectable faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Litestar, Request, Response, Router, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.enums import MediaType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import db
+from app.config import Settings
+from app.partner_center.sandbox import identity, service
+from app.partner_center.sandbox.errors import PartnerCenterFault
+
+log = logging.getLogger(__name__)
+MOUNT_PATH = "/_sandbox/partner-center"
+_random = random.SystemRandom()
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def sandbox_url(settings: Settings) -> str:
+    """The sandbox's https address (same app, TLS listener): Microsoft and msal speak only https."""
+    return f"https://{settings.host}:{settings.sandbox_port}{MOUNT_PATH}"
+
+
+# --- Faults: share of 5xx, share of 429 with Retry-After, added latency ----------------------------
+
+
+class InjectFaults(ASGIMiddleware):
+    """Partner Center fails sometimes; the sandbox fails on purpose, the configured share of calls.
+
+    Half of the injected 5xx happen after a write was applied (the answer is lost, not the change), so
+    only a client that retries with the same MS-RequestId avoids doing the write twice.
+    """
+
+    exclude_path_pattern = ("/login/",)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1"):
+            await next_app(scope, receive, send)
+            return
+        send = _echo_request_ids(scope, send)
+        faults = await service.faults()
+        if faults["latency_ms"]:
+            await asyncio.sleep(faults["latency_ms"] / 1000)
+        error_rate, throttle_rate = float(faults["error_rate"]), float(faults["throttle_rate"])
+        roll = _random.random()
+        if roll < throttle_rate:
+            body = {"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}
+            await _send_json(send, 429, body, {"Retry-After": "1"})
+            return
+        if roll < throttle_rate + error_rate / 2:
+            await _send_json(send, 503, {"code": 503, "description": "Service unavailable.", "source": "PartnerFD"})
+            return
+        lose_answer = scope["method"] in WRITE_METHODS and _random.random() < error_rate / 2
+        if not lose_answer:
+            await next_app(scope, receive, send)
+            return
+
+        async def swallow(message: Message) -> None:
+            return None
+
+        await next_app(scope, receive, swallow)  # the write happens; its answer is lost
+        await _send_json(send, 500, {"code": 500, "description": "Internal server error.", "source": "PartnerFD"})
+
+
+def _echo_request_ids(scope: Scope, send: Send) -> Send:
+    """Responses echo MS-RequestId and MS-CorrelationId (facts 2.2)."""
+    echoed = [(name, value) for name, value in scope["headers"] if name in (b"ms-requestid", b"ms-correlationid")]
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and echoed:
+            message = {**message, "headers": [*message.get("headers", []), *echoed]}
+        await send(message)
+
+    return wrapped
+
+
+async def _send_json(send: Send, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+    raw = json.dumps(body).encode()
+    header_list = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    header_list += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": header_list})
+    await send({"type": "http.response.body", "body": raw})
+
+
+# --- Auth guards -----------------------------------------------------------------------------------
+
+
+def _settings(connection: ASGIConnection) -> Settings:
+    return connection.app.state.settings
+
+
+def partner_caller(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """App-only or app+user (with MFA) tokens."""
+    identity.caller(connection.headers.get("authorization"), _settings(connection).secret_key, user_required=False)
+
+
+def user_caller(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """App+user tokens only: price sheets, users (facts 2.1)."""
+    identity.caller(connection.headers.get("authorization"), _settings(connection).secret_key, user_required=True)
+
+
+# --- Responses ---------------------------------------------------------------------------------------
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+async def idempotent(request: Request, status: int, work: Callable[[], Awaitable[Any]]) -> Response:
+    """A write keyed by MS-RequestId: the first successful answer is stored and replayed for retries."""
+    request_id = request.headers.get("ms-requestid")
+    async with db.transaction():
+        if request_id:
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", request_id)
+            stored = await db.fetch("SELECT status, body FROM pcs_requests WHERE request_id = $1", request_id)
+            if stored:
+                return Response(bytes(stored[0]["body"]), status_code=stored[0]["status"], media_type=MediaType.JSON)
+        body = await work()
+        raw = json.dumps(body).encode()
+        if request_id:
+            await db.execute(
+                "INSERT INTO pcs_requests (request_id, method, path, status, body, created_at) "
+                "VALUES ($1, $2, $3, $4, $5, now())",
+                request_id,
+                request.method,
+                request.url.path,
+                status,
+                raw,
+            )
+    return Response(raw, status_code=status, media_type=MediaType.JSON)
+
+
+def _continuation(request: Request) -> str | None:
+    return request.headers.get("ms-continuationtoken") if request.query_params.get("seekOperation") else None
+
+
+# --- Identity ------------------------------------------------------------------------------------
+
+
+@get("/login/{tenant:str}/v2.0/.well-known/openid-configuration", sync_to_thread=False)
+def openid_configuration(request: Request, tenant: str) -> Response:
+    return _json(identity.openid_configuration(sandbox_url(request.app.state.settings) + "/login", tenant))
+
+
+@get("/login/{tenant:str}/discovery/v2.0/keys", sync_to_thread=False)
+def keys(tenant: str) -> Response:
+    return _json({"keys": []})
+
+
+@get("/login/{tenant:str}/oauth2/v2.0/authorize", media_type=MediaType.HTML, sync_to_thread=False)
+def authorize_page(request: Request, tenant: str) -> Response:
+    """The sign-in page a CSP admin sees when connecting Partner Center in sandbox mode."""
+    params = dict(request.query_params)
+    hidden = "".join(f'<input type="hidden" name="{k}" value="{_escape(v)}">' for k, v in params.items())
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Sandbox identity</title>
+<style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
+form{{background:#fff;padding:2rem;width:360px;box-shadow:0 2px 6px #0002}}input[type=email]{{width:100%;padding:.5rem;
+margin:.25rem 0 1rem}}button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body>
+<form method="post"><h2>Sign in to the sandbox Partner Center</h2>
+<p>This is Cloudseat's simulated Microsoft sign-in. Nothing leaves this machine.</p>
+<label>Admin agent account
+<input type="email" name="user_name" value="admin@sandboxpartner.onmicrosoft.com" required></label>
+<label><input type="checkbox" name="mfa" value="yes" checked> I completed multi-factor authentication</label>
+{hidden}<p><button type="submit">Sign in</button></p></form></body></html>"""
+    return Response(html, media_type=MediaType.HTML)
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+@post("/login/{tenant:str}/oauth2/v2.0/authorize", status_code=303)
+async def authorize_submit(request: Request, tenant: str) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    code = await identity.create_code(
+        client_id=form.get("client_id", ""),
+        redirect_uri=form.get("redirect_uri", ""),
+        code_challenge=form.get("code_challenge"),
+        nonce=form.get("nonce"),
+        user_name=form.get("user_name", "admin@sandboxpartner.onmicrosoft.com"),
+        mfa=form.get("mfa") == "yes",
+        scope=form.get("scope", ""),
+    )
+    query = urlencode({"code": code, "state": form.get("state", ""), "session_state": "sandbox"})
+    return Response("", status_code=303, headers={"Location": f"{form.get('redirect_uri', '')}?{query}"})
+
+
+@post("/login/{tenant:str}/oauth2/v2.0/token")
+async def token(request: Request, tenant: str) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    if not form.get("client_secret") and request.headers.get("authorization", "").lower().startswith("basic "):
+        import base64
+
+        user, _, secret = base64.b64decode(request.headers["authorization"][6:]).decode().partition(":")
+        form.setdefault("client_id", user)
+        form["client_secret"] = secret
+    settings = request.app.state.settings
+    issuer = sandbox_url(settings) + f"/login/{tenant}/v2.0"
+    try:
+        return _json(await identity.token(form, secret_key=settings.secret_key, tenant=tenant, issuer=issuer))
+    except identity.OAuthError as exc:
+        return _json(exc.body(), exc.status)
+
+
+# --- Customers, agreements -------------------------------------------------------------------------
+
+
+@get("/v1/agreements", sync_to_thread=False)
+def agreements_metadata(agreementType: str = "MicrosoftCloudAgreement") -> Response:
+    items = [service.agreement_metadata()] if agreementType.lower() in ("microsoftcustomeragreement", "*") else []
+    return _json(service_collection(items))
+
+
+def service_collection(items: list[dict]) -> dict:
+    from app.partner_center.sandbox.shapes import collection
+
+    return collection(items)
+
+
+@post("/v1/customers")
+async def create_customer(request: Request, data: dict[str, Any]) -> Response:
+    return await idempotent(request, 201, lambda: service.create_customer(data))
+
+
+@get("/v1/customers")
+async def list_customers(request: Request, size: int = 100) -> Response:
+    from app.partner_center.sandbox.shapes import collection
+
+    items, after = await service.list_customers(min(max(size, 1), 500), _continuation(request))
+    return _json(collection(items, continuation=after, next_uri=f"/customers?size={size}&seekOperation=Next"))
+
+
+@get("/v1/customers/{customer_id:str}")
+async def get_customer(customer_id: str) -> Response:
+    return _json(await service.get_customer(customer_id))
+
+
+@post("/v1/customers/{customer_id:str}/agreements")
+async def create_agreement(request: Request, customer_id: str, data: dict[str, Any]) -> Response:
+    return await idempotent(request, 201, lambda: service.create_agreement(customer_id, data))
+
+
+@get("/v1/customers/{customer_id:str}/agreements")
+async def list_agreements(customer_id: str) -> Response:
+    return _json(service_collection(await service.list_agreements(customer_id)))
+
+
+# --- Carts, orders -----------------------------------------------------------------------------------
+
+
+@post("/v1/customers/{customer_id:str}/carts")
+async def create_cart(request: Request, customer_id: str, data: dict[str, Any]) -> Response:
+    return await idempotent(request, 201, lambda: service.create_cart(customer_id, data))
+
+
+@get("/v1/customers/{customer_id:str}/carts/{cart_id:str}")
+async def get_cart(customer_id: str, cart_id: str) -> Response:
+    return _json(await service.get_cart(customer_id, cart_id))
+
+
+@post("/v1/customers/{customer_id:str}/carts/{cart_id:str}/checkout")
+async def checkout(request: Request, customer_id: str, cart_id: str) -> Response:
+    return await idempotent(request, 201, lambda: service.checkout(customer_id, cart_id))
+
+
+@get("/v1/customers/{customer_id:str}/orders")
+async def list_orders(customer_id: str) -> Response:
+    return _json(service_collection(await service.list_orders(customer_id)))
+
+
+@get("/v1/customers/{customer_id:str}/orders/{order_id:str}")
+async def get_order(customer_id: str, order_id: str) -> Response:
+    return _json(await service.get_order(customer_id, order_id))
+
+
+# --- Subscriptions -----------------------------------------------------------------------------------
+
+
+@get("/v1/customers/{customer_id:str}/subscriptions")
+async def list_subscriptions(customer_id: str, order_id: str | None = None) -> Response:
+    return _json(service_collection(await service.list_subscriptions(customer_id, order_id)))
+
+
+@get("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}")
+async def get_subscription(customer_id: str, subscription_id: str) -> Response:
+    return _json(await service.get_subscription(customer_id, subscription_id))
+
+
+@patch("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}")
+async def update_subscription(
+    request: Request, customer_id: str, subscription_id: str, data: dict[str, Any]
+) -> Response:
+    if_match = request.headers.get("if-match")
+    return await idempotent(
+        request, 200, lambda: service.update_subscription(customer_id, subscription_id, data, if_match)
+    )
+
+
+# --- Invoices and billing line items -------------------------------------------------------------------
+
+
+@get("/v1/invoices")
+async def list_invoices() -> Response:
+    return _json(service_collection(await service.list_invoices()))
+
+
+@get("/v1/invoices/unbilled/lineitems")
+async def unbilled(request: Request, currencycode: str | None = None, size: int = 2000) -> Response:
+    from app.partner_center.sandbox.shapes import collection
+
+    token_value = _continuation(request)
+    items, after = await service.unbilled_line_items(
+        currencycode, min(max(size, 1), 2000), int(token_value) if token_value else None
+    )
+    return _json(
+        collection(
+            items,
+            continuation=str(after) if after else None,
+            next_uri="/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype="
+            f"billinglineitems&size={size}&seekOperation=Next",
+        )
+    )
+
+
+@get("/v1/invoices/{invoice_id:str}")
+async def get_invoice(invoice_id: str) -> Response:
+    return _json(await service.get_invoice(invoice_id))
+
+
+@get("/v1/invoices/{invoice_id:str}/lineitems/OneTime/BillingLineItems")
+async def invoice_lines(request: Request, invoice_id: str, size: int = 2000) -> Response:
+    from app.partner_center.sandbox.shapes import collection
+
+    token_value = _continuation(request)
+    items, after = await service.invoice_line_items(
+        invoice_id, min(max(size, 1), 2000), int(token_value) if token_value else None
+    )
+    return _json(
+        collection(
+            items,
+            continuation=str(after) if after else None,
+            next_uri=f"/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems?size={size}&seekOperation=Next",
+        )
+    )
+
+
+# --- Wiring --------------------------------------------------------------------------------------------
+
+
+def _fault_handler(request: Request, exc: PartnerCenterFault) -> Response:
+    return _json(exc.body(), exc.status)
+
+
+def _unexpected_handler(request: Request, exc: Exception) -> Response:
+    log.exception("sandbox Partner Center failed on %s %s", request.method, request.url.path, exc_info=exc)
+    return _json({"code": 500, "description": "Internal server error.", "data": [], "source": "PartnerFD"}, 500)
+
+
+API_HANDLERS = [
+    agreements_metadata,
+    create_customer,
+    list_customers,
+    get_customer,
+    create_agreement,
+    list_agreements,
+    create_cart,
+    get_cart,
+    checkout,
+    list_orders,
+    get_order,
+    list_subscriptions,
+    get_subscription,
+    update_subscription,
+    list_invoices,
+    unbilled,
+    get_invoice,
+    invoice_lines,
+]
+
+
+def create_sandbox_app(settings: Settings) -> Litestar:
+    from litestar.datastructures import State
+
+    return Litestar(
+        route_handlers=[
+            openid_configuration,
+            keys,
+            authorize_page,
+            authorize_submit,
+            token,
+            Router(path="/", route_handlers=API_HANDLERS, guards=[partner_caller]),
+        ],
+        middleware=[InjectFaults()],
+        exception_handlers={PartnerCenterFault: _fault_handler, Exception: _unexpected_handler},  # type: ignore[dict-item]
+        state=State({"settings": settings}),
+        openapi_config=None,
+        debug=settings.debug,
+    )
+
+
+async def prepare(settings: Settings) -> None:
+    """The sandbox's partner tenant and Cloudseat's app registration; run at start-up (mounted apps get no
+    lifespan of their own)."""
+    await service.ensure_state()
+    await identity.ensure_app(settings.secret_key)

@@ -1,0 +1,180 @@
+"""The real client against the sandbox over real HTTP: Microsoft's shapes, rules and error codes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from app import clock, db
+from app.partner_center.auth import TokenError
+from app.partner_center.errors import AuthenticationError, BusinessRuleError, NotFoundError
+from app.partner_center.sandbox import catalog
+from tests.integration.sandbox_fixtures import Sandbox, pc_sandbox  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.integration
+
+BASIC = catalog.offer_by_key("CFQ7TTC0LH18", "0001")  # Microsoft 365 Business Basic
+
+
+def customer_body(domain: str | None = None, country: str = "US") -> dict:
+    return {
+        "companyProfile": {"domain": domain or f"contoso{uuid.uuid4().hex[:8]}.onmicrosoft.com"},
+        "billingProfile": {
+            "email": "it@contoso.test", "culture": "en-US", "language": "en", "companyName": "Contoso",
+            "defaultAddress": {"firstName": "Ada", "lastName": "Lovelace", "addressLine1": "1 Microsoft Way",
+                               "city": "Redmond", "state": "WA", "postalCode": "98052", "country": country},
+        },
+    }
+
+
+MCA = {"primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.test"},
+       "templateId": "117a77b0-9360-443b-8795-c6dedc750cf9", "dateAgreed": "2026-11-20T10:00:00Z",
+       "type": "MicrosoftCustomerAgreement"}
+
+
+async def new_customer(client, *, mca: bool = True, country: str = "US") -> dict:
+    customer = await client.create_customer(customer_body(country=country))
+    if mca:
+        await client.attest_agreement(customer["id"], MCA)
+    return customer
+
+
+def line(offer, quantity: int = 1, term: str = "P1Y", cycle: str = "monthly") -> dict:
+    return {"catalogItemId": catalog.catalog_item_id(offer), "quantity": quantity, "termDuration": term,
+            "billingCycle": cycle}
+
+
+async def buy(client, customer_id: str, *lines: dict) -> list[dict]:
+    cart = await client.create_cart(customer_id, {"lineItems": list(lines)})
+    result = await client.checkout(customer_id, cart["id"])
+    assert result["orderErrors"] == [], result
+    return [await client.get_subscription(customer_id, li["subscriptionId"])
+            for order in result["orders"] for li in order["lineItems"]]
+
+
+async def test_msal_gets_tokens_from_the_sandbox_and_mfa_is_required(pc_sandbox: Sandbox):
+    app_only = await pc_sandbox.app_only_client().tokens.access_token()
+    assert app_only.count(".") == 2  # a JWT from the sandbox's token endpoint, through msal
+    tokens = await pc_sandbox.user_tokens(mfa=True)
+    assert (await tokens.access_token()).count(".") == 2
+    no_mfa = await pc_sandbox.user_tokens(mfa=False)
+    client = pc_sandbox.client(no_mfa)
+    with pytest.raises(AuthenticationError) as refused:
+        await client.get_json("/v1/customers")
+    assert refused.value.code == 900421
+    from app.partner_center.auth import AppOnlyTokens
+
+    wrong = AppOnlyTokens(pc_sandbox.msal_app(secret="wrong-secret"))
+    with pytest.raises(TokenError) as failed:
+        await wrong.access_token()
+    assert failed.value.error == "invalid_client"
+
+
+async def test_no_token_is_401_in_microsofts_error_shape(pc_sandbox: Sandbox):
+    async with httpx.AsyncClient(verify=pc_sandbox.ca) as http:
+        response = await http.get(f"{pc_sandbox.url}/v1/customers")
+    assert response.status_code == 401
+    assert set(response.json()) == {"code", "description", "data", "source"}
+
+
+async def test_customer_agreement_and_mca_rules(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await client.create_customer(customer_body())
+    assert customer["userCredentials"]["userName"].startswith("admin@")
+    assert (await client.get_customer(customer["id"]))["companyProfile"]["domain"] == customer["companyProfile"]["domain"]
+    with pytest.raises(BusinessRuleError) as taken:
+        await client.create_customer(customer_body(customer["companyProfile"]["domain"]))
+    assert taken.value.code == 1019
+    cart = await client.create_cart(customer["id"], {"lineItems": [line(BASIC)]})
+    with pytest.raises(BusinessRuleError) as no_mca:
+        await client.checkout(customer["id"], cart["id"])
+    assert (no_mca.value.status, no_mca.value.code) == (403, 13605)
+    metadata = await client.agreement_metadata()
+    assert metadata["templateId"] == MCA["templateId"]
+    await client.attest_agreement(customer["id"], MCA)
+    with pytest.raises(BusinessRuleError) as again:
+        await client.attest_agreement(customer["id"], MCA)
+    assert again.value.code == 600061
+    assert len(await client.list_agreements(customer["id"])) == 1
+    result = await client.checkout(customer["id"], cart["id"])
+    assert result["orders"][0]["lineItems"][0]["subscriptionId"]
+    assert await client.checkout(customer["id"], cart["id"]) == result  # checking out again returns the first result
+    with pytest.raises(NotFoundError):
+        await client.get_customer(str(uuid.uuid4()))
+
+
+async def test_worked_proration_examples_bill_4_00_then_minus_3_87_and_7_74(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        [sub] = await buy(client, customer["id"], line(BASIC, 1, "P1Y", "monthly"))
+        fixed.advance(days=1)
+        await db.execute("UPDATE pcs_line_items SET unit_price = 48")  # $4/month (48/12), as in Microsoft's example
+        await db.execute("UPDATE pcs_subscriptions SET unit_price = 48, start_date = $1", fixed.current.date()
+                         - timedelta(days=1))
+        period_days = (fixed.current.date() - timedelta(days=1))
+        sub = await client.get_subscription(customer["id"], sub["id"])
+        updated = await client.update_subscription(customer["id"], sub, quantity=2)
+    assert updated["quantity"] == 2
+    lines = [li async for li in client.unbilled_line_items("USD")]
+    adds = [(li["chargeType"], li["quantity"], Decimal(str(li["subtotal"]))) for li in lines
+            if li["chargeType"] == "addQuantity"]
+    del period_days
+    # the month from the start day has 28-31 days; with 30 days this is Microsoft's worked example
+    days = (lines[0]["chargeEndDate"], lines[0]["chargeStartDate"])
+    assert days
+    n = (__import__("datetime").date.fromisoformat(lines[0]["chargeEndDate"][:10])
+         - __import__("datetime").date.fromisoformat(lines[0]["chargeStartDate"][:10])).days + 1
+    per_seat = (Decimal(4) * (n - 1) / n).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    assert adds == [("addQuantity", 1, -per_seat), ("addQuantity", 2, 2 * per_seat)]
+    if n == 30:
+        assert adds == [("addQuantity", 1, Decimal("-3.87")), ("addQuantity", 2, Decimal("7.74"))]
+
+
+async def test_seat_reduction_only_inside_the_window(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        [sub] = await buy(client, customer["id"], line(BASIC, 5, "P1Y", "annual"))
+        assert sub["refundableQuantity"]["totalQuantity"] == 5
+        fixed.advance(hours=100)
+        sub = await client.update_subscription(customer["id"], sub, quantity=8)
+        assert [d["quantity"] for d in sub["refundableQuantity"]["details"]] == [5, 3]
+        fixed.advance(hours=69)  # the first 5 seats' window (168 h) has closed; the 3 added seats' has not
+        sub = await client.get_subscription(customer["id"], sub["id"])
+        assert sub["refundableQuantity"]["totalQuantity"] == 3
+        with pytest.raises(BusinessRuleError) as refused:
+            await client.update_subscription(customer["id"], sub, quantity=4)
+        assert (refused.value.status, refused.value.code) == (400, 800090)
+        assert refused.value.description == "Subscription quantity cannot be decreased."
+        sub = await client.update_subscription(customer["id"], sub, quantity=5)
+        assert sub["quantity"] == 5
+        assert sub["refundableQuantity"]["totalQuantity"] == 0
+        with pytest.raises(BusinessRuleError) as closed:
+            await client.update_subscription(customer["id"], sub, status="deleted")
+        assert closed.value.code == 800094
+
+
+async def test_stale_etag_is_refused(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    [sub] = await buy(client, customer["id"], line(BASIC, 1))
+    await client.update_subscription(customer["id"], sub, autoRenewEnabled=False)
+    with pytest.raises(BusinessRuleError) as stale:
+        await client.update_subscription(customer["id"], sub, quantity=3)
+    assert stale.value.code == 2055
+
+
+async def test_with_faults_200_writes_each_happen_exactly_once(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client(base_delay=0.01, max_delay=0.05)
+    await pc_sandbox.set_faults(error_rate=0.2, throttle_rate=0.1)
+    customers = await asyncio.gather(*[client.create_customer(customer_body()) for _ in range(200)])
+    await pc_sandbox.set_faults()
+    assert len({c["id"] for c in customers}) == 200
+    assert await db.fetchval("SELECT count(*) FROM pcs_customers") == 200
+    assert await db.fetchval("SELECT count(*) FROM pcs_requests") == 200
