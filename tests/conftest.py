@@ -16,6 +16,8 @@ from app import db
 from app.config import ROOT, Settings, load_settings
 from piccolo_conf import DB
 
+pytest_plugins = ["tests.integration.sandbox_fixtures"]
+
 # one database per test run, so two runs (two terminals, an editor's runner) never share state
 TEST_DB = f"cloudseat_test_{os.getpid()}"
 APP_TABLES = [

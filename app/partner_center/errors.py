@@ -42,9 +42,9 @@ class AuthenticationError(PartnerCenterError):
 
 
 class ThrottledError(PartnerCenterError):
-    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+    """429: wait `retry_after` seconds (Microsoft's Retry-After), then try again."""
+
+    retry_after: float | None = None
 
 
 class ServiceError(PartnerCenterError):
@@ -61,13 +61,18 @@ def error_for(
         code = body.get("code", body.get("statusCode"))
         description = str(body.get("description") or body.get("message") or "")
         data = body.get("data") or []
-    kwargs = {"data": data, "request_id": request_id, "correlation_id": correlation_id}
     if status == 429:
-        return ThrottledError(status, code, description or "Too many requests.", retry_after=retry_after, **kwargs)
-    if status >= 500:
-        return ServiceError(status, code, description or "Partner Center failed.", **kwargs)
-    if status in (401, 403) and code in (None, 900420, 900421, 900329, 401, 403):
-        return AuthenticationError(status, code, description, **kwargs)
-    if status == 404:
-        return NotFoundError(status, code, description, **kwargs)
-    return BusinessRuleError(status, code, description, **kwargs)
+        cls: type[PartnerCenterError] = ThrottledError
+        description = description or "Too many requests."
+    elif status >= 500:
+        cls, description = ServiceError, description or "Partner Center failed."
+    elif status in (401, 403) and code in (None, 900420, 900421, 900329, 401, 403):
+        cls = AuthenticationError
+    elif status == 404:
+        cls = NotFoundError
+    else:
+        cls = BusinessRuleError
+    error = cls(status, code, description, data=data, request_id=request_id, correlation_id=correlation_id)
+    if isinstance(error, ThrottledError):
+        error.retry_after = retry_after
+    return error

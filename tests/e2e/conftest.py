@@ -42,9 +42,7 @@ TRUNCATE = f"TRUNCATE {', '.join(APP_TABLES)} RESTART IDENTITY CASCADE"
 
 def require_chromium() -> None:
     if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install Debian's chromium with `make browser` to run the browser tests"
-        )
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium with `make browser` to run the browser tests")
 
 
 @dataclass(frozen=True)
@@ -159,9 +157,7 @@ async def browser(server: Server):
 
     playwright = await async_playwright().start()
     try:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:

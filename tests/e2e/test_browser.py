@@ -88,9 +88,7 @@ async def test_reseller_searches_customers_and_adds_one_with_inline_validation(p
 
     # Search as you type: htmx swaps the table in place; a full reload would drop this marker.
     await page.evaluate("window.__stillTheSamePage = true")
-    await page.get_by_placeholder("Search by name, email, domain or MPN ID").press_sequentially(
-        "litw", delay=60
-    )
+    await page.get_by_placeholder("Search by name, email, domain or MPN ID").press_sequentially("litw", delay=60)
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("Litware Schools")
     await expect(page).to_have_url(re.compile(r"[?&]q=litw"))
@@ -137,9 +135,7 @@ async def test_reseller_searches_customers_and_adds_one_with_inline_validation(p
 
     await page.wait_for_url(re.compile(UUID_PATH + r"\?created=1$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text(name)
-    await expect(page.get_by_role("status").first).to_have_text(
-        f"Customer {name} added. Invite its first user below."
-    )
+    await expect(page.get_by_role("status").first).to_have_text(f"Customer {name} added. Invite its first user below.")
     await expect(page.locator(".page-head .muted")).to_contain_text("Customer of Northwind Partners")
     await expect(page.locator("dl.facts")).to_contain_text("10115 Berlin")
     await expect(page.locator("dl.facts")).to_contain_text("Germany")
@@ -237,6 +233,4 @@ async def test_inviting_an_existing_user_says_so(page: Page):
     await page.locator("#invite-name").fill("Chris Again")
     await page.locator("#invite-email").fill(CUSTOMER)
     await page.get_by_role("button", name="Send invitation").click()
-    await expect(page.get_by_text(f"A user with the email {CUSTOMER} already exists.")).to_be_visible(
-        timeout=3000
-    )
+    await expect(page.get_by_text(f"A user with the email {CUSTOMER} already exists.")).to_be_visible(timeout=3000)

@@ -20,9 +20,21 @@ from app.partner_center.client import PartnerCenterClient, RetryPolicy
 from app.partner_center.sandbox import app as sandbox
 from app.partner_center.sandbox import identity
 
-PCS_TABLES = ["pcs_requests", "pcs_auth_codes", "pcs_refresh_tokens", "pcs_line_items", "pcs_seat_batches",
-              "pcs_subscriptions", "pcs_orders", "pcs_carts", "pcs_qualifications", "pcs_agreements",
-              "pcs_customers", "pcs_invoices", "pcs_state"]
+PCS_TABLES = [
+    "pcs_requests",
+    "pcs_auth_codes",
+    "pcs_refresh_tokens",
+    "pcs_line_items",
+    "pcs_seat_batches",
+    "pcs_subscriptions",
+    "pcs_orders",
+    "pcs_carts",
+    "pcs_qualifications",
+    "pcs_agreements",
+    "pcs_customers",
+    "pcs_invoices",
+    "pcs_state",
+]
 TENANT = "sandboxpartner.onmicrosoft.com"
 
 
@@ -47,30 +59,47 @@ class Sandbox:
 
     def msal_app(self, secret: str | None = None) -> Callable[[], msal.ConfidentialClientApplication]:
         """A factory: msal's constructor does blocking HTTP, so it must run off the event loop."""
-        return lambda: confidential_app(identity.SANDBOX_CLIENT_ID,
-                                        secret or identity.sandbox_client_secret(self.settings.secret_key),
-                                        oidc_authority=self.oidc_authority, verify=self.ca)
+        return lambda: confidential_app(
+            identity.SANDBOX_CLIENT_ID,
+            secret or identity.sandbox_client_secret(self.settings.secret_key),
+            oidc_authority=self.oidc_authority,
+            verify=self.ca,
+        )
 
     def client(self, tokens, **retry: float) -> PartnerCenterClient:
-        return PartnerCenterClient(self.url, tokens, retry=RetryPolicy(**retry),
-                                   http=httpx.AsyncClient(verify=self.ca, timeout=60))
+        return PartnerCenterClient(
+            self.url, tokens, retry=RetryPolicy(**retry), http=httpx.AsyncClient(verify=self.ca, timeout=60)
+        )
 
     def app_only_client(self, **retry: float) -> PartnerCenterClient:
         return self.client(AppOnlyTokens(self.msal_app()), **retry)
 
     async def set_faults(self, error_rate: float = 0, throttle_rate: float = 0, latency_ms: int = 0) -> None:
-        await db.execute("UPDATE pcs_faults SET error_rate = $1, throttle_rate = $2, latency_ms = $3",
-                         error_rate, throttle_rate, latency_ms)
+        await db.execute(
+            "UPDATE pcs_faults SET error_rate = $1, throttle_rate = $2, latency_ms = $3",
+            error_rate,
+            throttle_rate,
+            latency_ms,
+        )
 
     async def user_tokens(self, mfa: bool = True) -> AppUserTokens:
-        code = await identity.create_code(client_id=identity.SANDBOX_CLIENT_ID, redirect_uri="http://localhost/cb",
-                                          code_challenge=None, nonce=None, user_name="agent@sandbox.test", mfa=mfa,
-                                          scope="openid")
+        code = await identity.create_code(
+            client_id=identity.SANDBOX_CLIENT_ID,
+            redirect_uri="http://localhost/cb",
+            code_challenge=None,
+            nonce=None,
+            user_name="agent@sandbox.test",
+            mfa=mfa,
+            scope="openid",
+        )
         factory = self.msal_app()
         app = await asyncio.to_thread(factory)
-        result = await asyncio.to_thread(app.acquire_token_by_authorization_code, code,
-                                         ["https://api.partnercenter.microsoft.com/.default"],
-                                         redirect_uri="http://localhost/cb")
+        result = await asyncio.to_thread(
+            app.acquire_token_by_authorization_code,
+            code,
+            ["https://api.partnercenter.microsoft.com/.default"],
+            redirect_uri="http://localhost/cb",
+        )
         assert "refresh_token" in result, result
         return AppUserTokens(factory, result["refresh_token"])
 
@@ -82,13 +111,23 @@ async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
     await db.execute(f"TRUNCATE {', '.join(PCS_TABLES)} RESTART IDENTITY CASCADE")
     await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0")
     port = free_port()
-    served = dataclasses.replace(settings, base_url=f"http://127.0.0.1:{port}", port=port, host="127.0.0.1",
-                                 sandbox_port=port)
+    served = dataclasses.replace(
+        settings, base_url=f"http://127.0.0.1:{port}", port=port, host="127.0.0.1", sandbox_port=port
+    )
     await sandbox.prepare(served)
     cert, key = served.sandbox_tls
-    server = uvicorn.Server(uvicorn.Config(create_app(served, manage_pool=False), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off", ssl_certfile=str(cert),
-                                           ssl_keyfile=str(key)))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(served, manage_pool=False),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ssl_certfile=str(cert),
+            timeout_graceful_shutdown=1,
+            ssl_keyfile=str(key),
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

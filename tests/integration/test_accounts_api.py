@@ -78,9 +78,7 @@ async def test_reseller_creates_customers_only_under_itself(tx, client):
     own = await client.post("/api/v1/customers", headers=headers, json=body)
     assert own.status_code == 201
     assert own.json()["reseller_id"] == str(reseller["id"])
-    foreign = await client.post(
-        "/api/v1/customers", headers=headers, json={**body, "reseller_id": str(other["id"])}
-    )
+    foreign = await client.post("/api/v1/customers", headers=headers, json={**body, "reseller_id": str(other["id"])})
     assert foreign.status_code == 403
     assert foreign.json()["error"]["code"] == "forbidden"
 
@@ -153,10 +151,7 @@ async def test_domain_taken_is_refused(csp, client):
     }
     response = await client.post("/api/v1/customers", headers=csp, json=body)
     assert response.status_code == 422
-    assert (
-        response.json()["error"]["message"]
-        == "The domain taken.onmicrosoft.com is already taken. Choose another."
-    )
+    assert response.json()["error"]["message"] == "The domain taken.onmicrosoft.com is already taken. Choose another."
 
 
 async def test_search_and_cursor_paging(csp, client):
@@ -165,13 +160,9 @@ async def test_search_and_cursor_paging(csp, client):
     await factories.customer(None, name="Something Else")
     first = (await client.get("/api/v1/accounts?q=paging%20test&limit=2", headers=csp)).json()
     assert [a["name"] for a in first["items"]] == ["Paging Test 0", "Paging Test 1"]
-    second = (
-        await client.get(f"/api/v1/accounts?q=paging%20test&limit=2&cursor={first['next']}", headers=csp)
-    ).json()
+    second = (await client.get(f"/api/v1/accounts?q=paging%20test&limit=2&cursor={first['next']}", headers=csp)).json()
     assert [a["name"] for a in second["items"]] == ["Paging Test 2", "Paging Test 3"]
-    third = (
-        await client.get(f"/api/v1/accounts?q=paging%20test&limit=2&cursor={second['next']}", headers=csp)
-    ).json()
+    third = (await client.get(f"/api/v1/accounts?q=paging%20test&limit=2&cursor={second['next']}", headers=csp)).json()
     assert [a["name"] for a in third["items"]] == ["Paging Test 4"]
     assert third["next"] is None
     assert (await client.get("/api/v1/accounts?cursor=%%%", headers=csp)).status_code == 422

@@ -112,9 +112,7 @@ async def test_revoked_token_stops_working(tx, client):
         "/profile/tokens", data={"name": "PSA sync"}, headers={"X-CSRFToken": signed_in, "HX-Request": "true"}
     )
     token = re.search(r'id="new-token">(cs_[^<]+)<', created.text).group(1)
-    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()[
-        "email"
-    ] == me.email
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()["email"] == me.email
     listed = (await client.get("/profile")).text
     token_id = re.search(r"/profile/tokens/([0-9a-f-]{36})/revoke", listed).group(1)
     revoked = await client.post(
@@ -153,6 +151,6 @@ async def test_post_without_csrf_token_is_refused_and_changes_nothing(tx, client
     response = await client.post(f"/accounts/{customer['id']}", data={"name": "Changed"})
     assert response.status_code == 403
     assert "Your form expired" in response.text
-    assert (
-        await client.get(f"/api/v1/accounts/{customer['id']}", headers=await factories.api_token(me))
-    ).json()["name"] == "Unchanged"
+    assert (await client.get(f"/api/v1/accounts/{customer['id']}", headers=await factories.api_token(me))).json()[
+        "name"
+    ] == "Unchanged"

@@ -189,9 +189,7 @@ async def test_api_matrix(world, client: httpx.AsyncClient, case: Case):
     for actor, expected in case.expect.items():
         ids = await _ids(world, actor)
         headers = await factories.api_token(world["actors"][actor])
-        response = await client.request(
-            case.method, _fill(case.path, ids), json=_fill(case.body, ids), headers=headers
-        )
+        response = await client.request(case.method, _fill(case.path, ids), json=_fill(case.body, ids), headers=headers)
         assert response.status_code == expected, (actor, response.text)
         if expected >= 400:
             assert set(response.json()["error"]) >= {"code", "message"}

@@ -18,9 +18,7 @@ async def test_invitation_mail_is_delivered_by_the_job_queue_once(committed, set
     admin = await factories.user(None)
     from app.accounts import service
 
-    await service.invite_user(
-        admin, customer["id"], {"email": "queued@customer.test", "name": "Q"}, settings.base_url
-    )
+    await service.invite_user(admin, customer["id"], {"email": "queued@customer.test", "name": "Q"}, settings.base_url)
     mail = await OutboxMail.select().where(OutboxMail.to_address == "queued@customer.test").first().run()
     assert mail["status"] == "queued"
     assert await db.fetchval("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'mail.deliver'") == 1

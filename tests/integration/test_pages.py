@@ -40,9 +40,7 @@ async def test_search_as_you_type_returns_only_the_table_fragment(tx, client):
     assert "Fragment Findme GmbH" in fragment.text
     empty = await client.get("/accounts?kind=customer&q=zzzz-nothing", headers={"HX-Request": "true"})
     assert "Nothing matches" in empty.text
-    boosted = await client.get(
-        "/accounts?kind=customer", headers={"HX-Request": "true", "HX-Boosted": "true"}
-    )
+    boosted = await client.get("/accounts?kind=customer", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert "<html" in boosted.text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -14,27 +14,41 @@ from app import clock, db
 from app.partner_center.auth import TokenError
 from app.partner_center.errors import AuthenticationError, BusinessRuleError, NotFoundError
 from app.partner_center.sandbox import catalog
-from tests.integration.sandbox_fixtures import Sandbox, pc_sandbox  # noqa: F401 - the fixture
+from tests.integration.sandbox_fixtures import Sandbox
 
 pytestmark = pytest.mark.integration
 
 BASIC = catalog.offer_by_key("CFQ7TTC0LH18", "0001")  # Microsoft 365 Business Basic
+EXCHANGE_P1 = catalog.offer_by_key("CFQ7TTC0LH16", "0001")  # costs the partner $4/month, P1Y billed monthly
 
 
 def customer_body(domain: str | None = None, country: str = "US") -> dict:
     return {
         "companyProfile": {"domain": domain or f"contoso{uuid.uuid4().hex[:8]}.onmicrosoft.com"},
         "billingProfile": {
-            "email": "it@contoso.test", "culture": "en-US", "language": "en", "companyName": "Contoso",
-            "defaultAddress": {"firstName": "Ada", "lastName": "Lovelace", "addressLine1": "1 Microsoft Way",
-                               "city": "Redmond", "state": "WA", "postalCode": "98052", "country": country},
+            "email": "it@contoso.test",
+            "culture": "en-US",
+            "language": "en",
+            "companyName": "Contoso",
+            "defaultAddress": {
+                "firstName": "Ada",
+                "lastName": "Lovelace",
+                "addressLine1": "1 Microsoft Way",
+                "city": "Redmond",
+                "state": "WA",
+                "postalCode": "98052",
+                "country": country,
+            },
         },
     }
 
 
-MCA = {"primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.test"},
-       "templateId": "117a77b0-9360-443b-8795-c6dedc750cf9", "dateAgreed": "2026-11-20T10:00:00Z",
-       "type": "MicrosoftCustomerAgreement"}
+MCA = {
+    "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.test"},
+    "templateId": "117a77b0-9360-443b-8795-c6dedc750cf9",
+    "dateAgreed": "2026-11-20T10:00:00Z",
+    "type": "MicrosoftCustomerAgreement",
+}
 
 
 async def new_customer(client, *, mca: bool = True, country: str = "US") -> dict:
@@ -45,16 +59,23 @@ async def new_customer(client, *, mca: bool = True, country: str = "US") -> dict
 
 
 def line(offer, quantity: int = 1, term: str = "P1Y", cycle: str = "monthly") -> dict:
-    return {"catalogItemId": catalog.catalog_item_id(offer), "quantity": quantity, "termDuration": term,
-            "billingCycle": cycle}
+    return {
+        "catalogItemId": catalog.catalog_item_id(offer),
+        "quantity": quantity,
+        "termDuration": term,
+        "billingCycle": cycle,
+    }
 
 
 async def buy(client, customer_id: str, *lines: dict) -> list[dict]:
     cart = await client.create_cart(customer_id, {"lineItems": list(lines)})
     result = await client.checkout(customer_id, cart["id"])
     assert result["orderErrors"] == [], result
-    return [await client.get_subscription(customer_id, li["subscriptionId"])
-            for order in result["orders"] for li in order["lineItems"]]
+    return [
+        await client.get_subscription(customer_id, li["subscriptionId"])
+        for order in result["orders"]
+        for li in order["lineItems"]
+    ]
 
 
 async def test_msal_gets_tokens_from_the_sandbox_and_mfa_is_required(pc_sandbox: Sandbox):
@@ -86,7 +107,8 @@ async def test_customer_agreement_and_mca_rules(pc_sandbox: Sandbox):
     client = pc_sandbox.app_only_client()
     customer = await client.create_customer(customer_body())
     assert customer["userCredentials"]["userName"].startswith("admin@")
-    assert (await client.get_customer(customer["id"]))["companyProfile"]["domain"] == customer["companyProfile"]["domain"]
+    fetched = await client.get_customer(customer["id"])
+    assert fetched["companyProfile"]["domain"] == customer["companyProfile"]["domain"]
     with pytest.raises(BusinessRuleError) as taken:
         await client.create_customer(customer_body(customer["companyProfile"]["domain"]))
     assert taken.value.code == 1019
@@ -109,31 +131,46 @@ async def test_customer_agreement_and_mca_rules(pc_sandbox: Sandbox):
 
 
 async def test_worked_proration_examples_bill_4_00_then_minus_3_87_and_7_74(pc_sandbox: Sandbox):
+    """facts 10A: $4/month; bought June 11 (period June 11 - July 10, 30 days), one seat added June 12."""
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
-    with clock.use_fixed_clock(clock.real_now()) as fixed:
-        [sub] = await buy(client, customer["id"], line(BASIC, 1, "P1Y", "monthly"))
+    with clock.use_fixed_clock(datetime(2026, 6, 11, 9, 0, tzinfo=UTC)) as fixed:
+        [sub] = await buy(client, customer["id"], line(EXCHANGE_P1, 1, "P1Y", "monthly"))
         fixed.advance(days=1)
-        await db.execute("UPDATE pcs_line_items SET unit_price = 48")  # $4/month (48/12), as in Microsoft's example
-        await db.execute("UPDATE pcs_subscriptions SET unit_price = 48, start_date = $1", fixed.current.date()
-                         - timedelta(days=1))
-        period_days = (fixed.current.date() - timedelta(days=1))
-        sub = await client.get_subscription(customer["id"], sub["id"])
-        updated = await client.update_subscription(customer["id"], sub, quantity=2)
-    assert updated["quantity"] == 2
-    lines = [li async for li in client.unbilled_line_items("USD")]
-    adds = [(li["chargeType"], li["quantity"], Decimal(str(li["subtotal"]))) for li in lines
-            if li["chargeType"] == "addQuantity"]
-    del period_days
-    # the month from the start day has 28-31 days; with 30 days this is Microsoft's worked example
-    days = (lines[0]["chargeEndDate"], lines[0]["chargeStartDate"])
-    assert days
-    n = (__import__("datetime").date.fromisoformat(lines[0]["chargeEndDate"][:10])
-         - __import__("datetime").date.fromisoformat(lines[0]["chargeStartDate"][:10])).days + 1
-    per_seat = (Decimal(4) * (n - 1) / n).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
-    assert adds == [("addQuantity", 1, -per_seat), ("addQuantity", 2, 2 * per_seat)]
-    if n == 30:
-        assert adds == [("addQuantity", 1, Decimal("-3.87")), ("addQuantity", 2, Decimal("7.74"))]
+        await client.update_subscription(customer["id"], sub, quantity=2)
+    lines = [
+        (
+            li["chargeType"],
+            li["quantity"],
+            Decimal(str(li["subtotal"])),
+            li["chargeStartDate"][:10],
+            li["chargeEndDate"][:10],
+        )
+        async for li in client.unbilled_line_items("USD")
+    ]
+    assert lines == [
+        ("new", 1, Decimal("4.00"), "2026-06-11", "2026-07-10"),
+        ("addQuantity", 1, Decimal("-3.87"), "2026-06-11", "2026-07-10"),
+        ("addQuantity", 2, Decimal("7.74"), "2026-06-11", "2026-07-10"),
+    ]
+
+
+async def test_removing_a_seat_the_next_day_reverses_and_rebills(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    with clock.use_fixed_clock(datetime(2026, 6, 11, 9, 0, tzinfo=UTC)) as fixed:
+        [sub] = await buy(client, customer["id"], line(EXCHANGE_P1, 2, "P1Y", "monthly"))
+        fixed.advance(days=1)
+        await client.update_subscription(customer["id"], sub, quantity=1)
+    amounts = [
+        (li["chargeType"], li["quantity"], Decimal(str(li["subtotal"])))
+        async for li in client.unbilled_line_items("USD")
+    ]
+    assert amounts == [
+        ("new", 2, Decimal("8.00")),
+        ("removeQuantity", 2, Decimal("-7.74")),
+        ("removeQuantity", 1, Decimal("3.87")),
+    ]
 
 
 async def test_seat_reduction_only_inside_the_window(pc_sandbox: Sandbox):

@@ -28,8 +28,6 @@ async def test_page_login_and_csrf(tx, client):
     assert r1["name"] in page.text
     refused = await client.post("/profile/tokens", data={"name": "x"})
     assert refused.status_code == 403
-    ok = await client.post(
-        "/profile/tokens", data={"name": "x"}, headers={"X-CSRFToken": token, "HX-Request": "true"}
-    )
+    ok = await client.post("/profile/tokens", data={"name": "x"}, headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert ok.status_code == 200, ok.text
     assert "cs_" in ok.text

@@ -132,7 +132,5 @@ def test_partial_checks_only_what_is_sent_and_uses_the_current_country():
     )
     assert errors == {}
     assert cleaned == {"postal_code": "SW1A 2AA"}
-    _, errors = rules.clean_account(
-        {"postal_code": "123", "_current_country": "GB"}, "customer", partial=True
-    )
+    _, errors = rules.clean_account({"postal_code": "123", "_current_country": "GB"}, "customer", partial=True)
     assert set(errors) == {"postal_code"}

@@ -244,9 +244,7 @@ def test_messages_name_the_country_and_show_an_example() -> None:
         "Enter a valid postal code for the United States, like 12345 or 12345-6789."
     )
     assert postal_code_error("NL", "1234") == "Enter a valid postal code for the Netherlands, like 1234 AB."
-    assert (
-        postal_code_error("GB", "SW1") == "Enter a valid postal code for the United Kingdom, like SW1A 1AA."
-    )
+    assert postal_code_error("GB", "SW1") == "Enter a valid postal code for the United Kingdom, like SW1A 1AA."
 
 
 @pytest.mark.parametrize("code", ["", "   "])
@@ -261,13 +259,8 @@ def test_countries_without_postal_codes() -> None:
     assert not COUNTRIES_WITHOUT_POSTAL_CODES & set(POSTAL_CODE_FORMATS)
     assert postal_code_error("HK", "") is None
     assert postal_code_error("AE", "  ") is None
-    assert (
-        postal_code_error("HK", "999077")
-        == "Hong Kong SAR China does not use postal codes. Leave this empty."
-    )
-    assert postal_code_error("AE", "00000") == (
-        "The United Arab Emirates does not use postal codes. Leave this empty."
-    )
+    assert postal_code_error("HK", "999077") == "Hong Kong SAR China does not use postal codes. Leave this empty."
+    assert postal_code_error("AE", "00000") == ("The United Arab Emirates does not use postal codes. Leave this empty.")
 
 
 def test_countries_without_a_known_format_accept_any_plausible_code() -> None:
@@ -292,9 +285,7 @@ def test_valid_country(country: str) -> None:
     assert country_error(country) is None
 
 
-@pytest.mark.parametrize(
-    "country", ["", "D", "de", "DEU", "001", "150", "ZZ", "EU", "UN", "XA", "QO", "AC", "UK"]
-)
+@pytest.mark.parametrize("country", ["", "D", "de", "DEU", "001", "150", "ZZ", "EU", "UN", "XA", "QO", "AC", "UK"])
 def test_invalid_country(country: str) -> None:
     assert country_error(country) == "Choose a country by its two-letter ISO code, like DE."
 

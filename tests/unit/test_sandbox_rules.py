@@ -42,9 +42,7 @@ def test_worked_example_add_a_seat_the_next_day():
 
 def test_worked_examples_same_day_and_removal():
     period = _four_dollar_period()
-    same_day = rules.per_seat_charge(
-        Decimal(4), rules.days_left(period, date(2026, 6, 11)), period.days, "USD"
-    )
+    same_day = rules.per_seat_charge(Decimal(4), rules.days_left(period, date(2026, 6, 11)), period.days, "USD")
     assert [c.amount for c in rules.quantity_change_charges("addQuantity", 1, 2, same_day)] == [
         Decimal("-4.00"),
         Decimal("8.00"),
@@ -53,9 +51,7 @@ def test_worked_examples_same_day_and_removal():
         Decimal("-8.00"),
         Decimal("4.00"),
     ]
-    next_day = rules.per_seat_charge(
-        Decimal(4), rules.days_left(period, date(2026, 6, 12)), period.days, "USD"
-    )
+    next_day = rules.per_seat_charge(Decimal(4), rules.days_left(period, date(2026, 6, 12)), period.days, "USD")
     assert [c.amount for c in rules.quantity_change_charges("removeQuantity", 2, 1, next_day)] == [
         Decimal("-7.74"),
         Decimal("3.87"),

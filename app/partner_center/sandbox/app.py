@@ -19,7 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from app import db
 from app.config import Settings
@@ -66,7 +66,7 @@ class InjectFaults(ASGIMiddleware):
         if roll < throttle_rate + error_rate / 2:
             await _send_json(send, 503, {"code": 503, "description": "Service unavailable.", "source": "PartnerFD"})
             return
-        lose_answer = scope["method"] in WRITE_METHODS and _random.random() < error_rate / 2
+        lose_answer = scope.get("method") in WRITE_METHODS and _random.random() < error_rate / 2
         if not lose_answer:
             await next_app(scope, receive, send)
             return
@@ -94,8 +94,10 @@ async def _send_json(send: Send, status: int, body: dict, headers: dict[str, str
     raw = json.dumps(body).encode()
     header_list = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
     header_list += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": header_list})
-    await send({"type": "http.response.body", "body": raw})
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": header_list}
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": raw, "more_body": False}
+    await send(start)
+    await send(end)
 
 
 # --- Auth guards -----------------------------------------------------------------------------------
@@ -407,7 +409,7 @@ def create_sandbox_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_HANDLERS, guards=[partner_caller]),
         ],
         middleware=[InjectFaults()],
-        exception_handlers={PartnerCenterFault: _fault_handler, Exception: _unexpected_handler},  # type: ignore[dict-item]
+        exception_handlers={PartnerCenterFault: _fault_handler, Exception: _unexpected_handler},
         state=State({"settings": settings}),
         openapi_config=None,
         debug=settings.debug,

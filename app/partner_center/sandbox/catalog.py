@@ -106,6 +106,8 @@ class Offer:
     tags: tuple[str, ...] = ()
     # share of ERP the partner pays; 0.80 unless Microsoft gives this offer a different partner discount
     cost_factor: Decimal = PARTNER_COST_FACTOR
+    # (term, billing cycle, USD cost for the whole term) where the partner's cost is set outright
+    term_costs_usd: tuple[tuple[str, str, Decimal], ...] = ()
     is_trial: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -159,6 +161,7 @@ def _o(
     entra: tuple[str, str] | None = None,
     requires_attestation: bool = False,
     cost_factor: Decimal = PARTNER_COST_FACTOR,
+    term_costs_usd: tuple[tuple[str, str, Decimal], ...] = (),
 ) -> Offer:
     """Shorthand for the table below: `key` is "ProductId:SkuId", `entra` is (SKU GUID, part number)."""
     product_id, sku_id = key.split(":")
@@ -183,6 +186,7 @@ def _o(
         sku_part_number=entra[1] if entra else "",
         requires_attestation=requires_attestation,
         cost_factor=cost_factor,
+        term_costs_usd=term_costs_usd,
     )
 
 
@@ -338,6 +342,9 @@ OFFERS: tuple[Offer, ...] = (
         max_quantity=ENTERPRISE_MAX,
         upgrade_targets=(EXO_P2, O365_E1),
         entra=("4b9405b0-7788-4568-add1-99614e613b69", "EXCHANGESTANDARD"),
+        # the partner pays exactly $4 a month on the annual term billed monthly: Microsoft's worked
+        # proration example (facts 10A) can be bought in the sandbox and checked to the cent
+        term_costs_usd=(("P1Y", "monthly", Decimal("48.00")),),
     ),
     _o(
         EXO_P2,
@@ -1007,6 +1014,9 @@ def term_prices(
 ) -> tuple[Decimal, Decimal]:
     """(UnitPrice, ERP Price) for the whole term in `currency`: the partner's cost and the retail price."""
     erp = erp_price(offer, term, billing_cycle, currency, factor)
+    for cost_term, cost_cycle, cost in offer.term_costs_usd:
+        if (cost_term, cost_cycle) == (term, billing_cycle):
+            return _term_price(cost * factor * FX_FROM_USD[currency], currency), erp
     return _term_price(erp * offer.cost_factor, currency), erp
 
 

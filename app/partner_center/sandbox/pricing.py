@@ -8,13 +8,6 @@ from functools import cache
 
 from app.partner_center.sandbox import catalog
 
-BILLING_PLAN = {
-    "monthly": "Monthly",
-    "annual": "Annual",
-    "triennial": "Triennial",
-    "none": "None",
-    "one_time": "OneTime",
-}
 DEFAULT_MARKET = "US"
 
 
@@ -51,7 +44,9 @@ def unit_price(
     at: datetime,
 ) -> Decimal | None:
     """The partner's cost for the whole term in force at `at`; the latest start wins on overlap."""
-    rows = _index(market, change_date).get((product_id, sku_id, term or "", BILLING_PLAN.get(billing_cycle, "")))
+    rows = _index(market, change_date).get(
+        (product_id, sku_id, term or "", catalog.BILLING_PLAN_LABELS.get(billing_cycle, ""))
+    )
     if not rows:
         return None
     naive = at.replace(tzinfo=None)

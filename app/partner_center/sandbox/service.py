@@ -10,7 +10,7 @@ import json
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from app import clock, db
 from app.partner_center.sandbox import catalog, pricing, rules, shapes
@@ -233,7 +233,8 @@ def _parse_catalog_item(value: str) -> tuple[catalog.Offer, str] | None:
 
 
 async def _tenant_seats(customer_id: uuid.UUID, product_id: str, sku_id: str) -> int:
-    return int(
+    return cast(
+        int,
         await db.fetchval(
             "SELECT coalesce(sum(quantity), 0) FROM pcs_subscriptions WHERE customer_id = $1 AND product_id = $2 "
             "AND sku_id = $3 AND status IN ('active', 'suspended', 'pending')",
@@ -241,7 +242,7 @@ async def _tenant_seats(customer_id: uuid.UUID, product_id: str, sku_id: str) ->
             product_id,
             sku_id,
         )
-        or 0
+        or 0,
     )
 
 
@@ -744,7 +745,8 @@ async def _apply(subscription_id: uuid.UUID, updates: dict[str, Any], now: datet
         "auto_renew": "auto_renew",
         "scheduled": "scheduled",
     }
-    sets, args = ["etag = etag + 1"], [subscription_id]
+    sets: list[str] = ["etag = etag + 1"]
+    args: list[object] = [subscription_id]
     for key, value in updates.items():
         args.append(json.dumps(value) if key == "scheduled" and value is not None else value)
         sets.append(f"{columns[key]} = ${len(args)}")
