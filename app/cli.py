@@ -9,10 +9,13 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from app import db
 from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 async def _connect(settings: Settings) -> None:
@@ -44,8 +47,6 @@ def _print_logins(logins: list[tuple[str, str, str]], base_url: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from app.demo import seed
     from app.main import create_app
 
@@ -64,8 +65,40 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally instead lets the
     # embedded PostgreSQL stop with us (its atexit hook) rather than linger as an orphan.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    asyncio.run(_serve(create_app(settings), settings))
     return 0
+
+
+async def _serve(app: Litestar, settings: Settings) -> None:
+    """The app on http; in sandbox mode the same app also on https for the Partner Center sandbox (msal and
+    Microsoft's API are https only). Stopping either listener stops both."""
+    import uvicorn
+
+    servers = [uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))]
+    if settings.is_sandbox:
+        cert, key = settings.sandbox_tls
+        servers.append(
+            uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    host=settings.host,
+                    port=settings.sandbox_port,
+                    log_level="warning",
+                    lifespan="off",
+                    ssl_certfile=str(cert),
+                    ssl_keyfile=str(key),
+                )
+            )
+        )
+
+    async def run(server: uvicorn.Server) -> None:
+        try:
+            await server.serve()
+        finally:
+            for other in servers:
+                other.should_exit = True
+
+    await asyncio.gather(*(run(server) for server in servers))
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,6 +168,21 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, work)
 
 
+def cmd_pc_check(args: argparse.Namespace, settings: Settings) -> int:
+    import httpx
+
+    from app.partner_center.connection import check
+
+    try:
+        lines = _run(settings, lambda: check(settings))
+    except (httpx.ConnectError, OSError) as exc:
+        where = "the sandbox is served by `cloudseat serve` (make run): start it first" if settings.is_sandbox else ""
+        print(f"error: cannot reach Partner Center ({exc}); {where}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cloudseat", description="Cloudseat: commerce and billing for Microsoft CSPs")
     sub = p.add_subparsers(dest="command", required=True)
@@ -156,6 +204,10 @@ def parser() -> argparse.ArgumentParser:
     tcreate.add_argument("--email", required=True)
     tcreate.add_argument("--name", default="cli")
     tcreate.set_defaults(func=cmd_token_create)
+    pc = sub.add_parser("pc", help="Partner Center").add_subparsers(dest="pc_command", required=True)
+    pc.add_parser("check", help="who we are connected as, token expiry, customers and subscriptions").set_defaults(
+        func=cmd_pc_check
+    )
     return p
 
 

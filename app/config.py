@@ -38,6 +38,9 @@ class Settings:
     smtp_starttls: bool
     run_worker: bool
     sandbox_port: int
+    pc_client_id: str | None
+    pc_client_secret: str | None
+    pc_tenant_id: str | None
     debug: bool
 
     @property
@@ -94,6 +97,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_starttls=_bool(env.get("SMTP_STARTTLS"), True),
         run_worker=_bool(env.get("CLOUDSEAT_WORKER"), True),
         sandbox_port=int(env.get("CLOUDSEAT_SANDBOX_PORT", str(port + 443))),
+        pc_client_id=env.get("PARTNER_CENTER_CLIENT_ID") or None,
+        pc_client_secret=env.get("PARTNER_CENTER_CLIENT_SECRET") or None,
+        pc_tenant_id=env.get("PARTNER_CENTER_TENANT_ID") or None,
         debug=_bool(env.get("CLOUDSEAT_DEBUG"), False),
     )
 

@@ -24,6 +24,7 @@ from app.config import ROOT, Settings, get_settings
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
 from app.partner_center.sandbox import app as sandbox
+from app.partner_center.sandbox import controls as sandbox_controls
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         route_handlers=[
             accounts_api.router,
             Router(path="/", route_handlers=[mail_api.sandbox_mail], guards=[csp_admin_only]),
+            sandbox_controls.router,
         ],
         security=[{"bearer": []}],
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import msal
@@ -68,7 +70,7 @@ class Sandbox:
 
     def client(self, tokens, **retry: float) -> PartnerCenterClient:
         return PartnerCenterClient(
-            self.url, tokens, retry=RetryPolicy(**retry), http=httpx.AsyncClient(verify=self.ca, timeout=60)
+            self.url, tokens, retry=RetryPolicy(**retry), http=httpx.AsyncClient(verify=self.tls, timeout=60)
         )
 
     def app_only_client(self, **retry: float) -> PartnerCenterClient:
@@ -83,25 +85,31 @@ class Sandbox:
         )
 
     async def user_tokens(self, mfa: bool = True) -> AppUserTokens:
-        code = await identity.create_code(
-            client_id=identity.SANDBOX_CLIENT_ID,
-            redirect_uri="http://localhost/cb",
-            code_challenge=None,
-            nonce=None,
-            user_name="agent@sandbox.test",
-            mfa=mfa,
-            scope="openid",
-        )
+        """Sign in an admin agent the way the Connect page does: msal's auth code flow with PKCE, through the
+        sandbox's sign-in page, redeemed for a refresh token."""
         factory = self.msal_app()
         app = await asyncio.to_thread(factory)
-        result = await asyncio.to_thread(
-            app.acquire_token_by_authorization_code,
-            code,
-            ["https://api.partnercenter.microsoft.com/.default"],
-            redirect_uri="http://localhost/cb",
+        flow = app.initiate_auth_code_flow(
+            ["https://api.partnercenter.microsoft.com/.default"], redirect_uri="http://localhost/cb"
         )
+        query = dict(parse_qsl(urlsplit(flow["auth_uri"]).query))
+        assert query["code_challenge_method"] == "S256"
+        async with httpx.AsyncClient(verify=self.tls) as http:
+            signed_in = await http.post(
+                flow["auth_uri"].split("?")[0],
+                data={**query, "user_name": "agent@sandboxpartner.onmicrosoft.com", **({"mfa": "yes"} if mfa else {})},
+            )
+        assert signed_in.status_code == 303, signed_in.text
+        reply = dict(parse_qsl(urlsplit(signed_in.headers["location"]).query))
+        result = await asyncio.to_thread(app.acquire_token_by_auth_code_flow, flow, reply)
         assert "refresh_token" in result, result
+        amr = result["id_token_claims"].get("amr", [])
+        assert ("mfa" in amr) == mfa
         return AppUserTokens(factory, result["refresh_token"])
+
+    @property
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca)
 
 
 @pytest.fixture

@@ -70,6 +70,9 @@ API = [
     Case("POST", "/api/v1/customers/{customer}/mca-acceptance", same(201, other_reseller=404), MCA_BODY),
     Case("GET", "/api/v1/me", same(200)),
     Case("GET", "/api/v1/sandbox/mail", same(403, csp=200)),
+    Case("GET", "/api/v1/sandbox/clock", same(403, csp=200)),
+    Case("POST", "/api/v1/sandbox/clock", same(403, csp=200), {"advance": "PT0S"}),
+    Case("PUT", "/api/v1/sandbox/faults", same(403, csp=200), {"error_rate": 0, "throttle_rate": 0}),
 ]
 
 PAGE_CUSTOMER_FORM = {

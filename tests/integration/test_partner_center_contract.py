@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -97,7 +97,7 @@ async def test_msal_gets_tokens_from_the_sandbox_and_mfa_is_required(pc_sandbox:
 
 
 async def test_no_token_is_401_in_microsofts_error_shape(pc_sandbox: Sandbox):
-    async with httpx.AsyncClient(verify=pc_sandbox.ca) as http:
+    async with httpx.AsyncClient(verify=pc_sandbox.tls) as http:
         response = await http.get(f"{pc_sandbox.url}/v1/customers")
     assert response.status_code == 401
     assert set(response.json()) == {"code", "description", "data", "source"}
@@ -215,3 +215,93 @@ async def test_with_faults_200_writes_each_happen_exactly_once(pc_sandbox: Sandb
     assert len({c["id"] for c in customers}) == 200
     assert await db.fetchval("SELECT count(*) FROM pcs_customers") == 200
     assert await db.fetchval("SELECT count(*) FROM pcs_requests") == 200
+
+
+async def test_term_end_renews_at_the_new_price_or_expires_then_disables_and_deletes(pc_sandbox: Sandbox):
+    from app.partner_center.sandbox import service
+
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    change = (await db.fetch("SELECT price_change_date FROM pcs_state"))[0]["price_change_date"]
+    start = datetime.combine(change, datetime.min.time(), tzinfo=UTC) - timedelta(days=40)
+    with clock.use_fixed_clock(start) as fixed:
+        renewing, expiring = await buy(
+            client, customer["id"], line(BASIC, 3, "P1M", "monthly"), line(BASIC, 2, "P1M", "monthly")
+        )
+        expiring = await client.update_subscription(customer["id"], expiring, autoRenewEnabled=False)
+        old_price = await db.fetchval(
+            "SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing["id"])
+        )
+        # a month later: the first renewal (still before the price change) and the expiry
+        fixed.advance(days=35)
+        async with db.transaction():
+            ran = await service.run_scheduler(fixed.current)
+        assert (ran["renewed"], ran["expired"]) == (1, 1)
+        assert (
+            await db.fetchval("SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing["id"]))
+            == old_price
+        )
+        assert (await client.get_subscription(customer["id"], expiring["id"]))["status"] == "expired"
+        async with db.transaction():
+            assert (await service.run_scheduler(fixed.current))["renewed"] == 0  # idempotent
+        # another month: the second renewal falls after the price change, at the new price
+        fixed.advance(days=31)
+        async with db.transaction():
+            ran = await service.run_scheduler(fixed.current)
+        assert ran["renewed"] == 1
+        renewed = await client.get_subscription(customer["id"], renewing["id"])
+        assert renewed["status"] == "active"
+        assert renewed["effectiveStartDate"][:10] > renewing["commitmentEndDate"][:10]
+        new_price = await db.fetchval(
+            "SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing["id"])
+        )
+        assert new_price == (old_price * Decimal("1.05")).quantize(Decimal("0.01"))  # Basic +5% (PRICE_CHANGES)
+        assert renewed["refundableQuantity"]["totalQuantity"] == 3  # a renewal opens a new window
+        # the first renewal is already on last month's invoice; the second is still unbilled
+        invoices = await client.list_invoices()
+        assert invoices
+        billed = [li["chargeType"] for inv in invoices async for li in client.invoice_line_items(inv["id"])]
+        unbilled = [li["chargeType"] async for li in client.unbilled_line_items("USD")]
+        assert (billed + unbilled).count("renew") == 2
+        assert "renew" in unbilled
+        assert (await client.get_subscription(customer["id"], expiring["id"]))["status"] == "disabled"  # 30 days on
+        fixed.advance(days=91)
+        async with db.transaction():
+            await service.run_scheduler(fixed.current)
+        assert (await client.get_subscription(customer["id"], expiring["id"]))["status"] == "deleted"
+
+
+async def test_pc_check_reports_the_connection(pc_sandbox: Sandbox):
+    from app.partner_center.connection import check
+
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    await buy(client, customer["id"], line(BASIC, 1))
+    lines = await check(pc_sandbox.settings)
+    assert lines[0].startswith(f"Partner Center: {pc_sandbox.url} (sandbox mode)")
+    assert "(app-only)" in lines[1]
+    assert lines[3:] == ["Customers:      1", "Subscriptions:  1"]
+
+
+async def test_sandbox_clock_api_moves_time_and_runs_partner_center(pc_sandbox: Sandbox, client):
+    from tests import factories
+
+    headers = await factories.api_token(await factories.user(None))
+    before = (await client.get("/api/v1/sandbox/clock", headers=headers)).json()
+    try:
+        moved = await client.post("/api/v1/sandbox/clock", headers=headers, json={"advance": "P8D"})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["now"] > before["now"]
+        assert (await client.post("/api/v1/sandbox/clock", headers=headers, json={"to": before["now"]})).json()[
+            "error"
+        ]["message"] == "The sandbox clock only moves forward."
+        assert (
+            await client.post("/api/v1/sandbox/clock", headers=headers, json={"advance": "8 days"})
+        ).status_code == 422
+        faults = await client.put(
+            "/api/v1/sandbox/faults", headers=headers, json={"error_rate": 0.7, "throttle_rate": 0.5}
+        )
+        assert faults.status_code == 422
+    finally:
+        await db.execute("UPDATE clock_offset SET offset_seconds = 0")
+        clock.set_offset(timedelta(0))

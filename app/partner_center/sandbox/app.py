@@ -19,6 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from app import db
@@ -156,17 +157,17 @@ def _continuation(request: Request) -> str | None:
 
 
 @get("/login/{tenant:str}/v2.0/.well-known/openid-configuration", sync_to_thread=False)
-def openid_configuration(request: Request, tenant: str) -> Response:
+def openid_configuration(request: Request, tenant: FromPath[str]) -> Response:
     return _json(identity.openid_configuration(sandbox_url(request.app.state.settings) + "/login", tenant))
 
 
 @get("/login/{tenant:str}/discovery/v2.0/keys", sync_to_thread=False)
-def keys(tenant: str) -> Response:
+def keys(tenant: FromPath[str]) -> Response:
     return _json({"keys": []})
 
 
 @get("/login/{tenant:str}/oauth2/v2.0/authorize", media_type=MediaType.HTML, sync_to_thread=False)
-def authorize_page(request: Request, tenant: str) -> Response:
+def authorize_page(request: Request, tenant: FromPath[str]) -> Response:
     """The sign-in page a CSP admin sees when connecting Partner Center in sandbox mode."""
     params = dict(request.query_params)
     hidden = "".join(f'<input type="hidden" name="{k}" value="{_escape(v)}">' for k, v in params.items())
@@ -188,7 +189,7 @@ def _escape(value: str) -> str:
 
 
 @post("/login/{tenant:str}/oauth2/v2.0/authorize", status_code=303)
-async def authorize_submit(request: Request, tenant: str) -> Response:
+async def authorize_submit(request: Request, tenant: FromPath[str]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     code = await identity.create_code(
         client_id=form.get("client_id", ""),
@@ -204,7 +205,7 @@ async def authorize_submit(request: Request, tenant: str) -> Response:
 
 
 @post("/login/{tenant:str}/oauth2/v2.0/token")
-async def token(request: Request, tenant: str) -> Response:
+async def token(request: Request, tenant: FromPath[str]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     if not form.get("client_secret") and request.headers.get("authorization", "").lower().startswith("basic "):
         import base64
@@ -224,7 +225,7 @@ async def token(request: Request, tenant: str) -> Response:
 
 
 @get("/v1/agreements", sync_to_thread=False)
-def agreements_metadata(agreementType: str = "MicrosoftCloudAgreement") -> Response:
+def agreements_metadata(agreementType: FromQuery[str] = "MicrosoftCloudAgreement") -> Response:
     items = [service.agreement_metadata()] if agreementType.lower() in ("microsoftcustomeragreement", "*") else []
     return _json(service_collection(items))
 
@@ -236,12 +237,12 @@ def service_collection(items: list[dict]) -> dict:
 
 
 @post("/v1/customers")
-async def create_customer(request: Request, data: dict[str, Any]) -> Response:
+async def create_customer(request: Request, data: JSONBody[dict[str, Any]]) -> Response:
     return await idempotent(request, 201, lambda: service.create_customer(data))
 
 
 @get("/v1/customers")
-async def list_customers(request: Request, size: int = 100) -> Response:
+async def list_customers(request: Request, size: FromQuery[int] = 100) -> Response:
     from app.partner_center.sandbox.shapes import collection
 
     items, after = await service.list_customers(min(max(size, 1), 500), _continuation(request))
@@ -249,17 +250,17 @@ async def list_customers(request: Request, size: int = 100) -> Response:
 
 
 @get("/v1/customers/{customer_id:str}")
-async def get_customer(customer_id: str) -> Response:
+async def get_customer(customer_id: FromPath[str]) -> Response:
     return _json(await service.get_customer(customer_id))
 
 
 @post("/v1/customers/{customer_id:str}/agreements")
-async def create_agreement(request: Request, customer_id: str, data: dict[str, Any]) -> Response:
+async def create_agreement(request: Request, customer_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response:
     return await idempotent(request, 201, lambda: service.create_agreement(customer_id, data))
 
 
 @get("/v1/customers/{customer_id:str}/agreements")
-async def list_agreements(customer_id: str) -> Response:
+async def list_agreements(customer_id: FromPath[str]) -> Response:
     return _json(service_collection(await service.list_agreements(customer_id)))
 
 
@@ -267,27 +268,27 @@ async def list_agreements(customer_id: str) -> Response:
 
 
 @post("/v1/customers/{customer_id:str}/carts")
-async def create_cart(request: Request, customer_id: str, data: dict[str, Any]) -> Response:
+async def create_cart(request: Request, customer_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response:
     return await idempotent(request, 201, lambda: service.create_cart(customer_id, data))
 
 
 @get("/v1/customers/{customer_id:str}/carts/{cart_id:str}")
-async def get_cart(customer_id: str, cart_id: str) -> Response:
+async def get_cart(customer_id: FromPath[str], cart_id: FromPath[str]) -> Response:
     return _json(await service.get_cart(customer_id, cart_id))
 
 
 @post("/v1/customers/{customer_id:str}/carts/{cart_id:str}/checkout")
-async def checkout(request: Request, customer_id: str, cart_id: str) -> Response:
+async def checkout(request: Request, customer_id: FromPath[str], cart_id: FromPath[str]) -> Response:
     return await idempotent(request, 201, lambda: service.checkout(customer_id, cart_id))
 
 
 @get("/v1/customers/{customer_id:str}/orders")
-async def list_orders(customer_id: str) -> Response:
+async def list_orders(customer_id: FromPath[str]) -> Response:
     return _json(service_collection(await service.list_orders(customer_id)))
 
 
 @get("/v1/customers/{customer_id:str}/orders/{order_id:str}")
-async def get_order(customer_id: str, order_id: str) -> Response:
+async def get_order(customer_id: FromPath[str], order_id: FromPath[str]) -> Response:
     return _json(await service.get_order(customer_id, order_id))
 
 
@@ -295,18 +296,18 @@ async def get_order(customer_id: str, order_id: str) -> Response:
 
 
 @get("/v1/customers/{customer_id:str}/subscriptions")
-async def list_subscriptions(customer_id: str, order_id: str | None = None) -> Response:
+async def list_subscriptions(customer_id: FromPath[str], order_id: FromQuery[str | None] = None) -> Response:
     return _json(service_collection(await service.list_subscriptions(customer_id, order_id)))
 
 
 @get("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}")
-async def get_subscription(customer_id: str, subscription_id: str) -> Response:
+async def get_subscription(customer_id: FromPath[str], subscription_id: FromPath[str]) -> Response:
     return _json(await service.get_subscription(customer_id, subscription_id))
 
 
 @patch("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}")
 async def update_subscription(
-    request: Request, customer_id: str, subscription_id: str, data: dict[str, Any]
+    request: Request, customer_id: FromPath[str], subscription_id: FromPath[str], data: JSONBody[dict[str, Any]]
 ) -> Response:
     if_match = request.headers.get("if-match")
     return await idempotent(
@@ -323,7 +324,9 @@ async def list_invoices() -> Response:
 
 
 @get("/v1/invoices/unbilled/lineitems")
-async def unbilled(request: Request, currencycode: str | None = None, size: int = 2000) -> Response:
+async def unbilled(
+    request: Request, currencycode: FromQuery[str | None] = None, size: FromQuery[int] = 2000
+) -> Response:
     from app.partner_center.sandbox.shapes import collection
 
     token_value = _continuation(request)
@@ -341,12 +344,12 @@ async def unbilled(request: Request, currencycode: str | None = None, size: int 
 
 
 @get("/v1/invoices/{invoice_id:str}")
-async def get_invoice(invoice_id: str) -> Response:
+async def get_invoice(invoice_id: FromPath[str]) -> Response:
     return _json(await service.get_invoice(invoice_id))
 
 
 @get("/v1/invoices/{invoice_id:str}/lineitems/OneTime/BillingLineItems")
-async def invoice_lines(request: Request, invoice_id: str, size: int = 2000) -> Response:
+async def invoice_lines(request: Request, invoice_id: FromPath[str], size: FromQuery[int] = 2000) -> Response:
     from app.partner_center.sandbox.shapes import collection
 
     token_value = _continuation(request)

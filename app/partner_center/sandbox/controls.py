@@ -1,0 +1,94 @@
+"""/api/v1/sandbox: move the shared clock, inject faults, wait for the queue (API.md, Sandbox).
+
+Only in sandbox mode (404 in live mode) and only for CSP admins.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from litestar import Router, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from app import clock, db
+from app.config import Settings
+from app.errors import Invalid, NotFound
+from app.partner_center.sandbox import service
+from app.web.auth import csp_admin_only
+
+DURATION = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """ISO 8601 durations without years or months (their length varies): P8D, PT36H, P1W2DT3H."""
+    match = DURATION.match(text or "")
+    if not match or text in ("P", "PT"):
+        raise Invalid({"advance": "Give a duration like P8D or PT36H (weeks, days, hours, minutes, seconds)."})
+    return timedelta(**{k: int(v) for k, v in match.groupdict().items() if v})
+
+
+def _sandbox_only(settings: Settings) -> None:
+    if not settings.is_sandbox:
+        raise NotFound()
+
+
+@get("/sandbox/clock", name="api_sandbox_clock")
+async def get_clock(settings: NamedDependency[Settings]) -> dict:
+    _sandbox_only(settings)
+    return {
+        "now": clock.now().isoformat().replace("+00:00", "Z"),
+        "offset_seconds": int(clock.offset().total_seconds()),
+    }
+
+
+@post("/sandbox/clock", name="api_sandbox_clock_move", status_code=200)
+async def move_clock(settings: NamedDependency[Settings], data: JSONBody[dict[str, Any]]) -> dict:
+    """Move the shared clock forward (never back) and run what fell due at Partner Center in between."""
+    _sandbox_only(settings)
+    now = clock.now()
+    if "advance" in data:
+        target = now + parse_duration(str(data["advance"]))
+    elif "to" in data:
+        try:
+            target = datetime.fromisoformat(str(data["to"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid({"to": "Give the time in ISO 8601, like 2027-01-14T00:00:00Z."}) from None
+        if target.tzinfo is None:
+            raise Invalid({"to": "Give the time with its zone, like 2027-01-14T00:00:00Z."})
+        if target < now:
+            raise Invalid({"to": "The sandbox clock only moves forward."})
+    else:
+        raise Invalid({"advance": 'Send {"advance": "P8D"} or {"to": "<time>"}.'})
+    moved = await clock.advance_to(target)
+    async with db.transaction():
+        ran = await service.run_scheduler(moved)
+    return {"now": moved.isoformat().replace("+00:00", "Z"), "partner_center": ran}
+
+
+@put("/sandbox/faults", name="api_sandbox_faults")
+async def set_faults(settings: NamedDependency[Settings], data: JSONBody[dict[str, Any]]) -> dict:
+    _sandbox_only(settings)
+    try:
+        error_rate = Decimal(str(data.get("error_rate", 0)))
+        throttle_rate = Decimal(str(data.get("throttle_rate", 0)))
+        latency_ms = int(data.get("latency_ms", 0))
+    except (InvalidOperation, ValueError, TypeError):
+        raise Invalid({"error_rate": "Rates are numbers from 0 to 1; latency_ms a whole number."}) from None
+    for field, rate in (("error_rate", error_rate), ("throttle_rate", throttle_rate)):
+        if not Decimal(0) <= rate <= Decimal(1):
+            raise Invalid({field: f"{field} is a share between 0 and 1."})
+    if error_rate + throttle_rate > 1:
+        raise Invalid({"error_rate": "error_rate and throttle_rate together cannot exceed 1."})
+    if not 0 <= latency_ms <= 60000:
+        raise Invalid({"latency_ms": "latency_ms is between 0 and 60000."})
+    return await service.set_faults(error_rate, throttle_rate, latency_ms)
+
+
+router = Router(path="/", route_handlers=[get_clock, move_clock, set_faults], guards=[csp_admin_only], tags=["sandbox"])
