@@ -70,6 +70,7 @@ class PartnerCenterClient:
         params: dict | None = None,
         headers: dict[str, str] | None = None,
         request_id: str | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
         """One logical call with retries. Pass `request_id` to make a write idempotent across process restarts
         (a job stores it); otherwise a new one is made for this call and reused by its retries."""
@@ -89,7 +90,8 @@ class PartnerCenterClient:
             }
             last = attempt == self.retry.max_attempts - 1
             try:
-                response = await self.http.request(method, url, json=json, params=params, headers=sent_headers)
+                built = self.http.build_request(method, url, json=json, params=params, headers=sent_headers)
+                response = await self.http.send(built, stream=stream)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if last:
                     raise ServiceError(
@@ -103,6 +105,8 @@ class PartnerCenterClient:
                 continue
             if response.status_code < 400:
                 return response
+            if stream:
+                await response.aread()
             error = error_for(response.status_code, _body(response), request_id, correlation_id, _retry_after(response))
             if not error.retryable or last:
                 raise error
@@ -149,6 +153,37 @@ class PartnerCenterClient:
                 "GET", path, params={**params, "seekOperation": "Next"}, headers={"MS-ContinuationToken": token}
             )
             body = response.json()
+
+    # --- Catalog and price sheets ----------------------------------------------------------------------
+
+    async def products(self, country: str, target_view: str = "OnlineServices", segment: str | None = None) -> list:
+        return (await self.get_json("/v1/products", country=country, targetView=target_view, targetSegment=segment))[
+            "items"
+        ]
+
+    async def skus(self, product_id: str, country: str, segment: str | None = None) -> list[dict]:
+        return (await self.get_json(f"/v1/products/{product_id}/skus", country=country, targetSegment=segment))["items"]
+
+    async def availabilities(
+        self, product_id: str, sku_id: str, country: str, segment: str | None = None
+    ) -> list[dict]:
+        return (
+            await self.get_json(
+                f"/v1/products/{product_id}/skus/{sku_id}/availabilities", country=country, targetSegment=segment
+            )
+        )["items"]
+
+    async def price_sheet_lines(self, market: str, price_sheet_base: str | None = None) -> AsyncIterator[str]:
+        """The NCE license-based price sheet of a market, streamed line by line (facts 5.1: app+user only;
+        Microsoft serves it from api.partner.microsoft.com, the sandbox from its own address)."""
+        base = (price_sheet_base or self.base_url).rstrip("/")
+        url = f"{base}/v1.0/sales/pricesheets(Market='{market}',PricesheetView='updatedlicensebased')/$value"
+        response = await self.request("GET", url, stream=True, headers={"Accept": "text/csv"})
+        try:
+            async for line in response.aiter_lines():
+                yield line
+        finally:
+            await response.aclose()
 
     # --- Customers and agreements --------------------------------------------------------------------
 

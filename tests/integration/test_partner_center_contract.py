@@ -305,3 +305,41 @@ async def test_sandbox_clock_api_moves_time_and_runs_partner_center(pc_sandbox: 
     finally:
         await db.execute("UPDATE clock_offset SET offset_seconds = 0")
         clock.set_offset(timedelta(0))
+
+
+async def test_catalog_products_skus_availabilities(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    products = await client.products("US", segment="commercial")
+    assert len(products) >= 30
+    assert {"productType", "title", "id"} <= set(products[0])
+    education = {p["id"] for p in await client.products("US", segment="education")}
+    assert education
+    assert BASIC.product_id not in education
+    skus = await client.skus(BASIC.product_id, "US")
+    assert BASIC.sku_id in [s["id"] for s in skus]
+    skus = [s for s in skus if s["id"] == BASIC.sku_id]
+    assert skus[0]["dynamicAttributes"]["upgradeTargetOffers"] == list(BASIC.upgrade_targets)
+    [availability] = await client.availabilities(BASIC.product_id, BASIC.sku_id, "DE")
+    assert availability["catalogItemId"] == catalog.catalog_item_id(BASIC)
+    assert availability["defaultCurrency"]["code"] == "EUR"
+    addon = next(o for o in catalog.OFFERS if o.is_addon)
+    [addon_sku] = [s for s in await client.skus(addon.product_id, "US") if s["id"] == addon.sku_id]
+    assert addon_sku["dynamicAttributes"]["isAddon"] is True
+    assert addon_sku["dynamicAttributes"]["prerequisiteSkus"] == list(addon.prerequisite_skus)
+    with pytest.raises(NotFoundError):
+        await client.skus("NOSUCHPRODUCT", "US")
+
+
+async def test_price_sheet_streams_as_csv_for_app_user_tokens_only(pc_sandbox: Sandbox):
+    import csv
+
+    user = pc_sandbox.client(await pc_sandbox.user_tokens())
+    lines = [line async for line in user.price_sheet_lines("JP")]
+    rows = list(csv.DictReader(lines))
+    assert list(rows[0])[:18] == list(catalog.COLUMNS)[:18]
+    assert {r["Currency"] for r in rows} == {"JPY"}
+    assert all("." not in r["UnitPrice"] for r in rows)  # yen have no decimals
+    assert len(rows) > 100
+    with pytest.raises(AuthenticationError) as app_only:
+        [line async for line in pc_sandbox.app_only_client().price_sheet_lines("US")]
+    assert app_only.value.code == 900329

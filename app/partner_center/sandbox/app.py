@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 from litestar import Litestar, Request, Response, Router, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
+from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -372,6 +374,13 @@ def _fault_handler(request: Request, exc: PartnerCenterFault) -> Response:
     return _json(exc.body(), exc.status)
 
 
+def _http_handler(request: Request, exc: HTTPException) -> Response:
+    """Unknown paths, wrong methods, malformed bodies: Microsoft's error shape with the same status."""
+    return _json(
+        {"code": exc.status_code, "description": exc.detail, "data": [], "source": "PartnerFD"}, exc.status_code
+    )
+
+
 def _unexpected_handler(request: Request, exc: Exception) -> Response:
     log.exception("sandbox Partner Center failed on %s %s", request.method, request.url.path, exc_info=exc)
     return _json({"code": 500, "description": "Internal server error.", "data": [], "source": "PartnerFD"}, 500)
@@ -409,10 +418,15 @@ def create_sandbox_app(settings: Settings) -> Litestar:
             authorize_page,
             authorize_submit,
             token,
+            price_sheet,
             Router(path="/", route_handlers=API_HANDLERS, guards=[partner_caller]),
         ],
         middleware=[InjectFaults()],
-        exception_handlers={PartnerCenterFault: _fault_handler, Exception: _unexpected_handler},
+        exception_handlers={
+            PartnerCenterFault: _fault_handler,
+            HTTPException: _http_handler,
+            Exception: _unexpected_handler,
+        },
         state=State({"settings": settings}),
         openapi_config=None,
         debug=settings.debug,
@@ -424,3 +438,62 @@ async def prepare(settings: Settings) -> None:
     lifespan of their own)."""
     await service.ensure_state()
     await identity.ensure_app(settings.secret_key)
+
+
+# --- Catalog and price sheets (facts 4 and 5) ------------------------------------------------------------
+
+
+@get("/v1/products")
+async def list_products(
+    country: FromQuery[str] = "US",
+    targetView: FromQuery[str] = "OnlineServices",
+    targetSegment: FromQuery[str | None] = None,
+) -> Response:
+    return _json(service_collection(service.products(country, targetView, targetSegment)))
+
+
+@get("/v1/products/{product_id:str}")
+async def get_product(product_id: FromPath[str], country: FromQuery[str] = "US") -> Response:
+    return _json(service.product_by_id(product_id, country))
+
+
+@get("/v1/products/{product_id:str}/skus")
+async def list_skus(
+    product_id: FromPath[str], country: FromQuery[str] = "US", targetSegment: FromQuery[str | None] = None
+) -> Response:
+    return _json(service_collection(service.skus(product_id, country, targetSegment)))
+
+
+@get("/v1/products/{product_id:str}/skus/{sku_id:str}")
+async def get_sku(product_id: FromPath[str], sku_id: FromPath[str], country: FromQuery[str] = "US") -> Response:
+    return _json(service.sku_by_id(product_id, sku_id, country))
+
+
+@get("/v1/products/{product_id:str}/skus/{sku_id:str}/availabilities")
+async def list_availabilities(
+    product_id: FromPath[str],
+    sku_id: FromPath[str],
+    country: FromQuery[str] = "US",
+    targetSegment: FromQuery[str | None] = None,
+) -> Response:
+    return _json(service_collection(service.availabilities(product_id, sku_id, country, targetSegment)))
+
+
+PRICE_SHEET = re.compile(r"pricesheets\(Market='(?P<market>[A-Za-z]{2})',PricesheetView='(?P<view>\w+)'\)/\$value")
+
+
+@get("/v1.0/sales/{rest:path}", guards=[user_caller])
+async def price_sheet(rest: FromPath[str]) -> Response:
+    """The price sheet download: app+user only, a CSV attachment (facts 5.1)."""
+    match = PRICE_SHEET.fullmatch(rest.strip("/"))
+    if not match:
+        raise PartnerCenterFault(404, 404, "Not found.")
+    body = await service.price_sheet(match["market"], match["view"])
+    return Response(
+        body.encode(),
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="pricesheet_{match["market"]}.csv"'},
+    )
+
+
+API_HANDLERS += [list_products, get_product, list_skus, get_sku, list_availabilities]

@@ -1157,3 +1157,65 @@ async def faults() -> dict:
         "throttle_rate": str(row["throttle_rate"]),
         "latency_ms": row["latency_ms"],
     }
+
+
+# --- Catalog and price sheets ------------------------------------------------------------------------------
+
+VIEWS = {"onlineservices": ("license", "trial"), "software": ("software_subscription", "perpetual")}
+
+
+def _segment_matches(offer: catalog.Offer, segment: str | None) -> bool:
+    return segment is None or offer.segment == segment.lower().replace("charity", "nonprofit")
+
+
+def products(country: str, target_view: str, segment: str | None) -> list[dict]:
+    kinds = VIEWS.get(target_view.lower())
+    if kinds is None:
+        raise bad_request(f"The target view {target_view} is not supported.", 400)
+    seen: dict[str, dict] = {}
+    for offer in catalog.OFFERS:
+        if offer.kind in kinds and _segment_matches(offer, segment) and offer.product_id not in seen:
+            seen[offer.product_id] = shapes.product(offer, country)
+    return list(seen.values())
+
+
+def _offers_of(product_id: str, segment: str | None = None) -> list[catalog.Offer]:
+    offers = [o for o in catalog.OFFERS if o.product_id == product_id]
+    if not offers:
+        raise not_found("Product", 400013)
+    return [o for o in offers if _segment_matches(o, segment)]
+
+
+def product_by_id(product_id: str, country: str) -> dict:
+    return shapes.product(_offers_of(product_id)[0], country)
+
+
+def skus(product_id: str, country: str, segment: str | None) -> list[dict]:
+    return [shapes.sku(o, country) for o in _offers_of(product_id, segment)]
+
+
+def _offer(product_id: str, sku_id: str) -> catalog.Offer:
+    offer = catalog.offer_by_key(product_id, sku_id)
+    if offer is None:
+        raise not_found("Sku", 400013)
+    return offer
+
+
+def sku_by_id(product_id: str, sku_id: str, country: str) -> dict:
+    return shapes.sku(_offer(product_id, sku_id), country)
+
+
+def availabilities(product_id: str, sku_id: str, country: str, segment: str | None) -> list[dict]:
+    offer = _offer(product_id, sku_id)
+    if not _segment_matches(offer, segment):
+        return []
+    market = pricing.market_for(country.upper())
+    return [shapes.availability(offer, country, pricing.currency_of(market))]
+
+
+async def price_sheet(market: str, view: str) -> str:
+    if view.lower() != "updatedlicensebased":
+        raise bad_request(f"The price sheet view {view} is not available in the sandbox.", 400)
+    if market.upper() not in catalog.MARKETS:
+        raise bad_request(f"The market {market} is not supported.", 400)
+    return catalog.price_sheet_csv(market.upper(), await price_change_date())

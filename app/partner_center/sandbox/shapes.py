@@ -146,3 +146,107 @@ def line_item(row: dict, partner_id: str) -> dict:
         "billingProvider": "one_time",
         "attributes": {"objectType": "OneTimeInvoiceLineItem"},
     }
+
+
+# --- Catalog (facts 4.2) ---------------------------------------------------------------------------------
+
+SEGMENT_NAMES = {
+    "commercial": "Commercial",
+    "education": "Education",
+    "government": "Government",
+    "nonprofit": "NonProfit",
+}
+TERM_DESCRIPTIONS = {
+    "P1M": "One-Month commitment for monthly billing",
+    "P1Y": "One-Year commitment for monthly/yearly billing",
+    "P3Y": "Three-Year commitment for monthly/yearly/triennial billing",
+}
+
+
+def product(offer: Any, country: str) -> dict:
+    view = "Software" if offer.kind in ("software_subscription", "perpetual") else "OnlineServicesNCE"
+    return {
+        "id": offer.product_id,
+        "title": offer.product_title,
+        "description": offer.description,
+        "productType": {"id": view, "displayName": view},
+        "isMicrosoftProduct": True,
+        "publisherName": offer.publisher,
+        "links": {
+            "skus": link(f"/products/{offer.product_id}/skus?country={country}"),
+            "self": link(f"/products/{offer.product_id}?country={country}"),
+        },
+        "attributes": {"objectType": "Product"},
+    }
+
+
+def sku(offer: Any, country: str) -> dict:
+    cycles = sorted({cycle for _, cycle in offer.plans})
+    return {
+        "id": offer.sku_id,
+        "productId": offer.product_id,
+        "title": offer.sku_title,
+        "description": offer.description,
+        "minimumQuantity": offer.min_quantity,
+        "maximumQuantity": offer.max_quantity,
+        "isTrial": offer.is_trial,
+        "supportedBillingCycles": cycles,
+        "purchasePrerequisites": ["MicrosoftCustomerAgreement"],
+        "inventoryVariables": [],
+        "provisioningVariables": [],
+        "actions": ["Refund"] if offer.kind != "perpetual" else [],
+        "attestationProperties": {
+            "attestationType": "WindowsHybridBenefit" if offer.requires_attestation else None,
+            "enforceAttestation": offer.requires_attestation,
+        },
+        "dynamicAttributes": {
+            "isAddon": offer.is_addon,
+            "prerequisiteSkus": list(offer.prerequisite_skus),
+            "upgradeTargetOffers": list(offer.upgrade_targets),
+            "provisioningId": offer.provisioning_id,
+            "hasConstraints": offer.tenant_max is not None,
+            "isMicrosoftProduct": True,
+        },
+        "links": {
+            "availabilities": link(
+                f"/products/{offer.product_id}/skus/{offer.sku_id}/availabilities?country={country}"
+            ),
+            "self": link(f"/products/{offer.product_id}/skus/{offer.sku_id}?country={country}"),
+        },
+        "attributes": {"objectType": "Sku"},
+    }
+
+
+def availability(offer: Any, country: str, currency: str) -> dict:
+    terms = [
+        {
+            "duration": term,
+            "description": TERM_DESCRIPTIONS.get(term, "One-time purchase"),
+            "billingCycle": cycle,
+            "cancellationPolicies": [{"refundOptions": [{"sequenceId": 0, "type": "Full", "expiresAfter": "P7D"}]}]
+            if term
+            else [],
+        }
+        for term, cycle in offer.plans
+    ]
+    return {
+        "id": offer.availability_id,
+        "productId": offer.product_id,
+        "skuId": offer.sku_id,
+        "catalogItemId": f"{offer.product_id}:{offer.sku_id}:{offer.availability_id}",
+        "defaultCurrency": {"code": currency, "symbol": currency},
+        "segment": SEGMENT_NAMES[offer.segment],
+        "country": country,
+        "isPurchasable": True,
+        "isRenewable": offer.kind not in ("perpetual", "trial"),
+        "terms": terms,
+        "product": product(offer, country),
+        "sku": sku(offer, country),
+        "links": {
+            "self": link(
+                f"/products/{offer.product_id}/skus/{offer.sku_id}/availabilities/"
+                f"{offer.availability_id}?country={country}"
+            )
+        },
+        "attributes": {"objectType": "Availability"},
+    }
