@@ -513,13 +513,7 @@ async def _create_subscription(
     )
     sub = await _subscription_row(customer["id"], subscription_id)
     if term and end:
-        period = _period(sub, start)
-        per_seat = rules.per_seat_charge(
-            rules.period_price(price, term, sub["billing_cycle"]),
-            period.days,
-            _full_days(sub, period),
-            customer["currency"],
-        )
+        period, per_seat = _charge_for(sub, start)
         await _post_charges(sub, [rules.Charge("new", line["quantity"], per_seat)], period, order_id, now)
     elif offer.kind == "perpetual":
         await _post_charges(
@@ -530,6 +524,30 @@ async def _create_subscription(
 
 def _period(sub: dict, on: date) -> rules.Period:
     return rules.billing_period(sub["start_date"], sub["term_duration"], sub["billing_cycle"], on, sub["end_date"])
+
+
+def _charge_for(sub: dict, on: date) -> tuple[rules.Period, Decimal]:
+    """The billing period containing `on` and what one seat costs from `on` to its end (NCE_RULES 5):
+    a whole period on its first day (new, cycle, renewal), the rest of it for a mid-period change."""
+    period = _period(sub, on)
+    price = rules.period_price(sub["unit_price"], sub["term_duration"], sub["billing_cycle"])
+    return period, rules.per_seat_charge(price, rules.days_left(period, on), _full_days(sub, period), sub["currency"])
+
+
+def _line_row(sub: dict, period: rules.Period, per_seat: Decimal) -> tuple:
+    """One line item's values for _insert_lines (the subscription's current quantity)."""
+    return (
+        sub["customer_id"],
+        sub["id"],
+        sub["order_id"],
+        sub["quantity"],
+        sub["unit_price"],
+        per_seat,
+        sub["currency"],
+        period.start,
+        period.end,
+        sub["promotion_id"],
+    )
 
 
 def _full_days(sub: dict, period: rules.Period) -> int:
@@ -796,13 +814,7 @@ async def _change_quantity(
         )
         charge_type = "removeQuantity"
     if sub["term_duration"] and sub["end_date"]:
-        period = _period(sub, today)
-        per_seat = rules.per_seat_charge(
-            rules.period_price(sub["unit_price"], sub["term_duration"], sub["billing_cycle"]),
-            rules.days_left(period, today),
-            _full_days(sub, period),
-            sub["currency"],
-        )
+        period, per_seat = _charge_for(sub, today)
         await _post_charges(
             sub,
             rules.quantity_change_charges(charge_type, sub["quantity"], quantity, per_seat),
@@ -816,13 +828,7 @@ async def _cancel(sub: dict, now: datetime) -> None:
     """Cancel inside the window: refund the rest of the current period (facts 9.4)."""
     if sub["term_duration"] and sub["end_date"]:
         today = now.date()
-        period = _period(sub, today)
-        per_seat = rules.per_seat_charge(
-            rules.period_price(sub["unit_price"], sub["term_duration"], sub["billing_cycle"]),
-            rules.days_left(period, today),
-            _full_days(sub, period),
-            sub["currency"],
-        )
+        period, per_seat = _charge_for(sub, today)
         await _post_charges(
             sub, [rules.Charge("cancelImmediate", sub["quantity"], -per_seat)], period, sub["order_id"], now
         )
@@ -948,27 +954,7 @@ async def _cycle_charges(now: datetime) -> int:
     for sub in subs:
         on = rules.add_months(sub["last_charged"] or sub["start_date"], 1)
         while on <= min(today, sub["end_date"]):
-            period = _period(sub, on)
-            per_seat = rules.per_seat_charge(
-                rules.period_price(sub["unit_price"], sub["term_duration"], "monthly"),
-                period.days,
-                _full_days(sub, period),
-                sub["currency"],
-            )
-            rows.append(
-                (
-                    sub["customer_id"],
-                    sub["id"],
-                    sub["order_id"],
-                    sub["quantity"],
-                    sub["unit_price"],
-                    per_seat,
-                    sub["currency"],
-                    period.start,
-                    period.end,
-                    sub["promotion_id"],
-                )
-            )
+            rows.append(_line_row(sub, *_charge_for(sub, on)))
             on = rules.add_months(on, 1)
     await _insert_lines("cycleCharge", rows, now)
     return len(rows)
@@ -1080,27 +1066,7 @@ async def _term_ends(now: datetime) -> dict[str, int]:
         )
     lines = []
     for sub in renewed:
-        period = _period(sub, sub["start_date"])
-        per_seat = rules.per_seat_charge(
-            rules.period_price(sub["unit_price"], sub["term_duration"], sub["billing_cycle"]),
-            period.days,
-            _full_days(sub, period),
-            sub["currency"],
-        )
-        lines.append(
-            (
-                sub["customer_id"],
-                sub["id"],
-                sub["order_id"],
-                sub["quantity"],
-                sub["unit_price"],
-                per_seat,
-                sub["currency"],
-                period.start,
-                period.end,
-                sub["promotion_id"],
-            )
-        )
+        lines.append(_line_row(sub, *_charge_for(sub, sub["start_date"])))
     await _insert_lines("renew", lines, now)
     return {"renewed": len(renewed), "expired": len(expired)}
 
