@@ -72,6 +72,7 @@ API = [
     Case("GET", "/api/v1/sandbox/mail", same(403, csp=200)),
     Case("GET", "/api/v1/sandbox/clock", same(403, csp=200)),
     Case("POST", "/api/v1/sandbox/clock", same(403, csp=200), {"advance": "PT0S"}),
+    Case("POST", "/api/v1/sandbox/settle?timeout=0", same(403, csp=200)),
     Case("PUT", "/api/v1/sandbox/faults", same(403, csp=200), {"error_rate": 0, "throttle_rate": 0}),
 ]
 

@@ -133,3 +133,14 @@ async def test_piccolo_tables_match_the_migrated_schema(migrated):
 
 async def test_migrations_are_idempotent(migrated):
     assert await db.migrate() == []
+
+
+async def test_settle_answers_when_the_queue_is_idle(committed, client):
+    from app.mail import service as mail
+
+    headers = await factories.api_token(await factories.user(None))
+    idle = await client.post("/api/v1/sandbox/settle?timeout=5", headers=headers)
+    assert idle.json() == {"idle": True, "pending": 0}
+    await mail.send("someone@example.test", "Hello", "Body")  # no worker runs in this test process
+    busy = await client.post("/api/v1/sandbox/settle?timeout=0.3", headers=headers)
+    assert busy.json() == {"idle": False, "pending": 1}

@@ -5,14 +5,15 @@ Only in sandbox mode (404 in live mode) and only for CSP admins.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from litestar import Router, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from app import clock, db
 from app.config import Settings
@@ -91,4 +92,25 @@ async def set_faults(settings: NamedDependency[Settings], data: JSONBody[dict[st
     return await service.set_faults(error_rate, throttle_rate, latency_ms)
 
 
-router = Router(path="/", route_handlers=[get_clock, move_clock, set_faults], guards=[csp_admin_only], tags=["sandbox"])
+@post("/sandbox/settle", name="api_sandbox_settle", status_code=200)
+async def settle(settings: NamedDependency[Settings], timeout: FromQuery[float] = 30) -> dict:  # noqa: ASYNC109 - API.md names the query parameter
+    """Answer when the job queue has no due work left (or after `timeout` seconds, at most 30)."""
+    _sandbox_only(settings)
+    deadline = asyncio.get_running_loop().time() + max(0.0, min(timeout, 30.0))
+    while True:
+        pending = int(
+            cast(
+                int,
+                await db.fetchval(
+                    "SELECT count(*) FROM pgqueuer WHERE status IN ('queued', 'picked') AND execute_after <= now()"
+                ),
+            )
+        )
+        if pending == 0 or asyncio.get_running_loop().time() >= deadline:
+            return {"idle": pending == 0, "pending": pending}
+        await asyncio.sleep(0.1)
+
+
+router = Router(
+    path="/", route_handlers=[get_clock, move_clock, set_faults, settle], guards=[csp_admin_only], tags=["sandbox"]
+)
