@@ -13,13 +13,16 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
+import msgspec
 
+from app.partner_center import models as m
 from app.partner_center.errors import PartnerCenterError, ServiceError, ThrottledError, error_for
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=m.PcModel)
 _jitter = random.SystemRandom()
 
 
@@ -154,24 +157,53 @@ class PartnerCenterClient:
             )
             body = response.json()
 
+    async def _get(self, model: type[M], path: str, **params: Any) -> M:
+        response = await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return m.decode(model, response.content)
+
+    async def _items(self, model: type[M], path: str, **params: Any) -> list[M]:
+        response = await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return m.decode(m.ResourceCollection[model], response.content).items  # type: ignore[valid-type]
+
+    async def _send(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> M:
+        payload = msgspec.json.decode(m.encode(body)) if isinstance(body, m.PcModel) else body
+        response = await self.request(method, path, json=payload, request_id=request_id, headers=headers)
+        return m.decode(model, response.content)
+
+    async def _paged(self, model: type[M], path: str, params: dict[str, Any]) -> AsyncIterator[M]:
+        async for item in self.pages(path, params):
+            yield m.decode(model, item)
+
     # --- Catalog and price sheets ----------------------------------------------------------------------
 
-    async def products(self, country: str, target_view: str = "OnlineServices", segment: str | None = None) -> list:
-        return (await self.get_json("/v1/products", country=country, targetView=target_view, targetSegment=segment))[
-            "items"
-        ]
+    async def products(
+        self, country: str, target_view: str = "OnlineServices", segment: str | None = None
+    ) -> list[m.Product]:
+        return await self._items(
+            m.Product, "/v1/products", country=country, targetView=target_view, targetSegment=segment
+        )
 
-    async def skus(self, product_id: str, country: str, segment: str | None = None) -> list[dict]:
-        return (await self.get_json(f"/v1/products/{product_id}/skus", country=country, targetSegment=segment))["items"]
+    async def skus(self, product_id: str, country: str, segment: str | None = None) -> list[m.Sku]:
+        return await self._items(m.Sku, f"/v1/products/{product_id}/skus", country=country, targetSegment=segment)
 
     async def availabilities(
         self, product_id: str, sku_id: str, country: str, segment: str | None = None
-    ) -> list[dict]:
-        return (
-            await self.get_json(
-                f"/v1/products/{product_id}/skus/{sku_id}/availabilities", country=country, targetSegment=segment
-            )
-        )["items"]
+    ) -> list[m.Availability]:
+        return await self._items(
+            m.Availability,
+            f"/v1/products/{product_id}/skus/{sku_id}/availabilities",
+            country=country,
+            targetSegment=segment,
+        )
 
     async def price_sheet_lines(self, market: str, price_sheet_base: str | None = None) -> AsyncIterator[str]:
         """The NCE license-based price sheet of a market, streamed line by line (facts 5.1: app+user only;
@@ -187,61 +219,66 @@ class PartnerCenterClient:
 
     # --- Customers and agreements --------------------------------------------------------------------
 
-    async def create_customer(self, body: dict, *, request_id: str | None = None) -> dict:
-        return await self.send_json("POST", "/v1/customers", body, request_id=request_id)
+    async def create_customer(self, body: dict | m.Customer, *, request_id: str | None = None) -> m.Customer:
+        return await self._send(m.Customer, "POST", "/v1/customers", body, request_id=request_id)
 
-    async def get_customer(self, customer_id: str) -> dict:
-        return await self.get_json(f"/v1/customers/{customer_id}")
+    async def get_customer(self, customer_id: str) -> m.Customer:
+        return await self._get(m.Customer, f"/v1/customers/{customer_id}")
 
-    def list_customers(self, size: int = 100) -> AsyncIterator[dict]:
-        return self.pages("/v1/customers", {"size": size})
+    def list_customers(self, size: int = 100) -> AsyncIterator[m.Customer]:
+        return self._paged(m.Customer, "/v1/customers", {"size": size})
 
-    async def agreement_metadata(self) -> dict:
-        items = (await self.get_json("/v1/agreements", agreementType="MicrosoftCustomerAgreement"))["items"]
+    async def agreement_metadata(self) -> m.AgreementMetaData:
+        items = await self._items(m.AgreementMetaData, "/v1/agreements", agreementType="MicrosoftCustomerAgreement")
         return items[0]
 
-    async def attest_agreement(self, customer_id: str, body: dict, *, request_id: str | None = None) -> dict:
-        return await self.send_json("POST", f"/v1/customers/{customer_id}/agreements", body, request_id=request_id)
-
-    async def list_agreements(self, customer_id: str) -> list[dict]:
-        body = await self.get_json(
-            f"/v1/customers/{customer_id}/agreements", agreementType="MicrosoftCustomerAgreement"
+    async def attest_agreement(
+        self, customer_id: str, body: dict | m.Agreement, *, request_id: str | None = None
+    ) -> m.Agreement:
+        return await self._send(
+            m.Agreement, "POST", f"/v1/customers/{customer_id}/agreements", body, request_id=request_id
         )
-        return body["items"]
+
+    async def list_agreements(self, customer_id: str) -> list[m.Agreement]:
+        return await self._items(
+            m.Agreement, f"/v1/customers/{customer_id}/agreements", agreementType="MicrosoftCustomerAgreement"
+        )
 
     # --- Carts, orders -------------------------------------------------------------------------------
 
-    async def create_cart(self, customer_id: str, body: dict, *, request_id: str | None = None) -> dict:
-        return await self.send_json("POST", f"/v1/customers/{customer_id}/carts", body, request_id=request_id)
+    async def create_cart(self, customer_id: str, body: dict | m.Cart, *, request_id: str | None = None) -> m.Cart:
+        return await self._send(m.Cart, "POST", f"/v1/customers/{customer_id}/carts", body, request_id=request_id)
 
-    async def checkout(self, customer_id: str, cart_id: str, *, request_id: str | None = None) -> dict:
-        return await self.send_json(
-            "POST", f"/v1/customers/{customer_id}/carts/{cart_id}/checkout", request_id=request_id
+    async def checkout(self, customer_id: str, cart_id: str, *, request_id: str | None = None) -> m.CartCheckoutResult:
+        return await self._send(
+            m.CartCheckoutResult, "POST", f"/v1/customers/{customer_id}/carts/{cart_id}/checkout", request_id=request_id
         )
 
-    async def get_order(self, customer_id: str, order_id: str) -> dict:
-        return await self.get_json(f"/v1/customers/{customer_id}/orders/{order_id}")
+    async def get_order(self, customer_id: str, order_id: str) -> m.Order:
+        return await self._get(m.Order, f"/v1/customers/{customer_id}/orders/{order_id}")
 
-    async def list_orders(self, customer_id: str) -> list[dict]:
-        return (await self.get_json(f"/v1/customers/{customer_id}/orders"))["items"]
+    async def list_orders(self, customer_id: str) -> list[m.Order]:
+        return await self._items(m.Order, f"/v1/customers/{customer_id}/orders")
 
     # --- Subscriptions -------------------------------------------------------------------------------
 
-    async def list_subscriptions(self, customer_id: str, order_id: str | None = None) -> list[dict]:
-        return (await self.get_json(f"/v1/customers/{customer_id}/subscriptions", order_id=order_id))["items"]
+    async def list_subscriptions(self, customer_id: str, order_id: str | None = None) -> list[m.Subscription]:
+        return await self._items(m.Subscription, f"/v1/customers/{customer_id}/subscriptions", order_id=order_id)
 
-    async def get_subscription(self, customer_id: str, subscription_id: str) -> dict:
-        return await self.get_json(f"/v1/customers/{customer_id}/subscriptions/{subscription_id}")
+    async def get_subscription(self, customer_id: str, subscription_id: str) -> m.Subscription:
+        return await self._get(m.Subscription, f"/v1/customers/{customer_id}/subscriptions/{subscription_id}")
 
     async def update_subscription(
-        self, customer_id: str, subscription: dict, *, request_id: str | None = None, **changes: Any
-    ) -> dict:
-        """PATCH the full resource with changes applied, sending its etag in If-Match (facts 7.3)."""
-        body = {**subscription, **changes}
-        etag = (subscription.get("attributes") or {}).get("etag")
-        return await self.send_json(
+        self, customer_id: str, subscription: m.Subscription, *, request_id: str | None = None, **changes: Any
+    ) -> m.Subscription:
+        """PATCH the full resource with `changes` (Microsoft's camelCase names) applied, sending its etag in
+        If-Match (facts 7.3: a partial body can silently reset what it leaves out)."""
+        body = {**msgspec.json.decode(m.encode(subscription)), **changes}
+        etag = subscription.attributes.etag if subscription.attributes else None
+        return await self._send(
+            m.Subscription,
             "PATCH",
-            f"/v1/customers/{customer_id}/subscriptions/{subscription['id']}",
+            f"/v1/customers/{customer_id}/subscriptions/{subscription.id}",
             body,
             request_id=request_id,
             headers={"If-Match": etag} if etag else None,
@@ -249,8 +286,9 @@ class PartnerCenterClient:
 
     # --- Billing ------------------------------------------------------------------------------------
 
-    def unbilled_line_items(self, currency: str, size: int = 2000) -> AsyncIterator[dict]:
-        return self.pages(
+    def unbilled_line_items(self, currency: str, size: int = 2000) -> AsyncIterator[m.OneTimeInvoiceLineItem]:
+        return self._paged(
+            m.OneTimeInvoiceLineItem,
             "/v1/invoices/unbilled/lineitems",
             {
                 "provider": "onetime",
@@ -261,11 +299,13 @@ class PartnerCenterClient:
             },
         )
 
-    async def list_invoices(self) -> list[dict]:
-        return (await self.get_json("/v1/invoices"))["items"]
+    async def list_invoices(self) -> list[m.Invoice]:
+        return await self._items(m.Invoice, "/v1/invoices")
 
-    def invoice_line_items(self, invoice_id: str, size: int = 2000) -> AsyncIterator[dict]:
-        return self.pages(f"/v1/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems", {"size": size})
+    def invoice_line_items(self, invoice_id: str, size: int = 2000) -> AsyncIterator[m.OneTimeInvoiceLineItem]:
+        return self._paged(
+            m.OneTimeInvoiceLineItem, f"/v1/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems", {"size": size}
+        )
 
 
 def _body(response: httpx.Response) -> Any:

@@ -53,7 +53,7 @@ async def check(settings: Settings) -> list[str]:
         customers = [c async for c in client.list_customers()]
         subscriptions = 0
         for customer in customers:
-            subscriptions += len(await client.list_subscriptions(customer["id"]))
+            subscriptions += len(await client.list_subscriptions(str(customer.id)))
     finally:
         await client.aclose()
     who = claims.get("upn") or f"app {claims.get('appid')} (app-only)"

@@ -54,7 +54,7 @@ MCA = {
 async def new_customer(client, *, mca: bool = True, country: str = "US") -> dict:
     customer = await client.create_customer(customer_body(country=country))
     if mca:
-        await client.attest_agreement(customer["id"], MCA)
+        await client.attest_agreement(customer.id, MCA)
     return customer
 
 
@@ -69,12 +69,12 @@ def line(offer, quantity: int = 1, term: str = "P1Y", cycle: str = "monthly") ->
 
 async def buy(client, customer_id: str, *lines: dict) -> list[dict]:
     cart = await client.create_cart(customer_id, {"lineItems": list(lines)})
-    result = await client.checkout(customer_id, cart["id"])
-    assert result["orderErrors"] == [], result
+    result = await client.checkout(customer_id, cart.id)
+    assert result.order_errors == [], result
     return [
-        await client.get_subscription(customer_id, li["subscriptionId"])
-        for order in result["orders"]
-        for li in order["lineItems"]
+        await client.get_subscription(customer_id, li.subscription_id)
+        for order in result.orders
+        for li in order.line_items
     ]
 
 
@@ -106,26 +106,26 @@ async def test_no_token_is_401_in_microsofts_error_shape(pc_sandbox: Sandbox):
 async def test_customer_agreement_and_mca_rules(pc_sandbox: Sandbox):
     client = pc_sandbox.app_only_client()
     customer = await client.create_customer(customer_body())
-    assert customer["userCredentials"]["userName"].startswith("admin@")
-    fetched = await client.get_customer(customer["id"])
-    assert fetched["companyProfile"]["domain"] == customer["companyProfile"]["domain"]
+    assert customer.user_credentials.user_name.startswith("admin@")
+    fetched = await client.get_customer(customer.id)
+    assert fetched.company_profile.domain == customer.company_profile.domain
     with pytest.raises(BusinessRuleError) as taken:
-        await client.create_customer(customer_body(customer["companyProfile"]["domain"]))
+        await client.create_customer(customer_body(customer.company_profile.domain))
     assert taken.value.code == 1019
-    cart = await client.create_cart(customer["id"], {"lineItems": [line(BASIC)]})
+    cart = await client.create_cart(customer.id, {"lineItems": [line(BASIC)]})
     with pytest.raises(BusinessRuleError) as no_mca:
-        await client.checkout(customer["id"], cart["id"])
+        await client.checkout(customer.id, cart.id)
     assert (no_mca.value.status, no_mca.value.code) == (403, 13605)
     metadata = await client.agreement_metadata()
-    assert metadata["templateId"] == MCA["templateId"]
-    await client.attest_agreement(customer["id"], MCA)
+    assert metadata.template_id == MCA["templateId"]
+    await client.attest_agreement(customer.id, MCA)
     with pytest.raises(BusinessRuleError) as again:
-        await client.attest_agreement(customer["id"], MCA)
+        await client.attest_agreement(customer.id, MCA)
     assert again.value.code == 600061
-    assert len(await client.list_agreements(customer["id"])) == 1
-    result = await client.checkout(customer["id"], cart["id"])
-    assert result["orders"][0]["lineItems"][0]["subscriptionId"]
-    assert await client.checkout(customer["id"], cart["id"]) == result  # checking out again returns the first result
+    assert len(await client.list_agreements(customer.id)) == 1
+    result = await client.checkout(customer.id, cart.id)
+    assert result.orders[0].line_items[0].subscription_id
+    assert await client.checkout(customer.id, cart.id) == result  # checking out again returns the first result
     with pytest.raises(NotFoundError):
         await client.get_customer(str(uuid.uuid4()))
 
@@ -135,16 +135,16 @@ async def test_worked_proration_examples_bill_4_00_then_minus_3_87_and_7_74(pc_s
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
     with clock.use_fixed_clock(datetime(2026, 6, 11, 9, 0, tzinfo=UTC)) as fixed:
-        [sub] = await buy(client, customer["id"], line(EXCHANGE_P1, 1, "P1Y", "monthly"))
+        [sub] = await buy(client, customer.id, line(EXCHANGE_P1, 1, "P1Y", "monthly"))
         fixed.advance(days=1)
-        await client.update_subscription(customer["id"], sub, quantity=2)
+        await client.update_subscription(customer.id, sub, quantity=2)
     lines = [
         (
-            li["chargeType"],
-            li["quantity"],
-            Decimal(str(li["subtotal"])),
-            li["chargeStartDate"][:10],
-            li["chargeEndDate"][:10],
+            li.charge_type,
+            li.quantity,
+            li.subtotal,
+            li.charge_start_date.date().isoformat(),
+            li.charge_end_date.date().isoformat(),
         )
         async for li in client.unbilled_line_items("USD")
     ]
@@ -159,13 +159,10 @@ async def test_removing_a_seat_the_next_day_reverses_and_rebills(pc_sandbox: San
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
     with clock.use_fixed_clock(datetime(2026, 6, 11, 9, 0, tzinfo=UTC)) as fixed:
-        [sub] = await buy(client, customer["id"], line(EXCHANGE_P1, 2, "P1Y", "monthly"))
+        [sub] = await buy(client, customer.id, line(EXCHANGE_P1, 2, "P1Y", "monthly"))
         fixed.advance(days=1)
-        await client.update_subscription(customer["id"], sub, quantity=1)
-    amounts = [
-        (li["chargeType"], li["quantity"], Decimal(str(li["subtotal"])))
-        async for li in client.unbilled_line_items("USD")
-    ]
+        await client.update_subscription(customer.id, sub, quantity=1)
+    amounts = [(li.charge_type, li.quantity, li.subtotal) async for li in client.unbilled_line_items("USD")]
     assert amounts == [
         ("new", 2, Decimal("8.00")),
         ("removeQuantity", 2, Decimal("-7.74")),
@@ -177,33 +174,33 @@ async def test_seat_reduction_only_inside_the_window(pc_sandbox: Sandbox):
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
     with clock.use_fixed_clock(clock.real_now()) as fixed:
-        [sub] = await buy(client, customer["id"], line(BASIC, 5, "P1Y", "annual"))
-        assert sub["refundableQuantity"]["totalQuantity"] == 5
+        [sub] = await buy(client, customer.id, line(BASIC, 5, "P1Y", "annual"))
+        assert sub.refundable_quantity.total_quantity == 5
         fixed.advance(hours=100)
-        sub = await client.update_subscription(customer["id"], sub, quantity=8)
-        assert [d["quantity"] for d in sub["refundableQuantity"]["details"]] == [5, 3]
+        sub = await client.update_subscription(customer.id, sub, quantity=8)
+        assert [d.quantity for d in sub.refundable_quantity.details] == [5, 3]
         fixed.advance(hours=69)  # the first 5 seats' window (168 h) has closed; the 3 added seats' has not
-        sub = await client.get_subscription(customer["id"], sub["id"])
-        assert sub["refundableQuantity"]["totalQuantity"] == 3
+        sub = await client.get_subscription(customer.id, sub.id)
+        assert sub.refundable_quantity.total_quantity == 3
         with pytest.raises(BusinessRuleError) as refused:
-            await client.update_subscription(customer["id"], sub, quantity=4)
+            await client.update_subscription(customer.id, sub, quantity=4)
         assert (refused.value.status, refused.value.code) == (400, 800090)
         assert refused.value.description == "Subscription quantity cannot be decreased."
-        sub = await client.update_subscription(customer["id"], sub, quantity=5)
-        assert sub["quantity"] == 5
-        assert sub["refundableQuantity"]["totalQuantity"] == 0
+        sub = await client.update_subscription(customer.id, sub, quantity=5)
+        assert sub.quantity == 5
+        assert sub.refundable_quantity.total_quantity == 0
         with pytest.raises(BusinessRuleError) as closed:
-            await client.update_subscription(customer["id"], sub, status="deleted")
+            await client.update_subscription(customer.id, sub, status="deleted")
         assert closed.value.code == 800094
 
 
 async def test_stale_etag_is_refused(pc_sandbox: Sandbox):
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
-    [sub] = await buy(client, customer["id"], line(BASIC, 1))
-    await client.update_subscription(customer["id"], sub, autoRenewEnabled=False)
+    [sub] = await buy(client, customer.id, line(BASIC, 1))
+    await client.update_subscription(customer.id, sub, autoRenewEnabled=False)
     with pytest.raises(BusinessRuleError) as stale:
-        await client.update_subscription(customer["id"], sub, quantity=3)
+        await client.update_subscription(customer.id, sub, quantity=3)
     assert stale.value.code == 2055
 
 
@@ -212,7 +209,7 @@ async def test_with_faults_200_writes_each_happen_exactly_once(pc_sandbox: Sandb
     await pc_sandbox.set_faults(error_rate=0.2, throttle_rate=0.1)
     customers = await asyncio.gather(*[client.create_customer(customer_body()) for _ in range(200)])
     await pc_sandbox.set_faults()
-    assert len({c["id"] for c in customers}) == 200
+    assert len({c.id for c in customers}) == 200
     assert await db.fetchval("SELECT count(*) FROM pcs_customers") == 200
     assert await db.fetchval("SELECT count(*) FROM pcs_requests") == 200
 
@@ -226,22 +223,20 @@ async def test_term_end_renews_at_the_new_price_or_expires_then_disables_and_del
     start = datetime.combine(change, datetime.min.time(), tzinfo=UTC) - timedelta(days=40)
     with clock.use_fixed_clock(start) as fixed:
         renewing, expiring = await buy(
-            client, customer["id"], line(BASIC, 3, "P1M", "monthly"), line(BASIC, 2, "P1M", "monthly")
+            client, customer.id, line(BASIC, 3, "P1M", "monthly"), line(BASIC, 2, "P1M", "monthly")
         )
-        expiring = await client.update_subscription(customer["id"], expiring, autoRenewEnabled=False)
-        old_price = await db.fetchval(
-            "SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing["id"])
-        )
+        expiring = await client.update_subscription(customer.id, expiring, autoRenewEnabled=False)
+        old_price = await db.fetchval("SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing.id))
         # a month later: the first renewal (still before the price change) and the expiry
         fixed.advance(days=35)
         async with db.transaction():
             ran = await service.run_scheduler(fixed.current)
         assert (ran["renewed"], ran["expired"]) == (1, 1)
         assert (
-            await db.fetchval("SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing["id"]))
+            await db.fetchval("SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing.id))
             == old_price
         )
-        assert (await client.get_subscription(customer["id"], expiring["id"]))["status"] == "expired"
+        assert (await client.get_subscription(customer.id, expiring.id)).status == "expired"
         async with db.transaction():
             assert (await service.run_scheduler(fixed.current))["renewed"] == 0  # idempotent
         # another month: the second renewal falls after the price change, at the new price
@@ -249,26 +244,24 @@ async def test_term_end_renews_at_the_new_price_or_expires_then_disables_and_del
         async with db.transaction():
             ran = await service.run_scheduler(fixed.current)
         assert ran["renewed"] == 1
-        renewed = await client.get_subscription(customer["id"], renewing["id"])
-        assert renewed["status"] == "active"
-        assert renewed["effectiveStartDate"][:10] > renewing["commitmentEndDate"][:10]
-        new_price = await db.fetchval(
-            "SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing["id"])
-        )
+        renewed = await client.get_subscription(customer.id, renewing.id)
+        assert renewed.status == "active"
+        assert renewed.effective_start > renewing.commitment_end
+        new_price = await db.fetchval("SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(renewing.id))
         assert new_price == (old_price * Decimal("1.05")).quantize(Decimal("0.01"))  # Basic +5% (PRICE_CHANGES)
-        assert renewed["refundableQuantity"]["totalQuantity"] == 3  # a renewal opens a new window
+        assert renewed.refundable_quantity.total_quantity == 3  # a renewal opens a new window
         # the first renewal is already on last month's invoice; the second is still unbilled
         invoices = await client.list_invoices()
         assert invoices
-        billed = [li["chargeType"] for inv in invoices async for li in client.invoice_line_items(inv["id"])]
-        unbilled = [li["chargeType"] async for li in client.unbilled_line_items("USD")]
+        billed = [li.charge_type for inv in invoices async for li in client.invoice_line_items(inv.id)]
+        unbilled = [li.charge_type async for li in client.unbilled_line_items("USD")]
         assert (billed + unbilled).count("renew") == 2
         assert "renew" in unbilled
-        assert (await client.get_subscription(customer["id"], expiring["id"]))["status"] == "disabled"  # 30 days on
+        assert (await client.get_subscription(customer.id, expiring.id)).status == "disabled"  # 30 days on
         fixed.advance(days=91)
         async with db.transaction():
             await service.run_scheduler(fixed.current)
-        assert (await client.get_subscription(customer["id"], expiring["id"]))["status"] == "deleted"
+        assert (await client.get_subscription(customer.id, expiring.id)).status == "deleted"
 
 
 async def test_pc_check_reports_the_connection(pc_sandbox: Sandbox):
@@ -276,7 +269,7 @@ async def test_pc_check_reports_the_connection(pc_sandbox: Sandbox):
 
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
-    await buy(client, customer["id"], line(BASIC, 1))
+    await buy(client, customer.id, line(BASIC, 1))
     lines = await check(pc_sandbox.settings)
     assert lines[0].startswith(f"Partner Center: {pc_sandbox.url} (sandbox mode)")
     assert "(app-only)" in lines[1]
@@ -311,21 +304,21 @@ async def test_catalog_products_skus_availabilities(pc_sandbox: Sandbox):
     client = pc_sandbox.app_only_client()
     products = await client.products("US", segment="commercial")
     assert len(products) >= 30
-    assert {"productType", "title", "id"} <= set(products[0])
-    education = {p["id"] for p in await client.products("US", segment="education")}
+    assert all(p.product_type and p.title and p.id for p in products)
+    education = {p.id for p in await client.products("US", segment="education")}
     assert education
     assert BASIC.product_id not in education
     skus = await client.skus(BASIC.product_id, "US")
-    assert BASIC.sku_id in [s["id"] for s in skus]
-    skus = [s for s in skus if s["id"] == BASIC.sku_id]
-    assert skus[0]["dynamicAttributes"]["upgradeTargetOffers"] == list(BASIC.upgrade_targets)
+    assert BASIC.sku_id in [s.id for s in skus]
+    skus = [s for s in skus if s.id == BASIC.sku_id]
+    assert skus[0].upgrade_target_offers == list(BASIC.upgrade_targets)
     [availability] = await client.availabilities(BASIC.product_id, BASIC.sku_id, "DE")
-    assert availability["catalogItemId"] == catalog.catalog_item_id(BASIC)
-    assert availability["defaultCurrency"]["code"] == "EUR"
+    assert availability.catalog_item_id == catalog.catalog_item_id(BASIC)
+    assert availability.default_currency.code == "EUR"
     addon = next(o for o in catalog.OFFERS if o.is_addon)
-    [addon_sku] = [s for s in await client.skus(addon.product_id, "US") if s["id"] == addon.sku_id]
-    assert addon_sku["dynamicAttributes"]["isAddon"] is True
-    assert addon_sku["dynamicAttributes"]["prerequisiteSkus"] == list(addon.prerequisite_skus)
+    [addon_sku] = [s for s in await client.skus(addon.product_id, "US") if s.id == addon.sku_id]
+    assert addon_sku.is_addon is True
+    assert addon_sku.prerequisite_skus == list(addon.prerequisite_skus)
     with pytest.raises(NotFoundError):
         await client.skus("NOSUCHPRODUCT", "US")
 
