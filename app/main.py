@@ -23,6 +23,7 @@ from app.auth import routes as auth_routes
 from app.config import ROOT, Settings, get_settings
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
+from app.partner_center import routes as partner_center_routes
 from app.partner_center.sandbox import app as sandbox
 from app.partner_center.sandbox import controls as sandbox_controls
 from app.web import pages
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             auth_routes.router,
             accounts_routes.router,
             pages.router,
+            partner_center_routes.router,
             pages.healthz,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static", include_in_schema=False

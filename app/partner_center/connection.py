@@ -45,8 +45,13 @@ def app_only_client(settings: Settings) -> PartnerCenterClient:
 
 
 async def check(settings: Settings) -> list[str]:
-    """What `cloudseat pc check` prints: where, as whom, until when, and how much is there."""
+    """What `cloudseat pc check` prints: where, as whom, until when, and how much is there. It uses the
+    connected admin agent (app + user) when there is one, app-only tokens otherwise."""
+    from app.partner_center.connect import user_tokens
+
     client = app_only_client(settings)
+    if (tokens := await user_tokens(settings)) is not None:
+        client.tokens = tokens
     try:
         token = await client.tokens.access_token()
         claims = jwt.decode(token, options={"verify_signature": False})

@@ -120,7 +120,7 @@ async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
     await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0")
     port = free_port()
     served = dataclasses.replace(
-        settings, base_url=f"http://127.0.0.1:{port}", port=port, host="127.0.0.1", sandbox_port=port
+        settings, base_url=f"https://127.0.0.1:{port}", port=port, host="127.0.0.1", sandbox_port=port
     )
     await sandbox.prepare(served)
     cert, key = served.sandbox_tls

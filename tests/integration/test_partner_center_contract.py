@@ -336,3 +336,61 @@ async def test_price_sheet_streams_as_csv_for_app_user_tokens_only(pc_sandbox: S
     with pytest.raises(AuthenticationError) as app_only:
         [line async for line in pc_sandbox.app_only_client().price_sheet_lines("US")]
     assert app_only.value.code == 900329
+
+
+async def _sign_in_csp(pc_sandbox: Sandbox, http: httpx.AsyncClient) -> str:
+    from tests import factories
+
+    admin = await factories.user(None)
+    page = await http.get("/login")
+    token = factories.csrf_from(page.text)
+    assert (
+        await http.post("/login", data={"email": admin.email, "password": factories.PASSWORD, "_csrf_token": token})
+    ).status_code == 303
+    return token
+
+
+async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa: bool) -> httpx.Response:
+    start = await http.post("/admin/partner-center/connect", data={"_csrf_token": csrf})
+    assert start.status_code == 303
+    auth_uri = start.headers["location"]
+    assert auth_uri.startswith(f"{pc_sandbox.url}/login/")
+    query = dict(httpx.URL(auth_uri).params)
+    assert query["code_challenge_method"] == "S256"  # PKCE
+    async with httpx.AsyncClient(verify=pc_sandbox.tls) as identity_platform:
+        signed_in = await identity_platform.post(
+            auth_uri.split("?")[0],
+            data={**query, "user_name": "agent@sandboxpartner.onmicrosoft.com", **({"mfa": "yes"} if mfa else {})},
+        )
+    assert signed_in.status_code == 303
+    callback = signed_in.headers["location"]
+    assert callback.startswith(f"{pc_sandbox.settings.base_url}/admin/partner-center/callback?")
+    return await http.get(callback.removeprefix(pc_sandbox.settings.base_url))
+
+
+async def test_connect_partner_center_keeps_only_an_encrypted_refresh_token(pc_sandbox: Sandbox):
+    from app.partner_center.connection import check
+
+    async with httpx.AsyncClient(base_url=pc_sandbox.settings.base_url, verify=pc_sandbox.tls) as http:
+        csrf = await _sign_in_csp(pc_sandbox, http)
+        refused = await _connect(pc_sandbox, http, csrf, mfa=False)
+        assert refused.status_code == 409
+        assert "did not use multi-factor authentication" in refused.text
+        assert await db.fetchval("SELECT count(*) FROM partner_center_connection") == 0
+        done = await _connect(pc_sandbox, http, csrf, mfa=True)
+        assert done.status_code == 303
+        page = await http.get(done.headers["location"])
+        assert "Partner Center is connected." in page.text
+        assert "agent@sandboxpartner.onmicrosoft.com" in page.text
+    stored = await db.fetchval("SELECT refresh_token_enc FROM partner_center_connection")
+    assert stored.startswith("gAAAA")  # Fernet, not the token itself
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM pcs_refresh_tokens WHERE token_hash = encode(sha256($1::bytea), 'hex')",
+            stored.encode(),
+        )
+        == 0
+    )
+    lines = await check(pc_sandbox.settings)
+    assert lines[1].startswith("Connected as:   agent@sandboxpartner.onmicrosoft.com")
+    await db.execute("TRUNCATE partner_center_connection, partner_center_auth_flows")

@@ -1,0 +1,137 @@
+"""Connecting Cloudseat to Partner Center (Secure Application Model, facts 2.1): an admin agent signs in with
+MFA through msal's authorization code flow with PKCE; only the refresh token is kept, encrypted with a key
+derived from SECRET_KEY. No password is ever seen or stored."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+import msal
+from cryptography.fernet import Fernet, InvalidToken
+
+from app import clock, db
+from app.accounts.rules import Principal
+from app.audit import service as audit
+from app.config import Settings
+from app.errors import Conflict
+from app.partner_center.auth import PARTNER_CENTER_SCOPE, AppUserTokens, confidential_app
+from app.partner_center.connection import LOGIN, SANDBOX_TENANT
+from app.partner_center.sandbox import identity
+from app.partner_center.sandbox.app import sandbox_url
+
+FLOW_LIFETIME = timedelta(minutes=15)
+MFA_MISSING = "The sign-in did not use multi-factor authentication. Partner Center requires MFA: sign in again with it."
+
+
+def _fernet(secret_key: str) -> Fernet:
+    key = hashlib.sha256(f"cloudseat-partner-center-refresh-token:{secret_key}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt(secret_key: str, value: str) -> str:
+    return _fernet(secret_key).encrypt(value.encode()).decode()
+
+
+def decrypt(secret_key: str, value: str) -> str:
+    return _fernet(secret_key).decrypt(value.encode()).decode()
+
+
+def app_factory(settings: Settings) -> Callable[[], msal.ConfidentialClientApplication]:
+    if settings.is_sandbox:
+        url = sandbox_url(settings)
+        return lambda: confidential_app(
+            identity.SANDBOX_CLIENT_ID,
+            identity.sandbox_client_secret(settings.secret_key),
+            oidc_authority=f"{url}/login/{SANDBOX_TENANT}/v2.0",
+            verify=str(settings.sandbox_tls[0]),
+        )
+    client_id, secret, tenant = settings.pc_client_id, settings.pc_client_secret, settings.pc_tenant_id
+    if not (client_id and secret and tenant):
+        raise Conflict(
+            "not_configured",
+            "Set PARTNER_CENTER_CLIENT_ID, PARTNER_CENTER_CLIENT_SECRET and "
+            "PARTNER_CENTER_TENANT_ID to connect Partner Center.",
+        )
+    return lambda: confidential_app(client_id, secret, authority=f"{LOGIN}/{tenant}")
+
+
+def redirect_uri(settings: Settings) -> str:
+    return f"{settings.base_url}/admin/partner-center/callback"
+
+
+async def start(actor: Principal, settings: Settings) -> str:
+    """Begin a sign-in; returns the identity platform's URL to send the admin to."""
+    app = await asyncio.to_thread(app_factory(settings))
+    flow = await asyncio.to_thread(
+        app.initiate_auth_code_flow, [PARTNER_CENTER_SCOPE], redirect_uri=redirect_uri(settings)
+    )
+    await db.execute("DELETE FROM partner_center_auth_flows WHERE created_at < $1", clock.real_now() - FLOW_LIFETIME)
+    await db.execute(
+        "INSERT INTO partner_center_auth_flows (state, flow, user_id, created_at) VALUES ($1, $2, $3, $4)",
+        flow["state"],
+        json.dumps(flow),
+        actor.user_id,
+        clock.real_now(),
+    )
+    return str(flow["auth_uri"])
+
+
+async def finish(actor: Principal, settings: Settings, reply: dict[str, str]) -> dict:
+    """The callback: redeem the code (PKCE checked by msal), require MFA, keep the refresh token encrypted."""
+    rows = await db.fetch(
+        "DELETE FROM partner_center_auth_flows WHERE state = $1 AND user_id = $2 AND created_at > $3 RETURNING flow",
+        reply.get("state", ""),
+        actor.user_id,
+        clock.real_now() - FLOW_LIFETIME,
+    )
+    if not rows:
+        raise Conflict("sign_in_expired", "This sign-in expired or was started by someone else. Start again.")
+    if reply.get("error"):
+        raise Conflict("sign_in_failed", f"The sign-in failed: {reply.get('error_description') or reply['error']}")
+    flow = json.loads(rows[0]["flow"]) if isinstance(rows[0]["flow"], str) else rows[0]["flow"]
+    app = await asyncio.to_thread(app_factory(settings))
+    result = await asyncio.to_thread(app.acquire_token_by_auth_code_flow, flow, reply)
+    if "refresh_token" not in result:
+        raise Conflict("sign_in_failed", f"The sign-in failed: {result.get('error_description') or result}")
+    claims = result.get("id_token_claims", {})
+    if "mfa" not in claims.get("amr", []):
+        raise Conflict("mfa_required", MFA_MISSING)
+    user_name = str(claims.get("preferred_username") or claims.get("upn") or "")
+    tenant = str(claims.get("tid", ""))
+    async with db.transaction():
+        await db.execute(
+            "INSERT INTO partner_center_connection (id, user_name, tenant_id, refresh_token_enc, connected_by, "
+            "connected_at) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET user_name = $1, "
+            "tenant_id = $2, refresh_token_enc = $3, connected_by = $4, connected_at = $5",
+            user_name,
+            tenant,
+            encrypt(settings.secret_key, result["refresh_token"]),
+            actor.user_id,
+            clock.now(),
+        )
+        await audit.record(
+            actor, "partner_center", "connection", "connected", after={"user_name": user_name, "tenant_id": tenant}
+        )
+    return {"user_name": user_name, "tenant_id": tenant}
+
+
+async def current() -> dict | None:
+    rows = await db.fetch("SELECT user_name, tenant_id, connected_at, connected_by FROM partner_center_connection")
+    return rows[0] if rows else None
+
+
+async def user_tokens(settings: Settings) -> AppUserTokens | None:
+    """App + user tokens from the stored connection, or None when nobody has connected yet."""
+    rows = await db.fetch("SELECT refresh_token_enc FROM partner_center_connection")
+    if not rows:
+        return None
+    try:
+        refresh_token = decrypt(settings.secret_key, rows[0]["refresh_token_enc"])
+    except InvalidToken:
+        return None  # SECRET_KEY changed: the admin must connect again
+    return AppUserTokens(app_factory(settings), refresh_token)
