@@ -49,7 +49,7 @@ def nav(page: Page):
 @pytest.mark.parametrize(
     ("role", "email", "heading", "role_label", "links"),
     [
-        ("csp", CSP_ADMIN, "Back office", "CSP admin", ["Home", "Resellers", "Customers", "Outbox"]),
+        ("csp", CSP_ADMIN, "Back office", "CSP admin", ["Home", "Resellers", "Customers", "Outbox", "Partner Center"]),
         (
             "reseller",
             RESELLER,
