@@ -354,7 +354,7 @@ async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa:
     start = await http.post("/admin/partner-center/connect", data={"_csrf_token": csrf})
     assert start.status_code == 303
     auth_uri = start.headers["location"]
-    assert auth_uri.startswith(f"{pc_sandbox.url}/login/")
+    assert auth_uri.startswith(f"{pc_sandbox.settings.base_url}/_sandbox/partner-center/login/")
     query = dict(httpx.URL(auth_uri).params)
     assert query["code_challenge_method"] == "S256"  # PKCE
     async with httpx.AsyncClient(verify=pc_sandbox.tls) as identity_platform:

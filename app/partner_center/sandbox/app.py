@@ -160,7 +160,12 @@ def _continuation(request: Request) -> str | None:
 
 @get("/login/{tenant:str}/v2.0/.well-known/openid-configuration", sync_to_thread=False)
 def openid_configuration(request: Request, tenant: FromPath[str]) -> Response:
-    return _json(identity.openid_configuration(sandbox_url(request.app.state.settings) + "/login", tenant))
+    settings = request.app.state.settings
+    return _json(
+        identity.openid_configuration(
+            sandbox_url(settings) + "/login", tenant, f"{settings.base_url}{MOUNT_PATH}/login"
+        )
+    )
 
 
 @get("/login/{tenant:str}/discovery/v2.0/keys", sync_to_thread=False)
