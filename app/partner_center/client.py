@@ -228,6 +228,21 @@ class PartnerCenterClient:
     def list_customers(self, size: int = 100) -> AsyncIterator[m.Customer]:
         return self._paged(m.Customer, "/v1/customers", {"size": size})
 
+    async def validate_address(self, address: dict) -> m.AddressValidationResponse:
+        return await self._send(m.AddressValidationResponse, "POST", "/v1/validations/address", address)
+
+    async def qualifications(self, customer_id: str) -> list[m.CustomerQualification]:
+        response = await self.request("GET", f"/v1/customers/{customer_id}/qualifications")
+        return m.decode(list[m.CustomerQualification], response.content)
+
+    async def add_qualification(
+        self, customer_id: str, body: dict, *, validation_code: str | None = None, request_id: str | None = None
+    ) -> m.CustomerQualification:
+        path = f"/v1/customers/{customer_id}/qualifications"
+        if validation_code:
+            path += f"?code={validation_code}"
+        return await self._send(m.CustomerQualification, "POST", path, body, request_id=request_id)
+
     async def agreement_metadata(self) -> m.AgreementMetaData:
         items = await self._items(m.AgreementMetaData, "/v1/agreements", agreementType="MicrosoftCustomerAgreement")
         return items[0]

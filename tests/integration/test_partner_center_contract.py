@@ -396,3 +396,38 @@ async def test_connect_partner_center_keeps_only_an_encrypted_refresh_token(pc_s
     lines = await check(pc_sandbox.settings)
     assert lines[1].startswith("Connected as:   agent@sandboxpartner.onmicrosoft.com")
     await db.execute("TRUNCATE partner_center_connection, partner_center_auth_flows")
+
+
+async def test_address_validation_and_qualifications(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    ok = await client.validate_address(
+        {"addressLine1": "1 Microsoft Way", "city": "Redmond", "state": "WA", "postalCode": "98052", "country": "US"}
+    )
+    assert ok.status == "VerifiedShippable"
+    assert ok.suggested_addresses[0].postal_code == "98052"
+    gb = await client.validate_address(
+        {"addressLine1": "10 Downing St", "city": "London", "postalCode": "sw1a2aa", "country": "GB"}
+    )
+    assert gb.suggested_addresses[0].postal_code == "SW1A 2AA"
+    bad = await client.validate_address(
+        {"addressLine1": "Hauptstr. 1", "city": "Berlin", "postalCode": "1234", "country": "DE"}
+    )
+    assert (bad.status, bad.validation_message) == ("None", "Enter a valid postal code for Germany, like 10115.")
+
+    customer = await new_customer(client)
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        added = await client.add_qualification(
+            customer.id, {"qualification": "Education", "educationSegment": "HigherEducation"}
+        )
+        assert (added.qualification, added.vetting_status) == ("Education", "InReview")
+        with pytest.raises(BusinessRuleError) as nonprofit:
+            await client.add_qualification(customer.id, {"qualification": "Nonprofit"})
+        assert nonprofit.value.code == 600050
+        with pytest.raises(BusinessRuleError) as gcc:
+            await client.add_qualification(
+                customer.id, {"qualification": "GovernmentCommunityCloud"}, validation_code="wrong"
+            )
+        assert gcc.value.code == 600052
+        fixed.advance(days=1)
+        [education] = await client.qualifications(customer.id)
+        assert education.vetting_status == "Approved"

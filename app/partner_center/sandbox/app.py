@@ -502,3 +502,23 @@ async def price_sheet(rest: FromPath[str]) -> Response:
 
 
 API_HANDLERS += [list_products, get_product, list_skus, get_sku, list_availabilities]
+
+
+@post("/v1/validations/address", status_code=200)
+async def validate_address(data: JSONBody[dict[str, Any]]) -> Response:
+    return _json(service.validate_address(data))
+
+
+@get("/v1/customers/{customer_id:str}/qualifications")
+async def list_qualifications(customer_id: FromPath[str]) -> Response:
+    return _json(await service.list_qualifications(customer_id))
+
+
+@post("/v1/customers/{customer_id:str}/qualifications")
+async def add_qualification(
+    request: Request, customer_id: FromPath[str], data: JSONBody[dict[str, Any]], code: FromQuery[str | None] = None
+) -> Response:
+    return await idempotent(request, 201, lambda: service.add_qualification(customer_id, data, code))
+
+
+API_HANDLERS += [validate_address, list_qualifications, add_qualification]

@@ -1185,3 +1185,85 @@ async def price_sheet(market: str, view: str) -> str:
     if market.upper() not in catalog.MARKETS:
         raise bad_request(f"The market {market} is not supported.", 400)
     return catalog.price_sheet_csv(market.upper(), await price_change_date())
+
+
+# --- Address validation and qualifications (facts 3.2, 3.3) ---------------------------------------------
+
+SETTABLE_QUALIFICATIONS = {
+    "education": "Education",
+    "governmentcommunitycloud": "GovernmentCommunityCloud",
+    "stateownedentity": "StateOwnedEntity",
+}
+GCC_VALIDATION_CODE = "sandbox-gcc"  # the sandbox's one validation code (GET /customers/all/validations)
+VETTING_TIME = timedelta(days=1)  # Microsoft reviews qualifications; the sandbox approves after a day
+
+
+def validate_address(body: dict) -> dict:
+    """Verified when the street, city and postal code fit the country; otherwise what is missing."""
+    from app.accounts.address_rules import normalize_postal_code, postal_code_error
+
+    address = {k: _first(body, k) for k in ("addressLine1", "addressLine2", "city", "state", "postalCode", "country")}
+    original = {k: v for k, v in address.items() if v}
+    country = str(address["country"] or "").upper()
+    if not country or not address["addressLine1"] or not address["city"]:
+        return {
+            "originalAddress": original,
+            "suggestedAddresses": [],
+            "status": "StreetPartial",
+            "validationMessage": "The street address, city and country are required.",
+        }
+    if message := postal_code_error(country, str(address["postalCode"] or "")):
+        return {"originalAddress": original, "suggestedAddresses": [], "status": "None", "validationMessage": message}
+    suggested = {
+        **original,
+        "country": country,
+        "postalCode": normalize_postal_code(country, str(address["postalCode"] or "")),
+    }
+    return {"originalAddress": original, "suggestedAddresses": [suggested], "status": "VerifiedShippable"}
+
+
+def _qualification_json(row: dict, now: datetime) -> dict:
+    status = row["vetting_status"]
+    if status == "InReview" and row["created_at"] + VETTING_TIME <= now:
+        status = "Approved"
+    return {
+        "qualification": row["qualification"],
+        "vettingStatus": status,
+        "vettingCreateDate": shapes.iso(row["created_at"]),
+        **json.loads(row["data"]),
+    }
+
+
+async def list_qualifications(customer_id: str) -> list[dict]:
+    customer = await _customer(customer_id)
+    rows = await db.fetch("SELECT * FROM pcs_qualifications WHERE customer_id = $1 ORDER BY created_at", customer["id"])
+    return [_qualification_json(r, clock.now()) for r in rows]
+
+
+async def add_qualification(customer_id: str, body: dict, code: str | None) -> dict:
+    customer = await _customer(customer_id)
+    requested = str(_first(body, "qualification", default="") or "")
+    name = SETTABLE_QUALIFICATIONS.get(requested.lower())
+    if name is None:
+        raise bad_request(f"The qualification {requested or '(empty)'} cannot be set by a partner.", 600050)
+    extra: dict[str, Any] = {}
+    if name == "Education":
+        segment = _first(body, "educationSegment")
+        if segment not in ("K12", "HigherEducation"):
+            raise bad_request("Education needs educationSegment K12 or HigherEducation.", 600051)
+        extra = {"educationSegment": segment, "website": _first(body, "website")}
+    if name == "GovernmentCommunityCloud" and (code or _first(body, "validationCode")) != GCC_VALIDATION_CODE:
+        raise bad_request("The validation code is not valid for GovernmentCommunityCloud.", 600052)
+    now = clock.now()
+    await db.execute(
+        "INSERT INTO pcs_qualifications (customer_id, qualification, vetting_status, data, created_at) "
+        "VALUES ($1, $2, 'InReview', $3, $4) ON CONFLICT (customer_id, qualification) DO NOTHING",
+        customer["id"],
+        name,
+        json.dumps(extra),
+        now,
+    )
+    rows = await db.fetch(
+        "SELECT * FROM pcs_qualifications WHERE customer_id = $1 AND qualification = $2", customer["id"], name
+    )
+    return _qualification_json(rows[0], now)
