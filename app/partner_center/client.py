@@ -243,6 +243,15 @@ class PartnerCenterClient:
             path += f"?code={validation_code}"
         return await self._send(m.CustomerQualification, "POST", path, body, request_id=request_id)
 
+    async def promotions(self, country: str, segment: str = "commercial") -> list[m.ProductPromotion]:
+        return await self._items(m.ProductPromotion, "/v1/productpromotions", country=country, segment=segment)
+
+    async def promotion_eligibilities(self, customer_id: str, items: list[dict]) -> list[m.PromotionEligibilityItem]:
+        response = await self.request(
+            "POST", f"/v1/customers/{customer_id}/promotionEligibilities", json={"items": items}
+        )
+        return m.decode(m.ResourceCollection[m.PromotionEligibilityItem], response.content).items
+
     async def agreement_metadata(self) -> m.AgreementMetaData:
         items = await self._items(m.AgreementMetaData, "/v1/agreements", agreementType="MicrosoftCustomerAgreement")
         return items[0]

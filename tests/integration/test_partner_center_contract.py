@@ -431,3 +431,30 @@ async def test_address_validation_and_qualifications(pc_sandbox: Sandbox):
         fixed.advance(days=1)
         [education] = await client.qualifications(customer.id)
         assert education.vetting_status == "Approved"
+
+
+async def test_promotions_and_their_eligibility(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    promotions = await client.promotions("US")
+    first_purchase = next(p for p in promotions if p.id == "39NFJQT1RZ4D:0001:39NFJQT1Q7MW")  # Business Standard
+    assert first_purchase.required_products
+    standard = catalog.offer_by_key("CFQ7TTC0LDPB", "0001")
+    customer = await new_customer(client)
+    item = {
+        "id": 0,
+        "catalogItemId": catalog.catalog_item_id(standard),
+        "quantity": 5,
+        "termDuration": "P1Y",
+        "billingCycle": "Annual",
+        "promotionId": first_purchase.id,
+    }
+    [eligible] = await client.promotion_eligibilities(customer.id, [item])
+    assert eligible.eligibilities[0].is_eligible is True
+    [wrong_term] = await client.promotion_eligibilities(
+        customer.id, [{**item, "termDuration": "P1M", "billingCycle": "Monthly"}]
+    )
+    assert [e.type for e in wrong_term.eligibilities[0].errors] == ["Term"]
+    await buy(client, customer.id, line(standard, 1, "P1Y", "annual"))
+    [again] = await client.promotion_eligibilities(customer.id, [item])
+    assert [e.type for e in again.eligibilities[0].errors] == ["OfferPurchasedPreviously"]
+    assert await client.promotions("US", segment="education") == []

@@ -522,3 +522,21 @@ async def add_qualification(
 
 
 API_HANDLERS += [validate_address, list_qualifications, add_qualification]
+
+
+@get("/v1/productpromotions")
+async def list_promotions(country: FromQuery[str] = "US", segment: FromQuery[str] = "commercial") -> Response:
+    return _json(service_collection(service.list_promotions(country, segment)))
+
+
+@get("/v1/productpromotions/{promotion_id:str}")
+async def get_promotion(promotion_id: FromPath[str]) -> Response:
+    return _json(service.get_promotion(promotion_id))
+
+
+@post("/v1/customers/{customer_id:str}/promotionEligibilities", status_code=200)
+async def promotion_eligibilities(customer_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response:
+    return _json(await service.promotion_eligibilities(customer_id, data))
+
+
+API_HANDLERS += [list_promotions, get_promotion, promotion_eligibilities]

@@ -1267,3 +1267,83 @@ async def add_qualification(customer_id: str, body: dict, code: str | None) -> d
         "SELECT * FROM pcs_qualifications WHERE customer_id = $1 AND qualification = $2", customer["id"], name
     )
     return _qualification_json(rows[0], now)
+
+
+# --- Promotions (facts 6.4) -------------------------------------------------------------------------------
+
+
+def list_promotions(country: str, segment: str) -> list[dict]:
+    if segment.lower() != "commercial":  # Microsoft lists commercial promotions only
+        return []
+    today = clock.now().date()
+    return [catalog.promotion_resource(p, today) for p in catalog.active_promotions(today)]
+
+
+def get_promotion(promotion_id: str) -> dict:
+    promotion = catalog.promotion_by_id(promotion_id)
+    if promotion is None:
+        raise not_found("Promotion", 20000)
+    return catalog.promotion_resource(promotion, clock.now().date())
+
+
+async def promotion_eligibilities(customer_id: str, body: dict) -> dict:
+    """For each item: is the promotion eligible for this customer, term, billing cycle and seat count?"""
+    customer = await _customer(customer_id)
+    today = clock.now().date()
+    results = []
+    for item in _first(body, "items", default=[]) or []:
+        errors: list[dict] = []
+        promotion = catalog.promotion_by_id(str(_first(item, "promotionId", default="")))
+        parsed = _parse_catalog_item(str(_first(item, "catalogItemId", default="")))
+        quantity = int(_first(item, "quantity", default=0) or 0)
+        if parsed is None:
+            errors.append({"description": "The catalog item ID is not valid.", "type": "InvalidCatalogItemId"})
+        elif promotion is None or not promotion.is_active(today):
+            errors.append({"description": "The promotion is not valid.", "type": "InvalidPromotion"})
+        else:
+            offer, _ = parsed
+            term = _first(item, "termDuration")
+            cycle = str(_first(item, "billingCycle", default="")).lower()
+            if promotion.discount_for(offer.product_id, offer.sku_id, term, cycle) is None:
+                eligible_terms = [
+                    {"duration": p.term, "billingCycle": p.billing_cycle}
+                    for p in promotion.products
+                    if (p.product_id, p.sku_id) == (offer.product_id, offer.sku_id)
+                ]
+                errors.append(
+                    {
+                        "description": "The promotion does not apply to this term or billing cycle.",
+                        "type": "Term",
+                        "eligibleTerms": eligible_terms,
+                    }
+                )
+            if (promotion.min_seats and quantity < promotion.min_seats) or (
+                promotion.max_seats and quantity > promotion.max_seats
+            ):
+                errors.append(
+                    {
+                        "description": "The seat count is outside the promotion's range.",
+                        "type": "SeatCount",
+                        "minimumRequiredSeats": promotion.min_seats,
+                        "maximumRequiredSeats": promotion.max_seats,
+                    }
+                )
+            if promotion.first_purchase_only and await db.fetchval(
+                "SELECT 1 FROM pcs_subscriptions WHERE customer_id = $1 AND product_id = $2 AND sku_id = $3 LIMIT 1",
+                customer["id"],
+                offer.product_id,
+                offer.sku_id,
+            ):
+                errors.append(
+                    {"description": "The customer has bought this offer before.", "type": "OfferPurchasedPreviously"}
+                )
+        results.append(
+            {
+                "id": _first(item, "id", default=0),
+                "catalogItemId": _first(item, "catalogItemId"),
+                "eligibilities": [
+                    {"promotionId": _first(item, "promotionId"), "isEligible": not errors, "errors": errors}
+                ],
+            }
+        )
+    return {"totalCount": len(results), "items": results, "attributes": {"objectType": "Collection"}}
