@@ -289,6 +289,13 @@ class PartnerCenterClient:
     async def list_subscriptions(self, customer_id: str, order_id: str | None = None) -> list[m.Subscription]:
         return await self._items(m.Subscription, f"/v1/customers/{customer_id}/subscriptions", order_id=order_id)
 
+    async def custom_term_end_dates(self, customer_id: str, term_duration: str) -> list[m.CustomTermEndDate]:
+        return await self._items(
+            m.CustomTermEndDate,
+            f"/v1/customers/{customer_id}/subscriptions/customTermEndDates",
+            term_duration=term_duration,
+        )
+
     async def get_subscription(self, customer_id: str, subscription_id: str) -> m.Subscription:
         return await self._get(m.Subscription, f"/v1/customers/{customer_id}/subscriptions/{subscription_id}")
 

@@ -458,3 +458,37 @@ async def test_promotions_and_their_eligibility(pc_sandbox: Sandbox):
     [again] = await client.promotion_eligibilities(customer.id, [item])
     assert [e.type for e in again.eligibilities[0].errors] == ["OfferPurchasedPreviously"]
     assert await client.promotions("US", segment="education") == []
+
+
+async def test_coterm_end_dates_and_a_shortened_first_term_billed_pro_rata(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    with clock.use_fixed_clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) as fixed:
+        [first] = await buy(client, customer.id, line(BASIC, 2, "P1Y", "annual"))
+        assert first.commitment_end.date().isoformat() == "2027-11-22"
+        fixed.advance(days=17)  # 2026-12-10
+        dates = await client.custom_term_end_dates(customer.id, "P1Y")
+        assert [
+            (
+                d.allowed_custom_term_end_date_type,
+                d.allowed_custom_term_end_date.date().isoformat(),
+                d.coterm_subscription_ids,
+            )
+            for d in dates
+        ] == [
+            ("calendarMonthAligned", "2027-11-30", []),
+            ("subscriptionAligned", "2027-11-22", [first.id]),
+        ]
+        standard = catalog.offer_by_key("CFQ7TTC0LDPB", "0001")
+        cart = await client.create_cart(
+            customer.id, {"lineItems": [{**line(standard, 1, "P1Y", "annual"), "customTermEndDate": "2027-11-21"}]}
+        )
+        assert cart.line_items[0].error.error_code == 10017
+        [coterm] = await buy(
+            client, customer.id, {**line(standard, 1, "P1Y", "annual"), "customTermEndDate": "2027-11-22"}
+        )
+    assert coterm.commitment_end.date().isoformat() == "2027-11-22"
+    price = await db.fetchval("SELECT unit_price FROM pcs_subscriptions WHERE id = $1", uuid.UUID(coterm.id))
+    [charge] = [li async for li in client.unbilled_line_items("USD") if li.subscription_id == coterm.id]
+    # 348 of 365 days: 2026-12-10 to 2027-11-22, the first term shortened to end with the other subscription
+    assert charge.subtotal == (price * 348 / 365).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")

@@ -540,3 +540,11 @@ async def promotion_eligibilities(customer_id: FromPath[str], data: JSONBody[dic
 
 
 API_HANDLERS += [list_promotions, get_promotion, promotion_eligibilities]
+
+
+@get("/v1/customers/{customer_id:str}/subscriptions/customTermEndDates")
+async def custom_term_end_dates(customer_id: FromPath[str], term_duration: FromQuery[str] = "P1Y") -> Response:
+    return _json(service_collection(await service.custom_term_end_dates(customer_id, term_duration)))
+
+
+API_HANDLERS += [custom_term_end_dates]

@@ -258,6 +258,14 @@ async def _owns_prerequisite(customer_id: uuid.UUID, prerequisites: tuple[str, .
     )
 
 
+def _as_datetime_text(value: object) -> str | None:
+    """Microsoft answers dates as date-times: "2027-11-22" comes back as "2027-11-22T00:00:00Z"."""
+    if not value:
+        return None
+    text = str(value)
+    return text if "T" in text else f"{text[:10]}T00:00:00Z"
+
+
 def _line_error(code: int, description: str, **extra: Any) -> dict:
     return {"errorCode": code, "errorDescription": description, "additionalInformation": extra or None}
 
@@ -272,7 +280,7 @@ async def _check_line(customer: dict, line: dict, pending: dict[str, int]) -> di
         "billingCycle": str(_first(line, "billingCycle", default="") or "").lower(),
         "termDuration": _first(line, "termDuration"),
         "promotionId": _first(line, "promotionId"),
-        "customTermEndDate": _first(line, "customTermEndDate"),
+        "customTermEndDate": _as_datetime_text(_first(line, "customTermEndDate")),
         "attestationAccepted": bool(_first(line, "attestationAccepted", default=False)),
         "participants": _first(line, "participants", default=[]) or [],
         "provisioningContext": _first(line, "provisioningContext", default={}) or {},
@@ -314,6 +322,17 @@ async def _check_line(customer: dict, line: dict, pending: dict[str, int]) -> di
             **out,
             "error": _line_error(10006, "The addon is not purchasable without a compatible base subscription"),
         }
+    if out["customTermEndDate"]:
+        allowed = (
+            {
+                d["allowedCustomTermEndDate"][:10]
+                for d in await allowed_term_end_dates(customer["id"], str(out["termDuration"]), clock.now().date())
+            }
+            if out["termDuration"] in rules.TERM_MONTHS
+            else set()
+        )
+        if str(out["customTermEndDate"])[:10] not in allowed:
+            return {**out, "error": _line_error(10017, "The custom term end date is not allowed for this purchase.")}
     if offer.requires_attestation and not out["attestationAccepted"]:
         return {**out, "error": _line_error(10012, "The attestation must be accepted for this item.")}
     return out
@@ -1347,3 +1366,49 @@ async def promotion_eligibilities(customer_id: str, body: dict) -> dict:
             }
         )
     return {"totalCount": len(results), "items": results, "attributes": {"objectType": "Collection"}}
+
+
+# --- Coterminosity: custom term end dates (facts 6.3) -----------------------------------------------------
+
+
+async def allowed_term_end_dates(customer_id: uuid.UUID, term: str, today: date) -> list[dict]:
+    """The end dates a new purchase may take instead of its natural one: the last calendar month end before
+    the natural end, and the end dates of the customer's active subscriptions that fall before it."""
+    if term not in rules.TERM_MONTHS:
+        raise bad_request(f"The term duration {term} is not valid.", 400)
+    natural_end = rules.term_end(today, term)
+    month_end = (
+        natural_end
+        if natural_end == rules.add_months(natural_end.replace(day=1), 1) - timedelta(days=1)
+        else natural_end.replace(day=1) - timedelta(days=1)
+    )
+    dates: list[dict] = []
+    if month_end > today:
+        dates.append(
+            {
+                "allowedCustomTermEndDateType": "calendarMonthAligned",
+                "allowedCustomTermEndDate": shapes.iso(month_end),
+                "cotermSubscriptionIds": [],
+            }
+        )
+    rows = await db.fetch(
+        "SELECT end_date, array_agg(id::text ORDER BY id) AS ids FROM pcs_subscriptions WHERE customer_id = $1 "
+        "AND status = 'active' AND end_date > $2 AND end_date <= $3 GROUP BY end_date ORDER BY end_date",
+        customer_id,
+        today,
+        natural_end,
+    )
+    dates += [
+        {
+            "allowedCustomTermEndDateType": "subscriptionAligned",
+            "allowedCustomTermEndDate": shapes.iso(r["end_date"]),
+            "cotermSubscriptionIds": list(r["ids"]),
+        }
+        for r in rows
+    ]
+    return dates
+
+
+async def custom_term_end_dates(customer_id: str, term: str) -> list[dict]:
+    customer = await _customer(customer_id)
+    return await allowed_term_end_dates(customer["id"], term, clock.now().date())
