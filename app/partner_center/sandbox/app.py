@@ -28,6 +28,7 @@ from app import db
 from app.config import Settings
 from app.partner_center.sandbox import identity, service
 from app.partner_center.sandbox.errors import PartnerCenterFault
+from app.partner_center.sandbox.shapes import collection
 
 log = logging.getLogger(__name__)
 MOUNT_PATH = "/_sandbox/partner-center"
@@ -234,13 +235,7 @@ async def token(request: Request, tenant: FromPath[str]) -> Response:
 @get("/v1/agreements", sync_to_thread=False)
 def agreements_metadata(agreementType: FromQuery[str] = "MicrosoftCloudAgreement") -> Response:
     items = [service.agreement_metadata()] if agreementType.lower() in ("microsoftcustomeragreement", "*") else []
-    return _json(service_collection(items))
-
-
-def service_collection(items: list[dict]) -> dict:
-    from app.partner_center.sandbox.shapes import collection
-
-    return collection(items)
+    return _json(collection(items))
 
 
 @post("/v1/customers")
@@ -250,8 +245,6 @@ async def create_customer(request: Request, data: JSONBody[dict[str, Any]]) -> R
 
 @get("/v1/customers")
 async def list_customers(request: Request, size: FromQuery[int] = 100) -> Response:
-    from app.partner_center.sandbox.shapes import collection
-
     items, after = await service.list_customers(min(max(size, 1), 500), _continuation(request))
     return _json(collection(items, continuation=after, next_uri=f"/customers?size={size}&seekOperation=Next"))
 
@@ -268,7 +261,7 @@ async def create_agreement(request: Request, customer_id: FromPath[str], data: J
 
 @get("/v1/customers/{customer_id:str}/agreements")
 async def list_agreements(customer_id: FromPath[str]) -> Response:
-    return _json(service_collection(await service.list_agreements(customer_id)))
+    return _json(collection(await service.list_agreements(customer_id)))
 
 
 # --- Carts, orders -----------------------------------------------------------------------------------
@@ -291,7 +284,7 @@ async def checkout(request: Request, customer_id: FromPath[str], cart_id: FromPa
 
 @get("/v1/customers/{customer_id:str}/orders")
 async def list_orders(customer_id: FromPath[str]) -> Response:
-    return _json(service_collection(await service.list_orders(customer_id)))
+    return _json(collection(await service.list_orders(customer_id)))
 
 
 @get("/v1/customers/{customer_id:str}/orders/{order_id:str}")
@@ -304,7 +297,7 @@ async def get_order(customer_id: FromPath[str], order_id: FromPath[str]) -> Resp
 
 @get("/v1/customers/{customer_id:str}/subscriptions")
 async def list_subscriptions(customer_id: FromPath[str], order_id: FromQuery[str | None] = None) -> Response:
-    return _json(service_collection(await service.list_subscriptions(customer_id, order_id)))
+    return _json(collection(await service.list_subscriptions(customer_id, order_id)))
 
 
 @get("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}")
@@ -327,26 +320,31 @@ async def update_subscription(
 
 @get("/v1/invoices")
 async def list_invoices() -> Response:
-    return _json(service_collection(await service.list_invoices()))
+    return _json(collection(await service.list_invoices()))
+
+
+async def _line_items(
+    request: Request,
+    page: Callable[[int, int | None], Awaitable[tuple[list[dict], int | None]]],
+    size: int,
+    next_uri: str,
+) -> Response:
+    """A page of billing line items, continued with seekOperation=Next and MS-ContinuationToken (facts 9.1)."""
+    token_value = _continuation(request)
+    items, after = await page(min(max(size, 1), 2000), int(token_value) if token_value else None)
+    return _json(collection(items, continuation=str(after) if after else None, next_uri=next_uri))
 
 
 @get("/v1/invoices/unbilled/lineitems")
 async def unbilled(
     request: Request, currencycode: FromQuery[str | None] = None, size: FromQuery[int] = 2000
 ) -> Response:
-    from app.partner_center.sandbox.shapes import collection
-
-    token_value = _continuation(request)
-    items, after = await service.unbilled_line_items(
-        currencycode, min(max(size, 1), 2000), int(token_value) if token_value else None
-    )
-    return _json(
-        collection(
-            items,
-            continuation=str(after) if after else None,
-            next_uri="/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype="
-            f"billinglineitems&size={size}&seekOperation=Next",
-        )
+    return await _line_items(
+        request,
+        lambda size, after: service.unbilled_line_items(currencycode, size, after),
+        size,
+        "/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype="
+        f"billinglineitems&size={size}&seekOperation=Next",
     )
 
 
@@ -357,18 +355,11 @@ async def get_invoice(invoice_id: FromPath[str]) -> Response:
 
 @get("/v1/invoices/{invoice_id:str}/lineitems/OneTime/BillingLineItems")
 async def invoice_lines(request: Request, invoice_id: FromPath[str], size: FromQuery[int] = 2000) -> Response:
-    from app.partner_center.sandbox.shapes import collection
-
-    token_value = _continuation(request)
-    items, after = await service.invoice_line_items(
-        invoice_id, min(max(size, 1), 2000), int(token_value) if token_value else None
-    )
-    return _json(
-        collection(
-            items,
-            continuation=str(after) if after else None,
-            next_uri=f"/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems?size={size}&seekOperation=Next",
-        )
+    return await _line_items(
+        request,
+        lambda size, after: service.invoice_line_items(invoice_id, size, after),
+        size,
+        f"/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems?size={size}&seekOperation=Next",
     )
 
 
@@ -454,7 +445,7 @@ async def list_products(
     targetView: FromQuery[str] = "OnlineServices",
     targetSegment: FromQuery[str | None] = None,
 ) -> Response:
-    return _json(service_collection(service.products(country, targetView, targetSegment)))
+    return _json(collection(service.products(country, targetView, targetSegment)))
 
 
 @get("/v1/products/{product_id:str}")
@@ -466,7 +457,7 @@ async def get_product(product_id: FromPath[str], country: FromQuery[str] = "US")
 async def list_skus(
     product_id: FromPath[str], country: FromQuery[str] = "US", targetSegment: FromQuery[str | None] = None
 ) -> Response:
-    return _json(service_collection(service.skus(product_id, country, targetSegment)))
+    return _json(collection(service.skus(product_id, country, targetSegment)))
 
 
 @get("/v1/products/{product_id:str}/skus/{sku_id:str}")
@@ -481,7 +472,7 @@ async def list_availabilities(
     country: FromQuery[str] = "US",
     targetSegment: FromQuery[str | None] = None,
 ) -> Response:
-    return _json(service_collection(service.availabilities(product_id, sku_id, country, targetSegment)))
+    return _json(collection(service.availabilities(product_id, sku_id, country, targetSegment)))
 
 
 PRICE_SHEET = re.compile(r"pricesheets\(Market='(?P<market>[A-Za-z]{2})',PricesheetView='(?P<view>\w+)'\)/\$value")
@@ -526,7 +517,7 @@ API_HANDLERS += [validate_address, list_qualifications, add_qualification]
 
 @get("/v1/productpromotions")
 async def list_promotions(country: FromQuery[str] = "US", segment: FromQuery[str] = "commercial") -> Response:
-    return _json(service_collection(service.list_promotions(country, segment)))
+    return _json(collection(service.list_promotions(country, segment)))
 
 
 @get("/v1/productpromotions/{promotion_id:str}")
@@ -544,7 +535,7 @@ API_HANDLERS += [list_promotions, get_promotion, promotion_eligibilities]
 
 @get("/v1/customers/{customer_id:str}/subscriptions/customTermEndDates")
 async def custom_term_end_dates(customer_id: FromPath[str], term_duration: FromQuery[str] = "P1Y") -> Response:
-    return _json(service_collection(await service.custom_term_end_dates(customer_id, term_duration)))
+    return _json(collection(await service.custom_term_end_dates(customer_id, term_duration)))
 
 
 API_HANDLERS += [custom_term_end_dates]

@@ -864,14 +864,12 @@ _LINE_SQL = (
 )
 
 
-async def unbilled_line_items(currency: str | None, size: int, after: int | None) -> tuple[list[dict], int | None]:
+async def _line_page(where: str, args: tuple, size: int, after: int | None) -> tuple[list[dict], int | None]:
+    """One page of line items in id order, and the id to continue after when there are more."""
     state = await ensure_state()
+    n = len(args)
     rows = await db.fetch(
-        _LINE_SQL + "WHERE l.invoice_id IS NULL AND ($1::text IS NULL OR l.currency = upper($1)) "
-        "AND l.id > $2 ORDER BY l.id LIMIT $3",
-        currency,
-        after or 0,
-        size + 1,
+        _LINE_SQL + f"WHERE {where} AND l.id > ${n + 1} ORDER BY l.id LIMIT ${n + 2}", *args, after or 0, size + 1
     )
     more = len(rows) > size
     rows = rows[:size]
@@ -879,21 +877,16 @@ async def unbilled_line_items(currency: str | None, size: int, after: int | None
     return items, rows[-1]["id"] if more and rows else None
 
 
+async def unbilled_line_items(currency: str | None, size: int, after: int | None) -> tuple[list[dict], int | None]:
+    return await _line_page(
+        "l.invoice_id IS NULL AND ($1::text IS NULL OR l.currency = upper($1))", (currency,), size, after
+    )
+
+
 async def invoice_line_items(invoice_id: str, size: int, after: int | None) -> tuple[list[dict], int | None]:
-    state = await ensure_state()
     if not await db.fetchval("SELECT 1 FROM pcs_invoices WHERE id = $1", invoice_id):
         raise not_found("Invoice", 20000)
-    rows = await db.fetch(
-        _LINE_SQL + "WHERE l.invoice_id = $1 AND l.id > $2 ORDER BY l.id LIMIT $3",
-        invoice_id,
-        after or 0,
-        size + 1,
-    )
-    more = len(rows) > size
-    rows = rows[:size]
-    return [shapes.line_item(r, str(state["partner_tenant_id"])) for r in rows], (
-        rows[-1]["id"] if more and rows else None
-    )
+    return await _line_page("l.invoice_id = $1", (invoice_id,), size, after)
 
 
 def invoice_json(row: dict) -> dict:
