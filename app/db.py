@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, cast
@@ -166,3 +167,22 @@ async def install_job_queue() -> None:
     from pgqueuer.adapters.persistence.qb import QueryBuilderEnvironment
 
     await execute(QueryBuilderEnvironment().build_install_query())
+
+
+def sql_migration(
+    migration_id: str, description: str, *steps: str | Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[Any]]:
+    """A Piccolo migration's `forwards`: run SQL scripts (and async steps) in the migration's transaction."""
+    from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+    async def forwards() -> MigrationManager:
+        manager = MigrationManager(migration_id=migration_id, app_name=APP_NAME, description=description)
+
+        async def run() -> None:
+            for step in steps:
+                await (execute(step) if isinstance(step, str) else step())
+
+        manager.add_raw(run)
+        return manager
+
+    return forwards

@@ -1,7 +1,5 @@
 """Foundation: accounts, users, sessions, API tokens, events, mail outbox, clock, job queue."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
 from app import db
 
 ID = "2026-11-23T09:00:00:000000"
@@ -147,12 +145,4 @@ INSERT INTO clock_offset (id) VALUES (1);
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="cloudseat", description=DESCRIPTION)
-
-    async def run() -> None:
-        await db.execute(SQL)
-        await db.install_job_queue()
-
-    manager.add_raw(run)
-    return manager
+forwards = db.sql_migration(ID, DESCRIPTION, SQL, db.install_job_queue)

@@ -1,7 +1,5 @@
 """The Partner Center sandbox's own state (prefix pcs_): what Microsoft would hold for our partner tenant."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
 from app import db
 
 ID = "2026-11-23T10:00:00:000000"
@@ -185,11 +183,4 @@ CREATE TABLE pcs_invoices (
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="cloudseat", description=DESCRIPTION)
-
-    async def run() -> None:
-        await db.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+forwards = db.sql_migration(ID, DESCRIPTION, SQL)

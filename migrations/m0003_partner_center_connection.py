@@ -1,7 +1,5 @@
 """The CSP's Partner Center connection: who connected it and the encrypted refresh token (never a password)."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
 from app import db
 
 ID = "2026-11-23T11:00:00:000000"
@@ -27,11 +25,4 @@ CREATE TABLE partner_center_auth_flows (
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="cloudseat", description=DESCRIPTION)
-
-    async def run() -> None:
-        await db.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+forwards = db.sql_migration(ID, DESCRIPTION, SQL)
