@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -314,6 +314,113 @@ class PartnerCenterClient:
             request_id=request_id,
             headers={"If-Match": etag} if etag else None,
         )
+
+    async def subscription_addons(self, customer_id: str, subscription_id: str) -> list[m.Subscription]:
+        return await self._items(m.Subscription, f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/addons")
+
+    # --- Transitions (upgrades, trial conversions: facts 6.5, 7.6) ----------------------------------------
+
+    async def transition_eligibilities(
+        self, customer_id: str, subscription_id: str, eligibility_type: str = "immediate"
+    ) -> list[m.TransitionEligibility]:
+        return await self._items(
+            m.TransitionEligibility,
+            f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/transitionEligibilities",
+            eligibilityType=eligibility_type,
+        )
+
+    async def create_transition(
+        self, customer_id: str, subscription_id: str, body: dict | m.Transition, *, request_id: str | None = None
+    ) -> m.Transition:
+        return await self._send(
+            m.Transition,
+            "POST",
+            f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/transitions",
+            body,
+            request_id=request_id,
+        )
+
+    async def list_transitions(
+        self, customer_id: str, subscription_id: str, operation_id: str | None = None
+    ) -> list[m.Transition]:
+        listed = await self._get(
+            m.TransitionList,
+            f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/transitions",
+            operationId=operation_id,
+        )
+        return listed.transitions
+
+    # --- Legacy to new commerce migration (facts 7.7) ------------------------------------------------------
+
+    async def validate_migration(self, customer_id: str, current_subscription_id: str) -> m.NewCommerceEligibility:
+        return await self._send(
+            m.NewCommerceEligibility,
+            "POST",
+            f"/v1/customers/{customer_id}/migrations/newcommerce/validate",
+            {"currentSubscriptionId": current_subscription_id},
+        )
+
+    async def create_migration(
+        self, customer_id: str, body: dict | m.NewCommerceMigration, *, request_id: str | None = None
+    ) -> m.NewCommerceMigration:
+        return await self._send(
+            m.NewCommerceMigration,
+            "POST",
+            f"/v1/customers/{customer_id}/migrations/newcommerce",
+            body,
+            request_id=request_id,
+        )
+
+    async def get_migration(self, customer_id: str, migration_id: str) -> m.NewCommerceMigration:
+        return await self._get(
+            m.NewCommerceMigration, f"/v1/customers/{customer_id}/migrations/newcommerce/{migration_id}"
+        )
+
+    # --- Users and licences (facts 8) ------------------------------------------------------------------------
+
+    async def create_user(
+        self, customer_id: str, body: dict | m.CustomerUser, *, request_id: str | None = None
+    ) -> m.CustomerUser:
+        return await self._send(
+            m.CustomerUser, "POST", f"/v1/customers/{customer_id}/users", body, request_id=request_id
+        )
+
+    def list_users(self, customer_id: str, size: int = 100) -> AsyncIterator[m.CustomerUser]:
+        return self._paged(m.CustomerUser, f"/v1/customers/{customer_id}/users", {"size": size})
+
+    async def get_user(self, customer_id: str, user_id: str) -> m.CustomerUser:
+        return await self._get(m.CustomerUser, f"/v1/customers/{customer_id}/users/{user_id}")
+
+    async def delete_user(self, customer_id: str, user_id: str, *, request_id: str | None = None) -> None:
+        await self.request("DELETE", f"/v1/customers/{customer_id}/users/{user_id}", request_id=request_id)
+
+    async def subscribed_skus(self, customer_id: str) -> list[m.SubscribedSku]:
+        return await self._items(m.SubscribedSku, f"/v1/customers/{customer_id}/subscribedskus")
+
+    async def update_licenses(
+        self,
+        customer_id: str,
+        user_id: str,
+        assign: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        *,
+        request_id: str | None = None,
+    ) -> m.LicenseUpdate:
+        """Assign and remove licences by Entra SKU id (facts 8.2: `productSku.id`, not the NCE product id)."""
+        body = {
+            "licensesToAssign": [{"skuId": sku, "excludedPlans": None} for sku in assign],
+            "licensesToRemove": list(remove),
+        }
+        return await self._send(
+            m.LicenseUpdate,
+            "POST",
+            f"/v1/customers/{customer_id}/users/{user_id}/licenseupdates",
+            body,
+            request_id=request_id,
+        )
+
+    async def user_licenses(self, customer_id: str, user_id: str) -> list[m.UserLicense]:
+        return await self._items(m.UserLicense, f"/v1/customers/{customer_id}/users/{user_id}/licenses")
 
     # --- Billing ------------------------------------------------------------------------------------
 

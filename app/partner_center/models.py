@@ -986,6 +986,14 @@ class LicenseUpdate(PcModel):
     attributes: Attributes | None = None
 
 
+class UserLicense(PcModel):
+    """An item of GET /customers/{id}/users/{uid}/licenses: the licence's SKU and its service plans."""
+
+    product_sku: ProductSku | None = None
+    service_plans: list[ServicePlan] = []
+    attributes: Attributes | None = None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Invoices and reconciliation line items (facts section 9)
 

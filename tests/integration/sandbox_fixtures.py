@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import socket
 import ssl
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
@@ -20,10 +21,15 @@ from app.config import Settings
 from app.partner_center.auth import AppOnlyTokens, AppUserTokens, confidential_app
 from app.partner_center.client import PartnerCenterClient, RetryPolicy
 from app.partner_center.sandbox import app as sandbox
-from app.partner_center.sandbox import identity
+from app.partner_center.sandbox import catalog, identity
 
 PCS_TABLES = [
     "pcs_requests",
+    "pcs_user_licenses",
+    "pcs_users",
+    "pcs_gdap_relationships",
+    "pcs_migrations",
+    "pcs_transitions",
     "pcs_auth_codes",
     "pcs_refresh_tokens",
     "pcs_line_items",
@@ -117,7 +123,7 @@ async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
     from app.main import create_app
 
     await db.execute(f"TRUNCATE {', '.join(PCS_TABLES)} RESTART IDENTITY CASCADE")
-    await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0")
+    await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0, provisioning_ms = 0")
     port = free_port()
     served = dataclasses.replace(
         settings, base_url=f"https://127.0.0.1:{port}", port=port, host="127.0.0.1", sandbox_port=port
@@ -148,4 +154,63 @@ async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
         server.should_exit = True
         await task
         await db.execute(f"TRUNCATE {', '.join(PCS_TABLES)} RESTART IDENTITY CASCADE")
-        await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0")
+        await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0, provisioning_ms = 0")
+
+
+# --- Helpers the Partner Center tests share ---------------------------------------------------------
+
+
+def customer_body(domain: str | None = None, country: str = "US") -> dict:
+    return {
+        "companyProfile": {"domain": domain or f"contoso{uuid.uuid4().hex[:8]}.onmicrosoft.com"},
+        "billingProfile": {
+            "email": "it@contoso.test",
+            "culture": "en-US",
+            "language": "en",
+            "companyName": "Contoso",
+            "defaultAddress": {
+                "firstName": "Ada",
+                "lastName": "Lovelace",
+                "addressLine1": "1 Microsoft Way",
+                "city": "Redmond",
+                "state": "WA",
+                "postalCode": "98052",
+                "country": country,
+            },
+        },
+    }
+
+
+MCA = {
+    "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.test"},
+    "templateId": "117a77b0-9360-443b-8795-c6dedc750cf9",
+    "dateAgreed": "2026-11-20T10:00:00Z",
+    "type": "MicrosoftCustomerAgreement",
+}
+
+
+async def new_customer(client, *, mca: bool = True, country: str = "US") -> dict:
+    customer = await client.create_customer(customer_body(country=country))
+    if mca:
+        await client.attest_agreement(customer.id, MCA)
+    return customer
+
+
+def line(offer, quantity: int = 1, term: str = "P1Y", cycle: str = "monthly") -> dict:
+    return {
+        "catalogItemId": catalog.catalog_item_id(offer),
+        "quantity": quantity,
+        "termDuration": term,
+        "billingCycle": cycle,
+    }
+
+
+async def buy(client, customer_id: str, *lines: dict) -> list[dict]:
+    cart = await client.create_cart(customer_id, {"lineItems": list(lines)})
+    result = await client.checkout(customer_id, cart.id)
+    assert result.order_errors == [], result
+    return [
+        await client.get_subscription(customer_id, li.subscription_id)
+        for order in result.orders
+        for li in order.line_items
+    ]

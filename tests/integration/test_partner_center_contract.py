@@ -14,68 +14,12 @@ from app import clock, db
 from app.partner_center.auth import TokenError
 from app.partner_center.errors import AuthenticationError, BusinessRuleError, NotFoundError
 from app.partner_center.sandbox import catalog
-from tests.integration.sandbox_fixtures import Sandbox
+from tests.integration.sandbox_fixtures import MCA, Sandbox, buy, customer_body, line, new_customer
 
 pytestmark = pytest.mark.integration
 
 BASIC = catalog.offer_by_key("CFQ7TTC0LH18", "0001")  # Microsoft 365 Business Basic
 EXCHANGE_P1 = catalog.offer_by_key("CFQ7TTC0LH16", "0001")  # costs the partner $4/month, P1Y billed monthly
-
-
-def customer_body(domain: str | None = None, country: str = "US") -> dict:
-    return {
-        "companyProfile": {"domain": domain or f"contoso{uuid.uuid4().hex[:8]}.onmicrosoft.com"},
-        "billingProfile": {
-            "email": "it@contoso.test",
-            "culture": "en-US",
-            "language": "en",
-            "companyName": "Contoso",
-            "defaultAddress": {
-                "firstName": "Ada",
-                "lastName": "Lovelace",
-                "addressLine1": "1 Microsoft Way",
-                "city": "Redmond",
-                "state": "WA",
-                "postalCode": "98052",
-                "country": country,
-            },
-        },
-    }
-
-
-MCA = {
-    "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.test"},
-    "templateId": "117a77b0-9360-443b-8795-c6dedc750cf9",
-    "dateAgreed": "2026-11-20T10:00:00Z",
-    "type": "MicrosoftCustomerAgreement",
-}
-
-
-async def new_customer(client, *, mca: bool = True, country: str = "US") -> dict:
-    customer = await client.create_customer(customer_body(country=country))
-    if mca:
-        await client.attest_agreement(customer.id, MCA)
-    return customer
-
-
-def line(offer, quantity: int = 1, term: str = "P1Y", cycle: str = "monthly") -> dict:
-    return {
-        "catalogItemId": catalog.catalog_item_id(offer),
-        "quantity": quantity,
-        "termDuration": term,
-        "billingCycle": cycle,
-    }
-
-
-async def buy(client, customer_id: str, *lines: dict) -> list[dict]:
-    cart = await client.create_cart(customer_id, {"lineItems": list(lines)})
-    result = await client.checkout(customer_id, cart.id)
-    assert result.order_errors == [], result
-    return [
-        await client.get_subscription(customer_id, li.subscription_id)
-        for order in result.orders
-        for li in order.line_items
-    ]
 
 
 async def test_msal_gets_tokens_from_the_sandbox_and_mfa_is_required(pc_sandbox: Sandbox):
