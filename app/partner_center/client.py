@@ -284,6 +284,13 @@ class PartnerCenterClient:
     async def list_orders(self, customer_id: str) -> list[m.Order]:
         return await self._items(m.Order, f"/v1/customers/{customer_id}/orders")
 
+    async def order_provisioning_status(
+        self, customer_id: str, order_id: str
+    ) -> list[m.OrderLineItemProvisioningStatus]:
+        return await self._items(
+            m.OrderLineItemProvisioningStatus, f"/v1/customers/{customer_id}/orders/{order_id}/provisioningstatus"
+        )
+
     # --- Subscriptions -------------------------------------------------------------------------------
 
     async def list_subscriptions(self, customer_id: str, order_id: str | None = None) -> list[m.Subscription]:
@@ -314,9 +321,6 @@ class PartnerCenterClient:
             request_id=request_id,
             headers={"If-Match": etag} if etag else None,
         )
-
-    async def subscription_addons(self, customer_id: str, subscription_id: str) -> list[m.Subscription]:
-        return await self._items(m.Subscription, f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/addons")
 
     # --- Transitions (upgrades, trial conversions: facts 6.5, 7.6) ----------------------------------------
 

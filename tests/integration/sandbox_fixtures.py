@@ -82,12 +82,15 @@ class Sandbox:
     def app_only_client(self, **retry: float) -> PartnerCenterClient:
         return self.client(AppOnlyTokens(self.msal_app()), **retry)
 
-    async def set_faults(self, error_rate: float = 0, throttle_rate: float = 0, latency_ms: int = 0) -> None:
+    async def set_faults(
+        self, error_rate: float = 0, throttle_rate: float = 0, latency_ms: int = 0, provisioning_ms: int = 0
+    ) -> None:
         await db.execute(
-            "UPDATE pcs_faults SET error_rate = $1, throttle_rate = $2, latency_ms = $3",
+            "UPDATE pcs_faults SET error_rate = $1, throttle_rate = $2, latency_ms = $3, provisioning_ms = $4",
             error_rate,
             throttle_rate,
             latency_ms,
+            provisioning_ms,
         )
 
     async def user_tokens(self, mfa: bool = True) -> AppUserTokens:

@@ -13,7 +13,7 @@ import pytest
 from app import clock, db
 from app.partner_center.auth import TokenError
 from app.partner_center.errors import AuthenticationError, BusinessRuleError, NotFoundError
-from app.partner_center.sandbox import catalog
+from app.partner_center.sandbox import catalog, service
 from tests.integration.sandbox_fixtures import MCA, Sandbox, buy, customer_body, line, new_customer
 
 pytestmark = pytest.mark.integration
@@ -161,7 +161,6 @@ async def test_with_faults_200_writes_each_happen_exactly_once(pc_sandbox: Sandb
 
 
 async def test_term_end_renews_at_the_new_price_or_expires_then_disables_and_deletes(pc_sandbox: Sandbox):
-    from app.partner_center.sandbox import service
 
     client = pc_sandbox.app_only_client()
     customer = await new_customer(client)
@@ -436,3 +435,75 @@ async def test_coterm_end_dates_and_a_shortened_first_term_billed_pro_rata(pc_sa
     [charge] = [li async for li in client.unbilled_line_items("USD") if li.subscription_id == coterm.id]
     # 348 of 365 days: 2026-12-10 to 2027-11-22, the first term shortened to end with the other subscription
     assert charge.subtotal == (price * 348 / 365).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+
+
+async def test_promotions_discount_the_purchase_and_are_re_evaluated_at_renewal(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    standard = catalog.offer_by_key("CFQ7TTC0LDPB", "0001")
+    visio = catalog.offer_by_key("CFQ7TTC0HD33", "0003")
+    first_purchase = "39NFJQT1RZ4D:0001:39NFJQT1Q7MW"  # 10% off, named on the line, first purchase only
+    with clock.use_fixed_clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) as fixed:
+        refused = await client.create_cart(
+            customer.id, {"lineItems": [{**line(standard, 5, "P1M", "monthly"), "promotionId": first_purchase}]}
+        )
+        assert refused.line_items[0].error.error_code == 10014  # the promotion has no one-month term
+        cart = await client.create_cart(
+            customer.id,
+            {
+                "lineItems": [
+                    {**line(standard, 5, "P1Y", "annual"), "promotionId": first_purchase},
+                    line(visio, 2, "P1Y", "annual"),  # Visio Plan 1's 5% applies by itself
+                ]
+            },
+        )
+        assert [li.promotion_id for li in cart.line_items] == [first_purchase, "39NFJQT1PJQB:0001:39NFJQT1Q5KN"]
+        result = await client.checkout(customer.id, cart.id)
+        order_lines = result.orders[0].line_items
+        for order_line, percent in zip(order_lines, ("0.10", "0.05"), strict=True):
+            expected = (order_line.pricing.list_price * (1 - Decimal(percent))).quantize(Decimal("0.0001"))
+            assert order_line.pricing.price == expected < order_line.pricing.list_price
+        subs = {s.id: s for s in await client.list_subscriptions(customer.id)}
+        charges = {li.subscription_id: li async for li in client.unbilled_line_items("USD")}
+        for order_line in order_lines:
+            assert subs[order_line.subscription_id].promotion_id == order_line.promotion_id
+            charge = charges[order_line.subscription_id]
+            assert charge.promotion_id == order_line.promotion_id
+            assert charge.subtotal == order_line.pricing.price * order_line.quantity
+        # at renewal the first-purchase promotion no longer applies; the automatic one still does
+        standard_id = next(li.subscription_id for li in order_lines if li.promotion_id == first_purchase)
+        fixed.advance(days=366)
+        await service.run_scheduler(fixed.current)
+        renewed = {s.id: s for s in await client.list_subscriptions(customer.id)}
+    assert renewed[standard_id].promotion_id is None
+    visio_id = next(li.subscription_id for li in order_lines if li.promotion_id != first_purchase)
+    assert renewed[visio_id].promotion_id == "39NFJQT1PJQB:0001:39NFJQT1Q5KN"
+    renew = [li async for li in client.unbilled_line_items("USD") if li.charge_type == "renew"]
+    full = next(li for li in renew if li.subscription_id == standard_id)
+    assert full.unit_price == full.effective_unit_price
+    assert full.promotion_id in (None, "")
+
+
+async def test_orders_provision_asynchronously_and_subscriptions_wait_for_it(pc_sandbox: Sandbox):
+    client = pc_sandbox.app_only_client()
+    customer = await new_customer(client)
+    await pc_sandbox.set_faults(provisioning_ms=5000)
+    with clock.use_fixed_clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) as fixed:
+        cart = await client.create_cart(customer.id, {"lineItems": [line(BASIC, 3)]})
+        [order] = (await client.checkout(customer.id, cart.id)).orders
+        assert order.status == "pending"
+        assert order.line_items[0].subscription_id is None
+        [status] = await client.order_provisioning_status(customer.id, order.id)
+        assert status.status == "pending"
+        [pending] = await client.list_subscriptions(customer.id, order_id=order.id)
+        assert pending.status == "pending"
+        with pytest.raises(BusinessRuleError) as busy:
+            await client.update_subscription(customer.id, pending, quantity=4)
+        assert (busy.value.status, busy.value.code) == (409, 900278)
+        fixed.advance(seconds=5)
+        done = await client.get_order(customer.id, order.id)
+        [status] = await client.order_provisioning_status(customer.id, order.id)
+    assert done.status == "completed"
+    assert status.status == "fulfilled"
+    sub = await client.get_subscription(customer.id, done.line_items[0].subscription_id)
+    assert (sub.id, sub.status, sub.quantity) == (pending.id, "active", 3)

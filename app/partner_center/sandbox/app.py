@@ -292,6 +292,11 @@ async def get_order(customer_id: FromPath[str], order_id: FromPath[str]) -> Resp
     return _json(await service.get_order(customer_id, order_id))
 
 
+@get("/v1/customers/{customer_id:str}/orders/{order_id:str}/provisioningstatus")
+async def order_provisioning_status(customer_id: FromPath[str], order_id: FromPath[str]) -> Response:
+    return _json(collection(await service.order_provisioning_status(customer_id, order_id)))
+
+
 # --- Subscriptions -----------------------------------------------------------------------------------
 
 
@@ -394,6 +399,7 @@ API_HANDLERS = [
     checkout,
     list_orders,
     get_order,
+    order_provisioning_status,
     list_subscriptions,
     get_subscription,
     update_subscription,

@@ -80,8 +80,13 @@ async def set_faults(settings: NamedDependency[Settings], data: JSONBody[dict[st
         error_rate = Decimal(str(data.get("error_rate", 0)))
         throttle_rate = Decimal(str(data.get("throttle_rate", 0)))
         latency_ms = int(data.get("latency_ms", 0))
+        provisioning_ms = None if data.get("provisioning_ms") is None else int(data["provisioning_ms"])
     except (InvalidOperation, ValueError, TypeError):
-        raise Invalid({"error_rate": "Rates are numbers from 0 to 1; latency_ms a whole number."}) from None
+        raise Invalid(
+            {"error_rate": "Rates are numbers from 0 to 1; latency_ms and provisioning_ms whole numbers."}
+        ) from None
+    if provisioning_ms is not None and not 0 <= provisioning_ms <= 600_000:
+        raise Invalid({"provisioning_ms": "provisioning_ms is a number of milliseconds from 0 to 600000."})
     for field, rate in (("error_rate", error_rate), ("throttle_rate", throttle_rate)):
         if not Decimal(0) <= rate <= Decimal(1):
             raise Invalid({field: f"{field} is a share between 0 and 1."})
@@ -89,7 +94,7 @@ async def set_faults(settings: NamedDependency[Settings], data: JSONBody[dict[st
         raise Invalid({"error_rate": "error_rate and throttle_rate together cannot exceed 1."})
     if not 0 <= latency_ms <= 60000:
         raise Invalid({"latency_ms": "latency_ms is between 0 and 60000."})
-    return await service.set_faults(error_rate, throttle_rate, latency_ms)
+    return await service.set_faults(error_rate, throttle_rate, latency_ms, provisioning_ms)
 
 
 @post("/sandbox/settle", name="api_sandbox_settle", status_code=200)

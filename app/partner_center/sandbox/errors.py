@@ -42,3 +42,4 @@ APP_ONLY_NOT_SUPPORTED = (900329, "This operation is not supported with app-only
 MFA_REQUIRED = (900421, "Multi-factor authentication is required for this call.")
 INVALID_TOKEN = (900420, "The access token is not valid for Partner Center.")
 GDAP_REQUIRED = (900308, "The partner has no delegated admin relationship with this customer.")
+PENDING_OPERATION = (900278, "The subscription has a pending operation. Try again once it has completed.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from app.money import round_amount
+from app.money import round_amount, round_unit_price
 
 CANCELLATION_WINDOW = timedelta(hours=168)  # facts 7.3: 7 days after purchase, renewal or a seat increase
 EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
@@ -121,3 +121,8 @@ def next_status_after_term(auto_renew: bool, status: str, is_trial: bool) -> str
     if status == "active" and auto_renew and not is_trial:
         return "renew"
     return "expired"
+
+
+def promoted_price(price: Decimal, percent: Decimal | None) -> Decimal:
+    """A promotion's PercentDiscount off the term price (0.05 is 5% off), at unit-price precision."""
+    return price if not percent else round_unit_price(price * (1 - percent))

@@ -19,6 +19,7 @@ from app.partner_center.sandbox.errors import (
     AUTO_RENEW_NOT_ALLOWED,
     CANCEL_WINDOW_CLOSED,
     MCA_REQUIRED,
+    PENDING_OPERATION,
     QUANTITY_CANNOT_DECREASE,
     QUANTITY_OUT_OF_RANGE,
     QUANTITY_WHILE_SUSPENDING,
@@ -335,6 +336,10 @@ async def _check_line(customer: dict, line: dict, pending: dict[str, int]) -> di
             return {**out, "error": _line_error(10017, "The custom term end date is not allowed for this purchase.")}
     if offer.requires_attestation and not out["attestationAccepted"]:
         return {**out, "error": _line_error(10012, "The attestation must be accepted for this item.")}
+    try:
+        out["promotionId"] = await _promotion_for_line(customer["id"], offer, out, clock.now().date())
+    except LineRefused as refused:
+        return {**out, "error": _line_error(refused.code, refused.description)}
     return out
 
 
@@ -426,8 +431,12 @@ async def checkout(customer_id: str, cart_id: str) -> dict:
 
 
 async def _create_order(customer: dict, lines: list[dict], now: datetime) -> dict:
+    """An order and its subscriptions. Microsoft provisions asynchronously: the order stays `pending`, its
+    subscriptions too, for the configured provisioning time, and is billed at purchase (facts 6.1)."""
     order_id = uuid.uuid4().hex[:12].upper()
     change = await price_change_date()
+    provisioning = timedelta(milliseconds=(await faults())["provisioning_ms"])
+    status = "pending" if provisioning else "completed"
     market = pricing.market_for(customer["country"])
     order_lines = []
     for number, line in enumerate(lines):
@@ -437,9 +446,22 @@ async def _create_order(customer: dict, lines: list[dict], now: datetime) -> dic
         )
         if price is None:
             raise bad_request(f"No price for {line['catalogItemId']} in {market}.", 10013)
+        list_price = price
+        promotion = catalog.promotion_by_id(line["promotionId"]) if line["promotionId"] else None
+        if promotion:
+            percent = promotion.discount_for(offer.product_id, offer.sku_id, line["termDuration"], line["billingCycle"])
+            price = rules.promoted_price(price, percent)
         partner = next((p.get("value") for p in line["participants"] if p.get("key") == "transaction_reseller"), "")
         subscription_id = await _create_subscription(
-            customer, offer, availability, line, order_id, price, partner or "", now
+            customer,
+            offer,
+            availability,
+            line,
+            order_id,
+            price,
+            partner or "",
+            now,
+            "active" if not provisioning else "pending",
         )
         order_lines.append(
             {
@@ -453,7 +475,11 @@ async def _create_order(customer: dict, lines: list[dict], now: datetime) -> dic
                 "partnerIdOnRecord": partner or None,
                 "promotionId": line["promotionId"],
                 "customTermEndDate": line["customTermEndDate"],
-                "pricing": {"listPrice": shapes.money(price), "price": shapes.money(price)},
+                "pricing": {
+                    "listPrice": shapes.money(list_price),
+                    "discountedPrice": shapes.money(price),
+                    "price": shapes.money(price),
+                },
                 "links": {"subscription": shapes.link(f"/customers/{customer['id']}/subscriptions/{subscription_id}")},
             }
         )
@@ -467,17 +493,63 @@ async def _create_order(customer: dict, lines: list[dict], now: datetime) -> dic
         "creationDate": shapes.iso(now),
         "status": "completed",
         "transactionType": "UserPurchase",
-        "links": {"self": shapes.link(f"/customers/{customer['id']}/orders/{order_id}")},
+        "links": {
+            "provisioningStatus": shapes.link(f"/customers/{customer['id']}/orders/{order_id}/provisioningstatus"),
+            "self": shapes.link(f"/customers/{customer['id']}/orders/{order_id}"),
+        },
         "attributes": {"objectType": "Order"},
     }
     await db.execute(
-        "INSERT INTO pcs_orders (id, customer_id, data, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO pcs_orders (id, customer_id, data, created_at, status, ready_at) VALUES ($1,$2,$3,$4,$5,$6)",
         order_id,
         customer["id"],
         json.dumps(order),
         now,
+        status,
+        now + provisioning,
     )
-    return order
+    return _order_json(order, status)
+
+
+def _order_json(order: dict, status: str) -> dict:
+    """While an order is provisioning its line items carry no subscription ids yet (facts 6.1)."""
+    if status == "completed":
+        return order
+    lines = [{k: v for k, v in li.items() if k not in ("subscriptionId", "links")} for li in order["lineItems"]]
+    return {**order, "status": status, "lineItems": lines}
+
+
+async def settle_orders(now: datetime, customer_id: uuid.UUID | None = None) -> int:
+    """Finish provisioning what is due: pending orders complete and their subscriptions become active."""
+    done = await db.fetch(
+        "UPDATE pcs_orders SET status = 'completed' WHERE status = 'pending' AND ready_at <= $1 "
+        "AND ($2::uuid IS NULL OR customer_id = $2) RETURNING id",
+        now,
+        customer_id,
+    )
+    if done:
+        await db.execute(
+            "UPDATE pcs_subscriptions SET status = 'active', status_changed_at = $2, etag = etag + 1 "
+            "WHERE order_id = ANY($1::text[]) AND status = 'pending'",
+            [r["id"] for r in done],
+            now,
+        )
+    return len(done)
+
+
+async def order_provisioning_status(customer_id: str, order_id: str) -> list[dict]:
+    """GET .../orders/{id}/provisioningstatus: per line item, pending or fulfilled (sample shape)."""
+    order = await get_order(customer_id, order_id)
+    state = "fulfilled" if order["status"] == "completed" else "pending"
+    return [
+        {
+            "orderLineItemId": li["lineItemNumber"],
+            "lineItemNumber": li["lineItemNumber"],
+            "status": state,
+            "quantityProvisioningInformation": [{"quantity": li["quantity"], "status": state}],
+        }
+        for li in order["lineItems"]
+    ]
 
 
 async def _create_subscription(
@@ -489,6 +561,7 @@ async def _create_subscription(
     price: Decimal,
     partner: str,
     now: datetime,
+    status: str = "active",
 ) -> uuid.UUID:
     subscription_id = uuid.uuid4()
     start = now.date()
@@ -501,7 +574,7 @@ async def _create_subscription(
         "INSERT INTO pcs_subscriptions (id, customer_id, order_id, product_id, sku_id, availability_id, segment, "
         "friendly_name, quantity, status, term_duration, billing_cycle, unit_price, currency, start_date, end_date, "
         "auto_renew, is_trial, promotion_id, partner_id, window_ends_at, status_changed_at, created_at) VALUES "
-        "($1,$2,$3,$4,$5,$6,$7,$8,$9,'active',$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$21)",
+        "($1,$2,$3,$4,$5,$6,$7,$8,$9,$22,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$21)",
         subscription_id,
         customer["id"],
         order_id,
@@ -523,6 +596,7 @@ async def _create_subscription(
         partner,
         window_ends,
         now,
+        status,
     )
     await db.execute(
         "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) VALUES ($1, $2, $3)",
@@ -609,16 +683,22 @@ async def _post_charges(
 
 async def list_orders(customer_id: str) -> list[dict]:
     customer = await _customer(customer_id)
-    rows = await db.fetch("SELECT data FROM pcs_orders WHERE customer_id = $1 ORDER BY created_at", customer["id"])
-    return [json.loads(r["data"]) for r in rows]
+    await settle_orders(clock.now(), customer["id"])
+    rows = await db.fetch(
+        "SELECT data, status FROM pcs_orders WHERE customer_id = $1 ORDER BY created_at", customer["id"]
+    )
+    return [_order_json(json.loads(r["data"]), r["status"]) for r in rows]
 
 
 async def get_order(customer_id: str, order_id: str) -> dict:
     customer = await _customer(customer_id)
-    rows = await db.fetch("SELECT data FROM pcs_orders WHERE id = $1 AND customer_id = $2", order_id, customer["id"])
+    await settle_orders(clock.now(), customer["id"])
+    rows = await db.fetch(
+        "SELECT data, status FROM pcs_orders WHERE id = $1 AND customer_id = $2", order_id, customer["id"]
+    )
     if not rows:
         raise not_found("Order", 20000)
-    return json.loads(rows[0]["data"])
+    return _order_json(json.loads(rows[0]["data"]), rows[0]["status"])
 
 
 # --- Subscriptions -------------------------------------------------------------------------------
@@ -658,11 +738,13 @@ async def subscription_json(row: dict) -> dict:
 
 async def get_subscription(customer_id: str, subscription_id: str) -> dict:
     customer = await _customer(customer_id)
+    await settle_orders(clock.now(), customer["id"])
     return await subscription_json(await _subscription_row(customer["id"], subscription_id))
 
 
 async def list_subscriptions(customer_id: str, order_id: str | None = None) -> list[dict]:
     customer = await _customer(customer_id)
+    await settle_orders(clock.now(), customer["id"])
     rows = await db.fetch(
         "SELECT * FROM pcs_subscriptions WHERE customer_id = $1 AND ($2::text IS NULL OR order_id = $2) "
         "ORDER BY created_at, id",
@@ -688,7 +770,10 @@ async def list_subscriptions(customer_id: str, order_id: str | None = None) -> l
 async def update_subscription(customer_id: str, subscription_id: str, body: dict, if_match: str | None) -> dict:
     """PATCH a subscription: quantity, autoRenewEnabled, status, scheduledNextTermInstructions (facts 7.3, 7.4)."""
     customer = await _customer(customer_id)
+    await settle_orders(clock.now(), customer["id"])
     sub = await _subscription_row(customer["id"], subscription_id, lock=True)
+    if sub["status"] == "pending":
+        raise PartnerCenterFault(409, *PENDING_OPERATION)
     if if_match and if_match.strip('"') != str(sub["etag"]):
         raise bad_request(STALE_ETAG[1], STALE_ETAG[0])
     now = clock.now()
@@ -928,7 +1013,8 @@ async def get_invoice(invoice_id: str) -> dict:
 async def run_scheduler(now: datetime) -> dict[str, int]:
     """Everything due by `now`: monthly cycle charges, renewals and expiries at term end, expired ->
     disabled (30 days) -> deleted (90 days), monthly invoices. Idempotent: running it twice does nothing more."""
-    counts = {"cycle_charges": await _cycle_charges(now), **await _term_ends(now)}
+    counts = {"provisioned": await settle_orders(now), "cycle_charges": await _cycle_charges(now)}
+    counts.update(await _term_ends(now))
     counts["disabled"] = int(
         (
             await db.execute(
@@ -1016,12 +1102,18 @@ async def _term_ends(now: datetime) -> dict[str, int]:
             quantity = scheduled.get("quantity", sub["quantity"])
             at = datetime.combine(start, datetime.min.time(), tzinfo=now.tzinfo)
             price = pricing.unit_price(product_id, sku_id, term, cycle, pricing.market_for(sub["country"]), change, at)
-            if price is None:
+            offer = catalog.offer_by_key(product_id, sku_id)
+            if price is None or offer is None:
                 expired.append(sub["id"])
                 break
             end = rules.term_end(start, term)
-            offer = catalog.offer_by_key(product_id, sku_id)
+            promotion_id = await _renewal_promotion(sub["customer_id"], offer, term, cycle, quantity, product, start)
+            if promotion_id:
+                promotion = catalog.promotion_by_id(promotion_id)
+                assert promotion is not None  # _renewal_promotion only returns known promotions
+                price = rules.promoted_price(price, promotion.discount_for(product_id, sku_id, term, cycle))
             sub.update(
+                promotion_id=promotion_id,
                 product_id=product_id,
                 sku_id=sku_id,
                 term_duration=term,
@@ -1031,8 +1123,8 @@ async def _term_ends(now: datetime) -> dict[str, int]:
                 start_date=start,
                 end_date=end,
                 scheduled=None,
-                availability_id=offer.availability_id if offer else sub["availability_id"],
-                friendly_name=offer.sku_title if offer else sub["friendly_name"],
+                availability_id=offer.availability_id,
+                friendly_name=offer.sku_title,
             )
             renewed.append(dict(sub, renewed_at=at))
             if end >= today:
@@ -1052,10 +1144,10 @@ async def _term_ends(now: datetime) -> dict[str, int]:
             "UPDATE pcs_subscriptions s SET product_id = r.p, sku_id = r.k, availability_id = r.a, "
             "friendly_name = r.f, "
             "term_duration = r.t, billing_cycle = r.b, quantity = r.q, unit_price = r.u, start_date = r.sd, "
-            "end_date = r.ed, scheduled = NULL, window_ends_at = r.w, etag = s.etag + 1 "
+            "end_date = r.ed, scheduled = NULL, window_ends_at = r.w, promotion_id = r.promo, etag = s.etag + 1 "
             "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-            "$8::int[], $9::numeric[], $10::date[], $11::date[], $12::timestamptz[]) "
-            "AS r(id, p, k, a, f, t, b, q, u, sd, ed, w) WHERE s.id = r.id",
+            "$8::int[], $9::numeric[], $10::date[], $11::date[], $12::timestamptz[], $13::text[]) "
+            "AS r(id, p, k, a, f, t, b, q, u, sd, ed, w, promo) WHERE s.id = r.id",
             [s["id"] for s in subs],
             [s["product_id"] for s in subs],
             [s["sku_id"] for s in subs],
@@ -1068,6 +1160,7 @@ async def _term_ends(now: datetime) -> dict[str, int]:
             [s["start_date"] for s in subs],
             [s["end_date"] for s in subs],
             [s["renewed_at"] + rules.CANCELLATION_WINDOW for s in subs],
+            [s["promotion_id"] for s in subs],
         )
         await db.execute(
             "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) "
@@ -1081,6 +1174,23 @@ async def _term_ends(now: datetime) -> dict[str, int]:
         lines.append(_line_row(sub, *_charge_for(sub, sub["start_date"])))
     await _insert_lines("renew", lines, now)
     return {"renewed": len(renewed), "expired": len(expired)}
+
+
+async def _renewal_promotion(
+    customer_id: uuid.UUID, offer: catalog.Offer, term: str, cycle: str, quantity: int, product: dict, on: date
+) -> str | None:
+    """Promotions are re-evaluated at renewal (NCE_RULES 4): the one the scheduled change names if it still
+    applies, else an auto-applicable one; a first-purchase promotion never applies again."""
+    line = {
+        "termDuration": term,
+        "billingCycle": cycle,
+        "quantity": quantity,
+        "promotionId": product.get("promotionId"),
+    }
+    try:
+        return await _promotion_for_line(customer_id, offer, line, on)
+    except LineRefused:
+        return await _promotion_for_line(customer_id, offer, {**line, "promotionId": None}, on)
 
 
 async def _close_invoices(now: datetime) -> int:
@@ -1118,22 +1228,30 @@ async def _close_invoices(now: datetime) -> int:
 # --- Faults --------------------------------------------------------------------------------------
 
 
-async def set_faults(error_rate: Decimal, throttle_rate: Decimal, latency_ms: int) -> dict:
+async def set_faults(
+    error_rate: Decimal, throttle_rate: Decimal, latency_ms: int, provisioning_ms: int | None = None
+) -> dict:
+    """Injected failures, and how long orders take to provision (None keeps the current time)."""
     await db.execute(
-        "UPDATE pcs_faults SET error_rate = $1, throttle_rate = $2, latency_ms = $3 WHERE id = 1",
+        "UPDATE pcs_faults SET error_rate = $1, throttle_rate = $2, latency_ms = $3, "
+        "provisioning_ms = coalesce($4, provisioning_ms) WHERE id = 1",
         error_rate,
         throttle_rate,
         latency_ms,
+        provisioning_ms,
     )
     return await faults()
 
 
 async def faults() -> dict:
-    row = (await db.fetch("SELECT error_rate, throttle_rate, latency_ms FROM pcs_faults WHERE id = 1"))[0]
+    row = (
+        await db.fetch("SELECT error_rate, throttle_rate, latency_ms, provisioning_ms FROM pcs_faults WHERE id = 1")
+    )[0]
     return {
         "error_rate": str(row["error_rate"]),
         "throttle_rate": str(row["throttle_rate"]),
         "latency_ms": row["latency_ms"],
+        "provisioning_ms": row["provisioning_ms"],
     }
 
 
@@ -1316,39 +1434,7 @@ async def promotion_eligibilities(customer_id: str, body: dict) -> dict:
             offer, _ = parsed
             term = _first(item, "termDuration")
             cycle = str(_first(item, "billingCycle", default="")).lower()
-            if promotion.discount_for(offer.product_id, offer.sku_id, term, cycle) is None:
-                eligible_terms = [
-                    {"duration": p.term, "billingCycle": p.billing_cycle}
-                    for p in promotion.products
-                    if (p.product_id, p.sku_id) == (offer.product_id, offer.sku_id)
-                ]
-                errors.append(
-                    {
-                        "description": "The promotion does not apply to this term or billing cycle.",
-                        "type": "Term",
-                        "eligibleTerms": eligible_terms,
-                    }
-                )
-            if (promotion.min_seats and quantity < promotion.min_seats) or (
-                promotion.max_seats and quantity > promotion.max_seats
-            ):
-                errors.append(
-                    {
-                        "description": "The seat count is outside the promotion's range.",
-                        "type": "SeatCount",
-                        "minimumRequiredSeats": promotion.min_seats,
-                        "maximumRequiredSeats": promotion.max_seats,
-                    }
-                )
-            if promotion.first_purchase_only and await db.fetchval(
-                "SELECT 1 FROM pcs_subscriptions WHERE customer_id = $1 AND product_id = $2 AND sku_id = $3 LIMIT 1",
-                customer["id"],
-                offer.product_id,
-                offer.sku_id,
-            ):
-                errors.append(
-                    {"description": "The customer has bought this offer before.", "type": "OfferPurchasedPreviously"}
-                )
+            errors = await _promotion_errors(customer["id"], promotion, offer, term, cycle, quantity)
         results.append(
             {
                 "id": _first(item, "id", default=0),
@@ -1359,6 +1445,78 @@ async def promotion_eligibilities(customer_id: str, body: dict) -> dict:
             }
         )
     return {"totalCount": len(results), "items": results, "attributes": {"objectType": "Collection"}}
+
+
+async def _promotion_errors(
+    customer_id: uuid.UUID,
+    promotion: catalog.Promotion,
+    offer: catalog.Offer,
+    term: str | None,
+    cycle: str,
+    quantity: int,
+) -> list[dict]:
+    """Why a promotion cannot apply to this purchase, in Microsoft's eligibility error shapes (facts 6.4)."""
+    errors: list[dict] = []
+    if promotion.discount_for(offer.product_id, offer.sku_id, term, cycle) is None:
+        eligible_terms = [
+            {"duration": p.term, "billingCycle": p.billing_cycle}
+            for p in promotion.products
+            if (p.product_id, p.sku_id) == (offer.product_id, offer.sku_id)
+        ]
+        errors.append(
+            {
+                "description": "The promotion does not apply to this term or billing cycle.",
+                "type": "Term",
+                "eligibleTerms": eligible_terms,
+            }
+        )
+    if (promotion.min_seats and quantity < promotion.min_seats) or (
+        promotion.max_seats and quantity > promotion.max_seats
+    ):
+        errors.append(
+            {
+                "description": "The seat count is outside the promotion's range.",
+                "type": "SeatCount",
+                "minimumRequiredSeats": promotion.min_seats,
+                "maximumRequiredSeats": promotion.max_seats,
+            }
+        )
+    if promotion.first_purchase_only and await db.fetchval(
+        "SELECT 1 FROM pcs_subscriptions WHERE customer_id = $1 AND product_id = $2 AND sku_id = $3 "
+        "AND NOT is_legacy LIMIT 1",
+        customer_id,
+        offer.product_id,
+        offer.sku_id,
+    ):
+        errors.append({"description": "The customer has bought this offer before.", "type": "OfferPurchasedPreviously"})
+    return errors
+
+
+async def _promotion_for_line(customer_id: uuid.UUID, offer: catalog.Offer, line: dict, today: date) -> str | None:
+    """The promotion a cart line gets: the one it names, else an auto-applicable one it is eligible for
+    (facts 6.4). A named promotion that cannot apply is a line error (10014), raised as LineRefused."""
+    term, cycle, quantity = line["termDuration"], line["billingCycle"], line["quantity"]
+    named = line.get("promotionId")
+    if named:
+        promotion = catalog.promotion_by_id(str(named))
+        if promotion is None or not promotion.is_active(today):
+            raise LineRefused(10014, f"The promotion {named} is not valid.")
+        errors = await _promotion_errors(customer_id, promotion, offer, term, cycle, quantity)
+        if errors:
+            raise LineRefused(10014, f"The promotion {named} cannot be applied: {errors[0]['description']}")
+        return promotion.id
+    for promotion, _ in catalog.promotions_for(offer.product_id, offer.sku_id, term, cycle, today):
+        if promotion.is_auto_applicable and not await _promotion_errors(
+            customer_id, promotion, offer, term, cycle, quantity
+        ):
+            return promotion.id
+    return None
+
+
+class LineRefused(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
 
 
 # --- Coterminosity: custom term end dates (facts 6.3) -----------------------------------------------------
