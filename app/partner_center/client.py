@@ -19,11 +19,13 @@ import httpx
 import msgspec
 
 from app.partner_center import models as m
-from app.partner_center.errors import PartnerCenterError, ServiceError, ThrottledError, error_for
+from app.partner_center.errors import NotFoundError, PartnerCenterError, ServiceError, ThrottledError, error_for
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=m.PcModel)
 _jitter = random.SystemRandom()
+GRAPH_API = "https://graph.microsoft.com"
+ADMIN_CENTER = "https://admin.microsoft.com"
 
 
 class TokenProvider(Protocol):
@@ -380,6 +382,21 @@ class PartnerCenterClient:
             m.NewCommerceMigration, f"/v1/customers/{customer_id}/migrations/newcommerce/{migration_id}"
         )
 
+    async def list_migrations(
+        self,
+        customer_id: str | None = None,
+        current_subscription_id: str | None = None,
+        external_reference_id: str | None = None,
+    ) -> list[m.NewCommerceMigration]:
+        """The partner's migrations, filtered by customer, legacy subscription or batch (`externalReferenceId`)."""
+        return await self._items(
+            m.NewCommerceMigration,
+            "/v1/migrations/newcommerce",
+            CustomerTenantId=customer_id,
+            CurrentSubscriptionId=current_subscription_id,
+            ExternalReferenceId=external_reference_id,
+        )
+
     # --- Users and licences (facts 8) ------------------------------------------------------------------------
 
     async def create_user(
@@ -389,8 +406,20 @@ class PartnerCenterClient:
             m.CustomerUser, "POST", f"/v1/customers/{customer_id}/users", body, request_id=request_id
         )
 
-    def list_users(self, customer_id: str, size: int = 100) -> AsyncIterator[m.CustomerUser]:
-        return self._paged(m.CustomerUser, f"/v1/customers/{customer_id}/users", {"size": size})
+    def list_users(self, customer_id: str, size: int = 100, *, deleted: bool = False) -> AsyncIterator[m.CustomerUser]:
+        """Active users; `deleted=True` lists the soft-deleted ones instead (Microsoft's UserState filter)."""
+        params: dict[str, Any] = {"size": size}
+        if deleted:
+            params["filter"] = '{"Field":"UserState","Value":"Inactive","Operator":"equals"}'
+        return self._paged(m.CustomerUser, f"/v1/customers/{customer_id}/users", params)
+
+    async def update_user(
+        self, customer_id: str, user_id: str, changes: dict, *, request_id: str | None = None
+    ) -> m.CustomerUser:
+        """PATCH displayName, firstName, lastName, usageLocation."""
+        return await self._send(
+            m.CustomerUser, "PATCH", f"/v1/customers/{customer_id}/users/{user_id}", changes, request_id=request_id
+        )
 
     async def get_user(self, customer_id: str, user_id: str) -> m.CustomerUser:
         return await self._get(m.CustomerUser, f"/v1/customers/{customer_id}/users/{user_id}")
@@ -426,6 +455,66 @@ class PartnerCenterClient:
     async def user_licenses(self, customer_id: str, user_id: str) -> list[m.UserLicense]:
         return await self._items(m.UserLicense, f"/v1/customers/{customer_id}/users/{user_id}/licenses")
 
+    # --- Domains and GDAP (facts 3.1, 3.5) -------------------------------------------------------------------
+    # GDAP lives in Microsoft Graph: live, pass graph_base=GRAPH_API (Graph wants a token for its own audience,
+    # https://graph.microsoft.com/.default); the sandbox serves Graph's paths at its own address, the default.
+
+    async def domain_exists(self, domain: str) -> bool:
+        """Partner Center's domain check (HEAD /v1/domains/{domain}): 200 when taken, 404 when free."""
+        try:
+            await self.request("HEAD", f"/v1/domains/{domain}")
+        except NotFoundError:
+            return False
+        return True
+
+    def _gdap_url(self, graph_base: str | None, path: str = "") -> str:
+        return f"{(graph_base or self.base_url).rstrip('/')}/v1.0/tenantRelationships/delegatedAdminRelationships{path}"
+
+    async def create_gdap_relationship(
+        self, body: dict, *, graph_base: str | None = None, request_id: str | None = None
+    ) -> m.DelegatedAdminRelationship:
+        """`{displayName, duration ("P730D"), customer: {tenantId}, accessDetails: {unifiedRoles: [...]}}`."""
+        return await self._send(
+            m.DelegatedAdminRelationship, "POST", self._gdap_url(graph_base), body, request_id=request_id
+        )
+
+    async def get_gdap_relationship(
+        self, relationship_id: str, *, graph_base: str | None = None
+    ) -> m.DelegatedAdminRelationship:
+        return await self._get(m.DelegatedAdminRelationship, self._gdap_url(graph_base, f"/{relationship_id}"))
+
+    async def list_gdap_relationships(self, *, graph_base: str | None = None) -> list[m.DelegatedAdminRelationship]:
+        """Every relationship, following Graph's @odata.nextLink."""
+        relationships: list[m.DelegatedAdminRelationship] = []
+        url: str | None = self._gdap_url(graph_base)
+        while url:
+            page = await self._get(m.GraphList[m.DelegatedAdminRelationship], url)
+            relationships += page.value
+            url = page.next_link
+        return relationships
+
+    async def request_gdap_approval(
+        self, relationship_id: str, *, graph_base: str | None = None, request_id: str | None = None
+    ) -> m.DelegatedAdminRelationshipRequest:
+        """lockForApproval: the relationship waits for the customer's admin (see gdap_approval_link)."""
+        return await self._gdap_request(relationship_id, "lockForApproval", graph_base, request_id)
+
+    async def terminate_gdap_relationship(
+        self, relationship_id: str, *, graph_base: str | None = None, request_id: str | None = None
+    ) -> m.DelegatedAdminRelationshipRequest:
+        return await self._gdap_request(relationship_id, "terminate", graph_base, request_id)
+
+    async def _gdap_request(
+        self, relationship_id: str, action: str, graph_base: str | None, request_id: str | None
+    ) -> m.DelegatedAdminRelationshipRequest:
+        return await self._send(
+            m.DelegatedAdminRelationshipRequest,
+            "POST",
+            self._gdap_url(graph_base, f"/{relationship_id}/requests"),
+            {"action": action},
+            request_id=request_id,
+        )
+
     # --- Billing ------------------------------------------------------------------------------------
 
     def unbilled_line_items(self, currency: str, size: int = 2000) -> AsyncIterator[m.OneTimeInvoiceLineItem]:
@@ -448,6 +537,16 @@ class PartnerCenterClient:
         return self._paged(
             m.OneTimeInvoiceLineItem, f"/v1/invoices/{invoice_id}/lineitems/OneTime/BillingLineItems", {"size": size}
         )
+
+
+def gdap_approval_link(relationship_id: str, admin_base: str | None = None) -> str:
+    """The link the partner sends the customer's Global Administrator to approve a GDAP relationship (after
+    lockForApproval). Microsoft's admin center routes it after "#"; the sandbox (admin_base = its address) serves
+    the same path without it."""
+    path = f"partners/invitation/granularAdminRelationships/{relationship_id}"
+    if admin_base is None:
+        return f"{ADMIN_CENTER}/AdminPortal/Home#/{path}"
+    return f"{admin_base.rstrip('/')}/AdminPortal/Home/{path}"
 
 
 def _body(response: httpx.Response) -> Any:

@@ -57,6 +57,8 @@ def error_for(
     code: int | str | None = None
     description = ""
     data: list = []
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):  # Microsoft Graph's shape (GDAP calls)
+        body = {"code": body["error"].get("code"), "description": body["error"].get("message")}
     if isinstance(body, dict):
         code = body.get("code", body.get("statusCode"))
         description = str(body.get("description") or body.get("message") or "")

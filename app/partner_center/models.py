@@ -929,7 +929,7 @@ class CustomerUser(PcModel):
     last_directory_sync_time: datetime | None = None
     user_domain_type: str | None = None
     state: str | None = None
-    soft_deleted_time: datetime | None = None
+    soft_deletion_time: datetime | None = None  # Microsoft's name (create-user response sample)
     links: Links | None = None
     attributes: Attributes | None = None
 
@@ -992,6 +992,57 @@ class UserLicense(PcModel):
     product_sku: ProductSku | None = None
     service_plans: list[ServicePlan] = []
     attributes: Attributes | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# GDAP relationships: Microsoft Graph's delegatedAdminRelationships (facts 3.5), camelCase like Partner Center
+
+
+class GraphList(PcModel, Generic[T]):
+    """A Graph collection: `{"value": [...], "@odata.nextLink": "..."}`."""
+
+    value: list[T] = []
+    next_link: str | None = msgspec.field(default=None, name="@odata.nextLink")
+
+
+class DelegatedAdminRelationshipCustomer(PcModel):
+    tenant_id: str | None = None
+    display_name: str | None = None
+
+
+class UnifiedRole(PcModel):
+    role_definition_id: str | None = None
+
+
+class DelegatedAdminAccessDetails(PcModel):
+    unified_roles: list[UnifiedRole] = []
+
+
+class DelegatedAdminRelationship(PcModel):
+    """`status`: created, approvalPending, active, terminated, expired (and Graph's transitional ones:
+    activating, approved, expiring, terminating, terminationRequested)."""
+
+    id: str | None = None
+    display_name: str | None = None
+    duration: str | None = None
+    status: str | None = None
+    auto_extend_duration: str | None = None
+    customer: DelegatedAdminRelationshipCustomer | None = None
+    access_details: DelegatedAdminAccessDetails | None = None
+    created_date_time: datetime | None = None
+    last_modified_date_time: datetime | None = None
+    activated_date_time: datetime | None = None
+    end_date_time: datetime | None = None
+
+
+class DelegatedAdminRelationshipRequest(PcModel):
+    """`action`: lockForApproval, approve, terminate; `status`: created, pending, succeeded, failed."""
+
+    id: str | None = None
+    action: str | None = None
+    status: str | None = None
+    created_date_time: datetime | None = None
+    last_modified_date_time: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------

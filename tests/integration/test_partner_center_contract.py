@@ -156,8 +156,23 @@ async def test_with_faults_200_writes_each_happen_exactly_once(pc_sandbox: Sandb
     customers = await asyncio.gather(*[client.create_customer(customer_body()) for _ in range(200)])
     await pc_sandbox.set_faults()
     assert len({c.id for c in customers}) == 200
-    assert await db.fetchval("SELECT count(*) FROM pcs_customers") == 200
+    # the sandbox seeds a few tenants of its own; count the ones this test made
+    assert await db.fetchval("SELECT count(*) FROM pcs_customers WHERE domain LIKE 'contoso%'") == 200
     assert await db.fetchval("SELECT count(*) FROM pcs_requests") == 200
+    # checkouts too: each answer may be lost after the order was made, yet every cart orders once
+    carts = []
+    for customer in customers[:30]:
+        await client.attest_agreement(customer.id, MCA)
+        carts.append(await client.create_cart(customer.id, {"lineItems": [line(BASIC, 2)]}))
+    await pc_sandbox.set_faults(error_rate=0.2, throttle_rate=0.1)
+    await asyncio.gather(*[client.checkout(c.id, cart.id) for c, cart in zip(customers, carts, strict=False)])
+    await pc_sandbox.set_faults()
+    per_customer = await db.fetch(
+        "SELECT customer_id, count(*) AS n, sum(quantity) AS seats FROM pcs_subscriptions "
+        "WHERE customer_id = ANY($1::uuid[]) GROUP BY customer_id",
+        [c.id for c in customers],
+    )
+    assert sorted((r["n"], r["seats"]) for r in per_customer) == [(1, 2)] * 30
 
 
 async def test_term_end_renews_at_the_new_price_or_expires_then_disables_and_deletes(pc_sandbox: Sandbox):
@@ -213,12 +228,15 @@ async def test_pc_check_reports_the_connection(pc_sandbox: Sandbox):
     from app.partner_center.connection import check
 
     client = pc_sandbox.app_only_client()
+    # the sandbox starts with Fourth Coffee and its legacy subscriptions; a new customer adds one of each
+    before = [c async for c in client.list_customers()]
+    seeded = sum([len(await client.list_subscriptions(c.id)) for c in before])
     customer = await new_customer(client)
     await buy(client, customer.id, line(BASIC, 1))
     lines = await check(pc_sandbox.settings)
     assert lines[0].startswith(f"Partner Center: {pc_sandbox.url} (sandbox mode)")
     assert "(app-only)" in lines[1]
-    assert lines[3:] == ["Customers:      1", "Subscriptions:  1"]
+    assert lines[3:] == [f"Customers:      {len(before) + 1}", f"Subscriptions:  {seeded + 1}"]
 
 
 async def test_sandbox_clock_api_moves_time_and_runs_partner_center(pc_sandbox: Sandbox, client):

@@ -84,3 +84,43 @@ def test_term_end_decision():
     assert rules.next_status_after_term(False, "active", False) == "expired"
     assert rules.next_status_after_term(True, "suspended", False) == "expired"  # NCE_RULES 4
     assert rules.next_status_after_term(True, "active", True) == "expired"  # trials never renew
+
+
+def test_promoted_price_takes_the_percent_off_at_unit_price_precision():
+    assert rules.promoted_price(Decimal("151.2"), Decimal("0.05")) == Decimal("143.6400")
+    assert rules.promoted_price(Decimal("10.00"), Decimal("0.0333")) == Decimal("9.6670")
+    assert rules.promoted_price(Decimal("151.2"), None) == Decimal("151.2")
+
+
+def test_moving_seats_takes_the_newest_first_and_keeps_their_windows():
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    old, newer = now - timedelta(days=20), now + timedelta(days=5)
+    kept, moved = rules.move_seats([(5, old), (3, newer)], 4)
+    assert moved == [(3, newer), (1, old)]
+    assert kept == [(4, old)]
+    assert rules.move_seats([(2, old)], 2) == ([], [(2, old)])
+    with pytest.raises(ValueError, match="more seats"):
+        rules.move_seats([(2, old)], 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "codes"),
+    [
+        ({}, []),
+        ({"status": "suspended"}, [2]),
+        ({"is_upgrade_path": False}, [7]),
+        ({"plan_supported": False}, [10]),
+        ({"license_transfer": True, "has_directory_access": False}, [13]),
+        ({"license_transfer": False, "has_directory_access": False}, []),
+        ({"status": "expired", "is_upgrade_path": False}, [2, 7]),
+    ],
+)
+def test_transition_errors_in_microsofts_order(kwargs, codes):
+    base = {
+        "status": "active",
+        "is_upgrade_path": True,
+        "plan_supported": True,
+        "license_transfer": False,
+        "has_directory_access": True,
+    }
+    assert rules.transition_errors(**{**base, **kwargs}) == codes

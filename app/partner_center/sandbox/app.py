@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Litestar, Request, Response, Router, get, patch, post
+from litestar import Litestar, Request, Response, Router, delete, get, patch, post, route
 from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
@@ -26,7 +26,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from app import db
 from app.config import Settings
-from app.partner_center.sandbox import identity, service
+from app.partner_center.sandbox import directory, identity, service, transitions
 from app.partner_center.sandbox.errors import PartnerCenterFault
 from app.partner_center.sandbox.shapes import collection
 
@@ -421,6 +421,7 @@ def create_sandbox_app(settings: Settings) -> Litestar:
             authorize_submit,
             token,
             price_sheet,
+            *GDAP_APPROVAL_PAGES,
             Router(path="/", route_handlers=API_HANDLERS, guards=[partner_caller]),
         ],
         middleware=[InjectFaults()],
@@ -440,6 +441,8 @@ async def prepare(settings: Settings) -> None:
     lifespan of their own)."""
     await service.ensure_state()
     await identity.ensure_app(settings.secret_key)
+    await directory.ensure_existing_tenants()
+    await newcommerce.seed_legacy_estate()
 
 
 # --- Catalog and price sheets (facts 4 and 5) ------------------------------------------------------------
@@ -545,3 +548,231 @@ async def custom_term_end_dates(customer_id: FromPath[str], term_duration: FromQ
 
 
 API_HANDLERS += [custom_term_end_dates]
+
+
+# --- Transitions: upgrades and trial conversions (facts 6.5, 7.6) --------------------------------------------
+
+
+@get("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}/transitionEligibilities")
+async def transition_eligibilities(
+    customer_id: FromPath[str], subscription_id: FromPath[str], eligibilityType: FromQuery[str] = "immediate"
+) -> Response:
+    return _json(collection(await transitions.eligibilities(customer_id, subscription_id, eligibilityType)))
+
+
+@post("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}/transitions")
+async def create_transition(
+    request: Request, customer_id: FromPath[str], subscription_id: FromPath[str], data: JSONBody[dict[str, Any]]
+) -> Response:
+    return await idempotent(request, 200, lambda: transitions.create(customer_id, subscription_id, data))
+
+
+@get("/v1/customers/{customer_id:str}/subscriptions/{subscription_id:str}/transitions")
+async def list_transitions(
+    customer_id: FromPath[str], subscription_id: FromPath[str], operationId: FromQuery[str | None] = None
+) -> Response:
+    return _json(await transitions.history(customer_id, subscription_id, operationId))
+
+
+API_HANDLERS += [transition_eligibilities, create_transition, list_transitions]
+
+
+# --- Customer directory: users, licences (facts 8); domains (facts 3.1); GDAP in Graph's paths (facts 3.5) ---------
+# Users and licences take app+user tokens only, as Microsoft documents; GDAP is checked per customer (900308).
+
+
+@post("/v1/customers/{customer_id:str}/users", guards=[user_caller], status_code=200)
+async def create_user(request: Request, customer_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response:
+    # 200, not 201: Microsoft's published create-user response is "200 OK"
+    return await idempotent(request, 200, lambda: directory.create_user(customer_id, data))
+
+
+@get("/v1/customers/{customer_id:str}/users", guards=[user_caller])
+async def list_users(
+    request: Request,
+    customer_id: FromPath[str],
+    size: FromQuery[int] = 100,
+    filter: FromQuery[str | None] = None,  # Microsoft's query parameter name
+) -> Response:
+    deleted = directory.wants_deleted_users(filter)
+    items, after = await directory.list_users(customer_id, min(max(size, 1), 500), _continuation(request), deleted)
+    next_uri = f"/customers/{customer_id}/users?size={size}&seekOperation=Next"
+    return _json(collection(items, continuation=after, next_uri=next_uri))
+
+
+@get("/v1/customers/{customer_id:str}/users/{user_id:str}", guards=[user_caller])
+async def get_user(customer_id: FromPath[str], user_id: FromPath[str]) -> Response:
+    return _json(await directory.get_user(customer_id, user_id))
+
+
+@patch("/v1/customers/{customer_id:str}/users/{user_id:str}", guards=[user_caller])
+async def update_user(
+    request: Request, customer_id: FromPath[str], user_id: FromPath[str], data: JSONBody[dict[str, Any]]
+) -> Response:
+    return await idempotent(request, 200, lambda: directory.update_user(customer_id, user_id, data))
+
+
+# the answer is 204; the decorator says 200 because Litestar refuses a Response return type on a 204 handler
+@delete("/v1/customers/{customer_id:str}/users/{user_id:str}", guards=[user_caller], status_code=200)
+async def delete_user(request: Request, customer_id: FromPath[str], user_id: FromPath[str]) -> Response:
+    return await idempotent(request, 204, lambda: directory.delete_user(customer_id, user_id))
+
+
+@get("/v1/customers/{customer_id:str}/subscribedskus", guards=[user_caller])
+async def subscribed_skus(customer_id: FromPath[str]) -> Response:
+    return _json(collection(await directory.subscribed_skus(customer_id)))
+
+
+@post("/v1/customers/{customer_id:str}/users/{user_id:str}/licenseupdates", guards=[user_caller])
+async def update_licenses(
+    request: Request, customer_id: FromPath[str], user_id: FromPath[str], data: JSONBody[dict[str, Any]]
+) -> Response:
+    return await idempotent(request, 201, lambda: directory.update_licenses(customer_id, user_id, data))
+
+
+@get("/v1/customers/{customer_id:str}/users/{user_id:str}/licenses", guards=[user_caller])
+async def user_licenses(customer_id: FromPath[str], user_id: FromPath[str]) -> Response:
+    return _json(collection(await directory.user_licenses(customer_id, user_id)))
+
+
+@route("/v1/domains/{domain:str}", http_method=["GET", "HEAD"])
+async def check_domain(domain: FromPath[str]) -> Response:
+    """200 when the domain is taken (by a customer or an existing tenant), 404 when it is free; no body."""
+    return Response(b"", status_code=200 if await directory.domain_exists(domain) else 404)
+
+
+GDAP_RELATIONSHIPS = "/v1.0/tenantRelationships/delegatedAdminRelationships"
+
+
+async def _graph(answer: Awaitable[Response]) -> Response:
+    """Graph answers its errors in its own shape, not Partner Center's."""
+    try:
+        return await answer
+    except directory.GraphFault as fault:
+        return _json(fault.body(), fault.status)
+
+
+async def _graph_json(work: Awaitable[Any]) -> Response:
+    return _json(await work)
+
+
+@post(GDAP_RELATIONSHIPS)
+async def create_gdap_relationship(request: Request, data: JSONBody[dict[str, Any]]) -> Response:
+    return await _graph(idempotent(request, 201, lambda: directory.create_relationship(data)))
+
+
+@get(GDAP_RELATIONSHIPS)
+async def list_gdap_relationships() -> Response:
+    relationships = await directory.list_relationships()
+    return _json({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#relationships", "value": relationships})
+
+
+@get(GDAP_RELATIONSHIPS + "/{relationship_id:str}")
+async def get_gdap_relationship(relationship_id: FromPath[str]) -> Response:
+    return await _graph(_graph_json(directory.get_relationship(relationship_id)))
+
+
+@post(GDAP_RELATIONSHIPS + "/{relationship_id:str}/requests")
+async def create_gdap_request(
+    request: Request, relationship_id: FromPath[str], data: JSONBody[dict[str, Any]]
+) -> Response:
+    return await _graph(idempotent(request, 201, lambda: directory.create_request(relationship_id, data)))
+
+
+API_HANDLERS += [
+    create_user,
+    list_users,
+    get_user,
+    update_user,
+    delete_user,
+    subscribed_skus,
+    update_licenses,
+    user_licenses,
+    check_domain,
+    create_gdap_relationship,
+    list_gdap_relationships,
+    get_gdap_relationship,
+    create_gdap_request,
+]
+
+# The customer's admin approves in Microsoft's admin center, at
+# https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{id}; the sandbox has
+# no browser-side routing, so it serves that page at the same path without the "#".
+GDAP_APPROVAL_PATH = "/AdminPortal/Home/partners/invitation/granularAdminRelationships/{relationship_id:str}"
+
+
+@get(GDAP_APPROVAL_PATH, media_type=MediaType.HTML)
+async def gdap_approval_page(relationship_id: FromPath[str]) -> Response:
+    """The page the customer's Global Administrator opens from the partner's approval link."""
+    try:
+        relationship, domain = await directory.approval(relationship_id)
+    except directory.GraphFault as fault:
+        return _approval_html("Relationship not found", f"<p>{_escape(fault.message)}</p>", fault.status)
+    roles = "".join(f"<li>{_escape(r['roleDefinitionId'])}</li>" for r in relationship["accessDetails"]["unifiedRoles"])
+    details = f"""<p><strong>{_escape(relationship["displayName"])}</strong> asks for delegated admin access to
+<strong>{_escape(relationship["customer"]["displayName"])}</strong> ({_escape(domain)}) for
+{_escape(relationship["duration"])}.</p><p>Roles:</p><ul>{roles}</ul><p>Status: <strong
+id="status">{_escape(relationship["status"])}</strong></p>"""
+    if relationship["status"] == "approvalPending":
+        details += f"""<form method="post"><label>Global administrator of {_escape(domain)}
+<input type="email" name="user_name" value="admin@{_escape(domain)}" required></label>
+<p><button type="submit">Approve</button></p></form>"""
+    return _approval_html("Approve delegated admin access", details)
+
+
+@post(GDAP_APPROVAL_PATH, status_code=303)
+async def gdap_approval_submit(request: Request, relationship_id: FromPath[str]) -> Response:
+    form = await request.form()
+    try:
+        await directory.approve(relationship_id, str(form.get("user_name", "")))
+    except directory.GraphFault as fault:
+        return _approval_html("Not approved", f"<p>{_escape(fault.message)}</p>", fault.status)
+    # back to the page, now showing the active relationship; relative, because the page does not know where the
+    # sandbox is mounted
+    return Response("", status_code=303, headers={"Location": relationship_id})
+
+
+def _approval_html(title: str, body: str, status: int = 200) -> Response:
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_escape(title)} · Sandbox admin
+center</title><style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
+main{{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}}input{{width:100%;padding:.5rem}}
+button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body><main>
+<h2>{_escape(title)}</h2><p>This is Cloudseat's simulated Microsoft 365 admin center.</p>{body}</main></body></html>"""
+    return Response(html, status_code=status, media_type=MediaType.HTML)
+
+
+GDAP_APPROVAL_PAGES = [gdap_approval_page, gdap_approval_submit]
+
+
+# --- Legacy subscriptions' migration to new commerce (facts 7.7) ----------------------------------------------
+
+from app.partner_center.sandbox import newcommerce  # noqa: E402 - this section is appended on its own
+
+
+@post("/v1/customers/{customer_id:str}/migrations/newcommerce/validate", status_code=200)
+async def validate_migration(customer_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response:
+    return _json(await newcommerce.validate(customer_id, data))
+
+
+@post("/v1/customers/{customer_id:str}/migrations/newcommerce")
+async def create_migration(request: Request, customer_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response:
+    return await idempotent(request, 201, lambda: newcommerce.create(customer_id, data))
+
+
+@get("/v1/customers/{customer_id:str}/migrations/newcommerce/{migration_id:str}")
+async def get_migration(customer_id: FromPath[str], migration_id: FromPath[str]) -> Response:
+    return _json(await newcommerce.get(customer_id, migration_id))
+
+
+@get("/v1/migrations/newcommerce")
+async def list_migrations(
+    CustomerTenantId: FromQuery[str | None] = None,  # Microsoft's query parameter names
+    CurrentSubscriptionId: FromQuery[str | None] = None,
+    ExternalReferenceId: FromQuery[str | None] = None,
+) -> Response:
+    return _json(
+        collection(await newcommerce.list_migrations(CustomerTenantId, CurrentSubscriptionId, ExternalReferenceId))
+    )
+
+
+API_HANDLERS += [validate_migration, create_migration, get_migration, list_migrations]

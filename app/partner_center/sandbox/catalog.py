@@ -1315,3 +1315,57 @@ def promotion_resource(promotion: Promotion, today: date) -> dict:
     if constraints:
         resource["promotionConstraints"] = constraints
     return resource
+
+
+# --- Legacy (pre-NCE) offers and their new commerce equivalents (facts 7.7) ---------------------------------
+# Ids are Microsoft's legacy CSP offer GUIDs: Exchange Online (Plan 1) and its Exchange Online Archiving add-on
+# are the pair of the purchase-an-add-on sample, SharePoint Online (Plan 2) is on the invoice line-item sample, and
+# the add-on's prerequisite list (get-a-list-of-add-ons-for-an-offer-id) names the others. A legacy subscription
+# migrates to the NCE offer named here; `nce_key` None means new commerce has no equivalent (validation error 5).
+
+
+@dataclass(frozen=True)
+class LegacyOffer:
+    offer_id: str  # upper-case GUID, as Microsoft's legacy subscriptions show it in offerId
+    name: str
+    nce_key: str | None  # "ProductId:SkuId" of the shipped NCE catalog, or None
+    base_offer_ids: tuple[str, ...] = ()  # an add-on: the legacy offers it is bought on
+
+    @property
+    def is_addon(self) -> bool:
+        return bool(self.base_offer_ids)
+
+    @property
+    def nce_offer(self) -> Offer | None:
+        return _BY_KEY.get(self.nce_key) if self.nce_key else None
+
+
+LEGACY_O365_E3 = "796B6B5F-613C-4E24-A17C-EBA730D49C02"
+LEGACY_O365_E1 = "91FD106F-4B2C-4938-95AC-F54F74E9A239"
+LEGACY_EXO_P1 = "195416C1-3447-423A-B37B-EE59A99A19C4"
+LEGACY_BUSINESS_ESSENTIALS = "BD938F12-058F-4927-BBA3-AE36B1D2501C"
+LEGACY_BUSINESS_PREMIUM = "031C9E47-4802-4248-838E-778FB1D2CC05"
+LEGACY_EXCHANGE_ARCHIVING = "2828BE95-46BA-4F91-B2FD-0BEF192ECF60"
+LEGACY_SHAREPOINT_P2 = "618B53FE-9B99-428B-9745-F706AEAF3979"
+
+LEGACY_OFFERS: tuple[LegacyOffer, ...] = (
+    LegacyOffer(LEGACY_O365_E3, "Office 365 Enterprise E3", O365_E3),
+    LegacyOffer(LEGACY_O365_E1, "Office 365 Enterprise E1", O365_E1),
+    LegacyOffer(LEGACY_EXO_P1, "Exchange Online (Plan 1)", EXO_P1),
+    # the legacy Business names; new commerce sells them renamed as Microsoft 365 Business Basic / Standard
+    LegacyOffer(LEGACY_BUSINESS_ESSENTIALS, "Office 365 Business Essentials", BASIC),
+    LegacyOffer(LEGACY_BUSINESS_PREMIUM, "Office 365 Business Premium", STANDARD),
+    LegacyOffer(
+        LEGACY_EXCHANGE_ARCHIVING,
+        "Exchange Online Archiving for Exchange Online",
+        "CFQ7TTC0LH0Z:0001",
+        base_offer_ids=(LEGACY_EXO_P1, LEGACY_O365_E1, LEGACY_BUSINESS_ESSENTIALS, LEGACY_BUSINESS_PREMIUM),
+    ),
+    LegacyOffer(LEGACY_SHAREPOINT_P2, "SharePoint Online (Plan 2)", None),  # not in the sandbox's NCE catalog
+)
+
+_LEGACY_BY_ID = {offer.offer_id: offer for offer in LEGACY_OFFERS}
+
+
+def legacy_offer(offer_id: str) -> LegacyOffer | None:
+    return _LEGACY_BY_ID.get(str(offer_id).strip().upper())

@@ -126,3 +126,52 @@ def next_status_after_term(auto_renew: bool, status: str, is_trial: bool) -> str
 def promoted_price(price: Decimal, percent: Decimal | None) -> Decimal:
     """A promotion's PercentDiscount off the term price (0.05 is 5% off), at unit-price precision."""
     return price if not percent else round_unit_price(price * (1 - percent))
+
+
+def move_seats(
+    batches: list[tuple[int, datetime]], moving: int
+) -> tuple[list[tuple[int, datetime]], list[tuple[int, datetime]]]:
+    """Split batches for a partial upgrade: (kept, moved). The newest seats move, each with its own window, so
+    the upgraded seats keep the cancellation window they had (facts 7.3)."""
+    kept, moved = [], []
+    for quantity, allowed_until in sorted(batches, key=lambda b: b[1], reverse=True):
+        taken = min(quantity, moving)
+        moving -= taken
+        if taken:
+            moved.append((taken, allowed_until))
+        if quantity - taken:
+            kept.append((quantity - taken, allowed_until))
+    if moving > 0:
+        raise ValueError("more seats than the subscription holds")
+    return kept, moved
+
+
+TRANSITION_ERRORS = {  # TransitionErrorCode (facts 7.6)
+    0: "Other",
+    2: "The subscription is not active.",
+    7: "The subscription cannot be transitioned to this offer: it is not one of its upgrade paths.",
+    8: "The target offer was not found.",
+    10: "The target offer does not support the subscription's term and billing cycle.",
+    13: "The partner lacks the granular admin (GDAP) permissions to transfer licences for this customer.",
+}
+
+
+def transition_errors(
+    *,
+    status: str,
+    is_upgrade_path: bool,
+    plan_supported: bool,
+    license_transfer: bool,
+    has_directory_access: bool,
+) -> list[int]:
+    """Why a subscription cannot transition now (TransitionErrorCode), in Microsoft's order of checks."""
+    errors = []
+    if status != "active":
+        errors.append(2)
+    if not is_upgrade_path:
+        errors.append(7)
+    if not plan_supported:
+        errors.append(10)
+    if license_transfer and not has_directory_access:
+        errors.append(13)
+    return errors

@@ -146,7 +146,9 @@ async def _customer(customer_id: uuid.UUID | str) -> dict:
         key = uuid.UUID(str(customer_id))
     except ValueError:
         raise not_found("Customer", 600039) from None
-    rows = await db.fetch("SELECT * FROM pcs_customers WHERE id = $1", key)
+    # tenants that exist at Microsoft but are not our customers (relationship 'none') stay out of reach until
+    # their admin approves a GDAP relationship (sandbox/directory.py)
+    rows = await db.fetch("SELECT * FROM pcs_customers WHERE id = $1 AND relationship <> 'none'", key)
     if not rows:
         raise not_found("Customer", 600039)
     row = rows[0]
@@ -160,7 +162,8 @@ async def get_customer(customer_id: str) -> dict:
 
 async def list_customers(size: int, after: str | None) -> tuple[list[dict], str | None]:
     rows = await db.fetch(
-        "SELECT * FROM pcs_customers WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        "SELECT * FROM pcs_customers WHERE relationship <> 'none' AND ($1::uuid IS NULL OR id > $1) "
+        "ORDER BY id LIMIT $2",
         uuid.UUID(after) if after else None,
         size + 1,
     )
@@ -238,7 +241,7 @@ async def _tenant_seats(customer_id: uuid.UUID, product_id: str, sku_id: str) ->
         int,
         await db.fetchval(
             "SELECT coalesce(sum(quantity), 0) FROM pcs_subscriptions WHERE customer_id = $1 AND product_id = $2 "
-            "AND sku_id = $3 AND status IN ('active', 'suspended', 'pending')",
+            "AND sku_id = $3 AND status IN ('active', 'suspended', 'pending') AND NOT is_legacy",
             customer_id,
             product_id,
             sku_id,
@@ -247,11 +250,24 @@ async def _tenant_seats(customer_id: uuid.UUID, product_id: str, sku_id: str) ->
     )
 
 
+async def check_tenant_cap(customer_id: uuid.UUID, offer: catalog.Offer, adding: int) -> None:
+    """Microsoft's pooled per-tenant maximum (facts 4.3): 10015 when `adding` seats would pass it."""
+    if offer.tenant_max is None:
+        return
+    owned = await _tenant_seats(customer_id, offer.product_id, offer.sku_id)
+    if owned + adding > offer.tenant_max:
+        raise bad_request(
+            f"The requested number of {adding} seats exceeds the remaining limit of "
+            f"{max(offer.tenant_max - owned, 0)} seats.",
+            10015,
+        )
+
+
 async def _owns_prerequisite(customer_id: uuid.UUID, prerequisites: tuple[str, ...]) -> bool:
     keys = [p.split(":")[0] + ":" + p.split(":")[1] for p in prerequisites]
     return bool(
         await db.fetchval(
-            "SELECT 1 FROM pcs_subscriptions WHERE customer_id = $1 AND status = 'active' "
+            "SELECT 1 FROM pcs_subscriptions WHERE customer_id = $1 AND status = 'active' AND NOT is_legacy "
             "AND product_id || ':' || sku_id = ANY($2::text[]) LIMIT 1",
             customer_id,
             keys,
@@ -303,6 +319,13 @@ async def _check_line(customer: dict, line: dict, pending: dict[str, int]) -> di
                 f"{offer.min_quantity} and {offer.max_quantity}.",
             ),
         }
+    if offer.is_trial and await db.fetchval(
+        "SELECT 1 FROM pcs_subscriptions WHERE customer_id = $1 AND product_id = $2 AND sku_id = $3 LIMIT 1",
+        customer["id"],
+        offer.product_id,
+        offer.sku_id,
+    ):
+        return {**out, "error": _line_error(10002, "The customer has already had a trial of this offer.")}
     if offer.tenant_max is not None:
         key = f"{offer.product_id}:{offer.sku_id}"
         owned = await _tenant_seats(customer["id"], offer.product_id, offer.sku_id) + pending.get(key, 0)
@@ -324,14 +347,12 @@ async def _check_line(customer: dict, line: dict, pending: dict[str, int]) -> di
             "error": _line_error(10006, "The addon is not purchasable without a compatible base subscription"),
         }
     if out["customTermEndDate"]:
-        allowed = (
-            {
-                d["allowedCustomTermEndDate"][:10]
-                for d in await allowed_term_end_dates(customer["id"], str(out["termDuration"]), clock.now().date())
-            }
-            if out["termDuration"] in rules.TERM_MONTHS
-            else set()
-        )
+        if offer.is_trial or out["termDuration"] not in rules.TERM_MONTHS:
+            return {**out, "error": _line_error(10016, "This product does not support a custom term end date.")}
+        allowed = {
+            d["allowedCustomTermEndDate"][:10]
+            for d in await allowed_term_end_dates(customer["id"], str(out["termDuration"]), clock.now().date())
+        }
         if str(out["customTermEndDate"])[:10] not in allowed:
             return {**out, "error": _line_error(10017, "The custom term end date is not allowed for this purchase.")}
     if offer.requires_attestation and not out["attestationAccepted"]:
@@ -562,14 +583,20 @@ async def _create_subscription(
     partner: str,
     now: datetime,
     status: str = "active",
+    *,
+    charge_type: str = "new",
+    batches: list[tuple[int, datetime]] | None = None,
 ) -> uuid.UUID:
+    """A subscription bought now, billed `charge_type`; its seats get one new 168-hour window unless `batches`
+    says otherwise (seats moved by a partial upgrade keep the windows they had)."""
     subscription_id = uuid.uuid4()
     start = now.date()
     term = line["termDuration"]
     end = rules.term_end(start, term) if term else None
     if line.get("customTermEndDate") and term:
         end = date.fromisoformat(str(line["customTermEndDate"])[:10])
-    window_ends = now + rules.CANCELLATION_WINDOW
+    batches = batches or [(line["quantity"], now + rules.CANCELLATION_WINDOW)]
+    window_ends = max(until for _, until in batches)
     await db.execute(
         "INSERT INTO pcs_subscriptions (id, customer_id, order_id, product_id, sku_id, availability_id, segment, "
         "friendly_name, quantity, status, term_duration, billing_cycle, unit_price, currency, start_date, end_date, "
@@ -598,21 +625,28 @@ async def _create_subscription(
         now,
         status,
     )
-    await db.execute(
-        "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) VALUES ($1, $2, $3)",
-        subscription_id,
-        line["quantity"],
-        window_ends,
-    )
+    await _set_batches(subscription_id, batches)
     sub = await _subscription_row(customer["id"], subscription_id)
     if term and end:
         period, per_seat = _charge_for(sub, start)
-        await _post_charges(sub, [rules.Charge("new", line["quantity"], per_seat)], period, order_id, now)
+        await _post_charges(sub, [rules.Charge(charge_type, line["quantity"], per_seat)], period, order_id, now)
     elif offer.kind == "perpetual":
         await _post_charges(
-            sub, [rules.Charge("new", line["quantity"], price)], rules.Period(start, start), order_id, now
+            sub, [rules.Charge(charge_type, line["quantity"], price)], rules.Period(start, start), order_id, now
         )
     return subscription_id
+
+
+async def _set_batches(subscription_id: uuid.UUID, batches: list[tuple[int, datetime]]) -> None:
+    """Replace a subscription's seat batches (each with the end of its own cancellation window)."""
+    await db.execute("DELETE FROM pcs_seat_batches WHERE subscription_id = $1", subscription_id)
+    await db.execute(
+        "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) "
+        "SELECT $1, q, u FROM unnest($2::int[], $3::timestamptz[]) AS b(q, u) WHERE q > 0",
+        subscription_id,
+        [q for q, _ in batches],
+        [u for _, u in batches],
+    )
 
 
 def _period(sub: dict, on: date) -> rules.Period:
@@ -772,6 +806,8 @@ async def update_subscription(customer_id: str, subscription_id: str, body: dict
     customer = await _customer(customer_id)
     await settle_orders(clock.now(), customer["id"])
     sub = await _subscription_row(customer["id"], subscription_id, lock=True)
+    if sub["is_legacy"]:  # NCE rules do not apply to legacy subscriptions; the sandbox only migrates them
+        raise bad_request("Legacy subscriptions cannot be changed in the sandbox; migrate them to new commerce.")
     if sub["status"] == "pending":
         raise PartnerCenterFault(409, *PENDING_OPERATION)
     if if_match and if_match.strip('"') != str(sub["etag"]):
@@ -820,9 +856,10 @@ async def update_subscription(customer_id: str, subscription_id: str, body: dict
         if not auto_renew:
             updates["scheduled"] = None
 
+    # sending back the instructions it already has is fine (PATCH takes the whole resource); new ones need auto-renew
+    if has_scheduled and scheduled and not bool(auto_renew) and _check_scheduled(scheduled, sub) != sub["scheduled"]:
+        raise bad_request("Scheduled changes need auto-renew to be on.", 800096)
     if has_scheduled and "scheduled" not in updates:
-        if scheduled and not updates.get("auto_renew", sub["auto_renew"]):
-            raise bad_request("Scheduled changes need auto-renew to be on.", 800096)
         updates["scheduled"] = _check_scheduled(scheduled, sub) if scheduled else None
     elif immediate_change and sub["scheduled"]:
         updates["scheduled"] = None  # Microsoft deletes scheduled changes on any immediate change
@@ -839,6 +876,9 @@ def _check_scheduled(scheduled: dict, sub: dict) -> dict:
     offer = catalog.offer_by_key(product_id, sku_id)
     if offer is None:
         raise bad_request("The scheduled product is not in the catalog.", 10001)
+    current = catalog.offer_by_key(sub["product_id"], sub["sku_id"])
+    if offer is not current and (current is None or offer.key not in current.upgrade_targets):
+        raise bad_request(rules.TRANSITION_ERRORS[7], 7)  # a scheduled SKU change is a scheduled upgrade
     quantity = int(_first(scheduled, "quantity", default=sub["quantity"]))
     if not offer.min_quantity <= quantity <= offer.max_quantity:
         raise bad_request(QUANTITY_OUT_OF_RANGE[1], QUANTITY_OUT_OF_RANGE[0])
@@ -888,14 +928,7 @@ async def _change_quantity(
     batches = await _batches(sub["id"])
     if quantity > sub["quantity"]:
         added = quantity - sub["quantity"]
-        if offer.tenant_max is not None:
-            owned = await _tenant_seats(customer["id"], offer.product_id, offer.sku_id)
-            if owned + added > offer.tenant_max:
-                raise bad_request(
-                    f"The requested number of {added} seats exceeds the remaining limit of "
-                    f"{max(offer.tenant_max - owned, 0)} seats.",
-                    10015,
-                )
+        await check_tenant_cap(customer["id"], offer, added)
         await db.execute(
             "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) VALUES ($1,$2,$3)",
             sub["id"],
@@ -907,15 +940,7 @@ async def _change_quantity(
         removed = sub["quantity"] - quantity
         if removed > rules.refundable_quantity(batches, now):
             raise bad_request(QUANTITY_CANNOT_DECREASE[1], QUANTITY_CANNOT_DECREASE[0])
-        remaining = rules.take_from_batches(batches, removed, now)
-        await db.execute("DELETE FROM pcs_seat_batches WHERE subscription_id = $1", sub["id"])
-        await db.execute(
-            "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) "
-            "SELECT $1, q, u FROM unnest($2::int[], $3::timestamptz[]) AS b(q, u)",
-            sub["id"],
-            [q for q, _ in remaining],
-            [u for _, u in remaining],
-        )
+        await _set_batches(sub["id"], rules.take_from_batches(batches, removed, now))
         charge_type = "removeQuantity"
     if sub["term_duration"] and sub["end_date"]:
         period, per_seat = _charge_for(sub, today)
@@ -1046,7 +1071,7 @@ async def _cycle_charges(now: datetime) -> int:
         "SELECT s.*, (SELECT max(charge_start) FROM pcs_line_items l WHERE l.subscription_id = s.id "
         "AND l.charge_type IN ('new', 'cycleCharge', 'renew')) AS last_charged "
         "FROM pcs_subscriptions s WHERE s.billing_cycle = 'monthly' AND s.status IN ('active', 'suspended') "
-        "AND s.term_duration IS NOT NULL"
+        "AND s.term_duration IS NOT NULL AND NOT s.is_legacy"
     )
     rows: list[tuple] = []
     for sub in subs:
@@ -1079,7 +1104,7 @@ async def _term_ends(now: datetime) -> dict[str, int]:
     today = now.date()
     due = await db.fetch(
         "SELECT s.*, c.country FROM pcs_subscriptions s JOIN pcs_customers c ON c.id = s.customer_id "
-        "WHERE s.status IN ('active', 'suspended') AND s.end_date < $1 ORDER BY s.end_date",
+        "WHERE s.status IN ('active', 'suspended') AND s.end_date < $1 AND NOT s.is_legacy ORDER BY s.end_date",
         today,
     )
     change = await price_change_date()
@@ -1161,6 +1186,10 @@ async def _term_ends(now: datetime) -> dict[str, int]:
             [s["end_date"] for s in subs],
             [s["renewed_at"] + rules.CANCELLATION_WINDOW for s in subs],
             [s["promotion_id"] for s in subs],
+        )
+        # a renewal starts one new window for all the seats; the old batches are history
+        await db.execute(
+            "DELETE FROM pcs_seat_batches WHERE subscription_id = ANY($1::uuid[])", [s["id"] for s in subs]
         )
         await db.execute(
             "INSERT INTO pcs_seat_batches (subscription_id, quantity, allowed_until) "
@@ -1544,7 +1573,8 @@ async def allowed_term_end_dates(customer_id: uuid.UUID, term: str, today: date)
         )
     rows = await db.fetch(
         "SELECT end_date, array_agg(id::text ORDER BY id) AS ids FROM pcs_subscriptions WHERE customer_id = $1 "
-        "AND status = 'active' AND end_date > $2 AND end_date <= $3 GROUP BY end_date ORDER BY end_date",
+        "AND status = 'active' AND NOT is_legacy AND end_date > $2 AND end_date <= $3 "
+        "GROUP BY end_date ORDER BY end_date",
         customer_id,
         today,
         natural_end,

@@ -46,6 +46,8 @@ def money(value: Decimal) -> float | int:
 
 def subscription(row: dict, batches: list[tuple[int, datetime]], now: datetime) -> dict:
     offer_id = f"{row['product_id']}:{row['sku_id']}:{row['availability_id']}"
+    if row.get("is_legacy") and row.get("legacy_offer_id"):
+        offer_id = row["legacy_offer_id"]  # a legacy subscription shows its legacy offer's GUID (facts 7.7)
     refundable = [(q, until) for q, until in batches if until > now]
     return {
         "id": str(row["id"]),
@@ -87,6 +89,7 @@ def subscription(row: dict, batches: list[tuple[int, datetime]], now: datetime) 
         "partnerId": row["partner_id"],
         "orderId": row["order_id"],
         "promotionId": row["promotion_id"],
+        "migratedFromSubscriptionId": str(row["migrated_from_id"]) if row.get("migrated_from_id") else None,
         "contractType": "subscription",
         "actions": ["edit", "cancel"] if row["status"] == "active" else [],
         "suspensionReasons": ["CustomerReason"] if row["status"] == "suspended" else [],
