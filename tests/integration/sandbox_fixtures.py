@@ -56,6 +56,8 @@ def free_port() -> int:
 class Sandbox:
     settings: Settings
     url: str
+    # the test's HTTP clients, closed before the server stops so it need not wait out their keep-alive connections
+    http_clients: list[httpx.AsyncClient] = dataclasses.field(default_factory=list)
 
     @property
     def oidc_authority(self) -> str:
@@ -75,9 +77,9 @@ class Sandbox:
         )
 
     def client(self, tokens, **retry: float) -> PartnerCenterClient:
-        return PartnerCenterClient(
-            self.url, tokens, retry=RetryPolicy(**retry), http=httpx.AsyncClient(verify=self.tls, timeout=60)
-        )
+        http = httpx.AsyncClient(verify=self.tls, timeout=60)
+        self.http_clients.append(http)
+        return PartnerCenterClient(self.url, tokens, retry=RetryPolicy(**retry), http=http)
 
     def app_only_client(self, **retry: float) -> PartnerCenterClient:
         return self.client(AppOnlyTokens(self.msal_app()), **retry)
@@ -141,7 +143,7 @@ async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
             log_level="warning",
             lifespan="off",
             ssl_certfile=str(cert),
-            timeout_graceful_shutdown=1,
+            timeout_graceful_shutdown=0.1,  # only idle keep-alive connections are left to wait for
             ssl_keyfile=str(key),
         )
     )
@@ -151,9 +153,12 @@ async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
             task.result()  # the server failed to start: show why
             raise RuntimeError("the sandbox server stopped before it started")
         await asyncio.sleep(0.02)
+    running = Sandbox(served, sandbox.sandbox_url(served))
     try:
-        yield Sandbox(served, sandbox.sandbox_url(served))
+        yield running
     finally:
+        for http in running.http_clients:
+            await http.aclose()
         server.should_exit = True
         await task
         await db.execute(f"TRUNCATE {', '.join(PCS_TABLES)} RESTART IDENTITY CASCADE")
