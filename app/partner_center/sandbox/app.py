@@ -26,7 +26,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from app import db
 from app.config import Settings
-from app.partner_center.sandbox import directory, identity, service, transitions
+from app.partner_center.sandbox import directory, identity, newcommerce, service, transitions
 from app.partner_center.sandbox.errors import PartnerCenterFault
 from app.partner_center.sandbox.shapes import collection
 
@@ -708,10 +708,14 @@ async def gdap_approval_page(relationship_id: FromPath[str]) -> Response:
         relationship, domain = await directory.approval(relationship_id)
     except directory.GraphFault as fault:
         return _approval_html("Relationship not found", f"<p>{_escape(fault.message)}</p>", fault.status)
-    roles = "".join(f"<li>{_escape(r['roleDefinitionId'])}</li>" for r in relationship["accessDetails"]["unifiedRoles"])
+    roles = "".join(
+        f"<li>{_escape(directory.role_name(r['roleDefinitionId']))}</li>"
+        for r in relationship["accessDetails"]["unifiedRoles"]
+    )
+    days = directory.duration_days(relationship["duration"])
     details = f"""<p><strong>{_escape(relationship["displayName"])}</strong> asks for delegated admin access to
 <strong>{_escape(relationship["customer"]["displayName"])}</strong> ({_escape(domain)}) for
-{_escape(relationship["duration"])}.</p><p>Roles:</p><ul>{roles}</ul><p>Status: <strong
+{days} days.</p><p>Roles:</p><ul>{roles}</ul><p>Status: <strong
 id="status">{_escape(relationship["status"])}</strong></p>"""
     if relationship["status"] == "approvalPending":
         details += f"""<form method="post"><label>Global administrator of {_escape(domain)}
@@ -735,7 +739,8 @@ async def gdap_approval_submit(request: Request, relationship_id: FromPath[str])
 def _approval_html(title: str, body: str, status: int = 200) -> Response:
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_escape(title)} · Sandbox admin
 center</title><style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
-main{{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}}input{{width:100%;padding:.5rem}}
+main{{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}}input{{width:100%;padding:.5rem;
+box-sizing:border-box;margin-top:.25rem}}
 button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body><main>
 <h2>{_escape(title)}</h2><p>This is Cloudseat's simulated Microsoft 365 admin center.</p>{body}</main></body></html>"""
     return Response(html, status_code=status, media_type=MediaType.HTML)
@@ -745,8 +750,6 @@ GDAP_APPROVAL_PAGES = [gdap_approval_page, gdap_approval_submit]
 
 
 # --- Legacy subscriptions' migration to new commerce (facts 7.7) ----------------------------------------------
-
-from app.partner_center.sandbox import newcommerce  # noqa: E402 - this section is appended on its own
 
 
 @post("/v1/customers/{customer_id:str}/migrations/newcommerce/validate", status_code=200)

@@ -490,6 +490,25 @@ class GraphFault(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
+# Microsoft Entra built-in roles partners ask for (role template ids), named on the approval page
+ROLE_NAMES = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
+    "4d6ac14f-3453-41d0-bef9-a3e0c569773a": "License Administrator",
+    "9360feb5-f418-4baa-8175-e2a00bac4301": "Directory Writers",
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8": "Helpdesk Administrator",
+    "f023fd81-a637-4b56-95fd-791ac0226033": "Service Support Administrator",
+    "3a2c62db-5318-420d-8d74-23affee5d9d5": "Intune Administrator",
+    "f28a1f50-f6e7-4571-818b-6a12f2af6b6c": "SharePoint Administrator",
+    "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
+}
+
+
+def role_name(role_id: str) -> str:
+    return ROLE_NAMES.get(role_id.lower(), f"Role {role_id}")
+
+
 def duration_days(text: object) -> int | None:
     """Days of an ISO 8601 duration in days or years ("P730D", "P2Y"); None for any other form."""
     match = DURATION.fullmatch(str(text or ""))
