@@ -47,7 +47,7 @@ def _print_logins(logins: list[tuple[str, str, str]], base_url: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import seed
+    from app.demo import seed, seed_sandbox_partner_center
     from app.main import create_app
 
     started = time.monotonic()
@@ -56,7 +56,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         applied = await db.migrate()
         if applied:
             print(f"Applied {len(applied)} migration(s).")
-        return await seed(settings.base_url) if settings.is_sandbox and not args.no_seed else []
+        if not settings.is_sandbox or args.no_seed:
+            return []
+        logins = await seed(settings.base_url)
+        await seed_sandbox_partner_center(settings)
+        return logins
 
     logins = _run(settings, prepare)
     if logins:
@@ -108,11 +112,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import seed
+    from app.demo import seed, seed_sandbox_partner_center
 
     async def work() -> list[tuple[str, str, str]]:
         await db.migrate()
-        return await seed(settings.base_url)
+        logins = await seed(settings.base_url)
+        if settings.is_sandbox:
+            await seed_sandbox_partner_center(settings)
+        return logins
 
     _print_logins(_run(settings, work), settings.base_url)
     return 0

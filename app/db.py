@@ -186,3 +186,11 @@ def sql_migration(
         return manager
 
     return forwards
+
+
+async def copy_in(table: str, source: Any, columns: list[str], **options: Any) -> str:
+    """COPY `source` (bytes, or an async iterable of bytes chunks) into `table` on the current transaction."""
+    current = DB.current_transaction.get()
+    if current is None:
+        raise RuntimeError("copy_in runs inside db.transaction()")
+    return cast(str, await current.connection.copy_to_table(table, source=source, columns=columns, **options))

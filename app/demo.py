@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import TypedDict
 
+from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import AccountKind, Principal
 from app.accounts.tables import Account, User
 from app.auth.service import principal_of
+from app.config import Settings
 
 
 class UserSpec(TypedDict):
@@ -179,3 +181,25 @@ async def seed(base_url: str) -> list[tuple[str, str, str]]:
         await _user(admin, customer, direct["user"], base_url)
         logins.append(("Customer admin (direct)", direct["user"]["email"], customer["name"]))
     return logins
+
+
+async def seed_sandbox_partner_center(settings: Settings) -> None:
+    """Sandbox mode: the demo CSP is connected to the sandbox Partner Center, sells in every market the sandbox
+    prices, and its first catalog sync is queued (the worker runs it as the app starts)."""
+    from app.catalog import sync
+    from app.partner_center.connect import connect_sandbox
+    from app.partner_center.sandbox import catalog as sandbox_catalog
+
+    admin = await _admin(settings.base_url)
+    await connect_sandbox(settings, admin)
+    markets = list(sandbox_catalog.MARKETS)
+    currencies = sorted(set(sandbox_catalog.MARKETS.values()))
+    await db.execute(
+        "UPDATE catalog_settings SET markets = $1, currencies = $2, updated_at = $3 "
+        "WHERE id = 1 AND markets = '{US}' AND currencies = '{USD}'",
+        markets,
+        currencies,
+        clock.now(),
+    )
+    if not await db.fetchval("SELECT 1 FROM catalog_sync_runs LIMIT 1"):
+        await sync.request_sync(admin)

@@ -27,8 +27,8 @@ def quantum(places: int) -> Decimal:
     return Decimal(1).scaleb(-places)
 
 
-def round_amount(amount: Decimal | int | str, currency: str) -> Decimal:
-    return Decimal(amount).quantize(quantum(minor_units(currency)), rounding=ROUND_HALF_UP)
+def round_amount(amount: Decimal | int | str, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
+    return Decimal(amount).quantize(quantum(minor_units(currency)), rounding=rounding)
 
 
 def round_unit_price(amount: Decimal | int | str) -> Decimal:

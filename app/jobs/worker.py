@@ -30,9 +30,10 @@ MAX_ATTEMPTS = 6
 
 def handlers() -> dict[str, Handler]:
     """The registry of job handlers: entrypoint name -> async function(payload, settings)."""
+    from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
 
-    return {**mail_jobs.HANDLERS}
+    return {**mail_jobs.HANDLERS, **catalog_sync.HANDLERS}
 
 
 def build(connection: asyncpg.Connection, settings: Settings) -> QueueManager:

@@ -207,17 +207,35 @@ class PartnerCenterClient:
             targetSegment=segment,
         )
 
-    async def price_sheet_lines(self, market: str, price_sheet_base: str | None = None) -> AsyncIterator[str]:
+    async def price_sheet_lines(
+        self, market: str, price_sheet_base: str | None = None, *, timeline: str = "current"
+    ) -> AsyncIterator[str]:
         """The NCE license-based price sheet of a market, streamed line by line (facts 5.1: app+user only;
         Microsoft serves it from api.partner.microsoft.com, the sandbox from its own address)."""
-        base = (price_sheet_base or self.base_url).rstrip("/")
-        url = f"{base}/v1.0/sales/pricesheets(Market='{market}',PricesheetView='updatedlicensebased')/$value"
-        response = await self.request("GET", url, stream=True, headers={"Accept": "text/csv"})
+        response = await self._price_sheet(market, price_sheet_base, timeline)
         try:
             async for line in response.aiter_lines():
                 yield line
         finally:
             await response.aclose()
+
+    async def price_sheet_bytes(
+        self, market: str, price_sheet_base: str | None = None, *, timeline: str = "current"
+    ) -> AsyncIterator[bytes]:
+        """The same sheet as raw CSV chunks, for COPY straight into PostgreSQL."""
+        response = await self._price_sheet(market, price_sheet_base, timeline)
+        try:
+            async for chunk in response.aiter_bytes(1 << 20):
+                yield chunk
+        finally:
+            await response.aclose()
+
+    async def _price_sheet(self, market: str, price_sheet_base: str | None, timeline: str) -> httpx.Response:
+        base = (price_sheet_base or self.base_url).rstrip("/")
+        url = f"{base}/v1.0/sales/pricesheets(Market='{market}',PricesheetView='updatedlicensebased')/$value"
+        return await self.request(
+            "GET", url, params={"timeline": timeline}, stream=True, headers={"Accept": "text/csv"}
+        )
 
     # --- Customers and agreements --------------------------------------------------------------------
 

@@ -135,3 +135,22 @@ async def user_tokens(settings: Settings) -> AppUserTokens | None:
     except InvalidToken:
         return None  # SECRET_KEY changed: the admin must connect again
     return AppUserTokens(app_factory(settings), refresh_token)
+
+
+async def connect_sandbox(settings: Settings, actor: Principal) -> None:
+    """Sandbox mode only: connect the sandbox's admin agent as if they had signed in with MFA, so a fresh demo
+    syncs its catalog without a sign-in first. Live mode always goes through the sign-in page."""
+    if not settings.is_sandbox:
+        raise RuntimeError("Only the sandbox Partner Center can be connected without a sign-in.")
+    if await current() is not None:
+        return
+    refresh_token = await identity.issue_refresh_token(identity.SANDBOX_CLIENT_ID, identity.SANDBOX_AGENT, mfa=True)
+    await db.execute(
+        "INSERT INTO partner_center_connection (id, user_name, tenant_id, refresh_token_enc, connected_by, "
+        "connected_at) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        identity.SANDBOX_AGENT,
+        SANDBOX_TENANT,
+        encrypt(settings.secret_key, refresh_token),
+        actor.user_id,
+        clock.now(),
+    )

@@ -44,6 +44,21 @@ def app_only_client(settings: Settings) -> PartnerCenterClient:
     return PartnerCenterClient(LIVE_API, tokens)
 
 
+async def sync_client(settings: Settings) -> PartnerCenterClient:
+    """A client with the connected admin agent's tokens: the price sheet takes app + user tokens only."""
+    from app.partner_center.connect import user_tokens
+
+    tokens = await user_tokens(settings)
+    if tokens is None:
+        raise RuntimeError(
+            "Partner Center is not connected: an admin agent must sign in (Admin → Partner Center) before the "
+            "catalog can sync, because Microsoft serves price sheets to app + user tokens only."
+        )
+    client = app_only_client(settings)
+    client.tokens = tokens
+    return client
+
+
 async def check(settings: Settings) -> list[str]:
     """What `cloudseat pc check` prints: where, as whom, until when, and how much is there. It uses the
     connected admin agent (app + user) when there is one, app-only tokens otherwise."""

@@ -488,12 +488,12 @@ PRICE_SHEET = re.compile(r"pricesheets\(Market='(?P<market>[A-Za-z]{2})',Pricesh
 
 
 @get("/v1.0/sales/{rest:path}", guards=[user_caller])
-async def price_sheet(rest: FromPath[str]) -> Response:
+async def price_sheet(rest: FromPath[str], timeline: FromQuery[str] = "current") -> Response:
     """The price sheet download: app+user only, a CSV attachment (facts 5.1)."""
     match = PRICE_SHEET.fullmatch(rest.strip("/"))
     if not match:
         raise PartnerCenterFault(404, 404, "Not found.")
-    body = await service.price_sheet(match["market"], match["view"])
+    body = await service.price_sheet(match["market"], match["view"], timeline)
     return Response(
         body.encode(),
         media_type="application/octet-stream",

@@ -1092,7 +1092,11 @@ def _segments(segment_filter: str | Iterable[str] | None) -> set[str]:
 
 
 def price_sheet_rows(
-    market: str, change_date: date, *, segment_filter: str | Iterable[str] | None = None
+    market: str,
+    change_date: date,
+    *,
+    segment_filter: str | Iterable[str] | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> list[dict[str, str]]:
     """The NCE license-based price sheet of `market`, one row per offer, plan and effective range.
 
@@ -1111,6 +1115,8 @@ def price_sheet_rows(
             continue
         for term, billing_cycle in offer.plans:
             for start, end, factor in _spans(offer, change_date):
+                if window and not (start <= window[1] and end >= window[0]):
+                    continue  # a timeline's sheet holds the rows in force at some time of its month
                 unit, erp = term_prices(offer, term, billing_cycle, currency, factor)
                 rows.append(
                     {
@@ -1138,12 +1144,18 @@ def price_sheet_rows(
     return rows
 
 
-def price_sheet_csv(market: str, change_date: date, *, segment_filter: str | Iterable[str] | None = None) -> str:
+def price_sheet_csv(
+    market: str,
+    change_date: date,
+    *,
+    segment_filter: str | Iterable[str] | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> str:
     """The sheet as Microsoft streams it: every field quoted, header first (facts 5.1 sample)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(price_sheet_rows(market, change_date, segment_filter=segment_filter))
+    writer.writerows(price_sheet_rows(market, change_date, segment_filter=segment_filter, window=window))
     return out.getvalue()
 
 

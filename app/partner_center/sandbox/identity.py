@@ -28,6 +28,7 @@ from app.partner_center.sandbox.errors import (
 
 PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 SANDBOX_CLIENT_ID = "5f8b6a3c-0c1e-4e57-9b3a-c10d5ea70001"
+SANDBOX_AGENT = "admin@sandboxpartner.onmicrosoft.com"  # the admin agent the demo connects as
 ACCESS_TOKEN_SECONDS = 3600
 CODE_LIFETIME = timedelta(minutes=10)
 
@@ -217,7 +218,7 @@ async def token(form: dict[str, str], *, secret_key: str, tenant: str, issuer: s
                         "invalid_grant", "AADSTS501481: The Code_Verifier does not match the code_challenge."
                     )
             response = _tokens(signing, tenant, issuer, client_id, code["user_name"], code["mfa"], code["nonce"])
-            response["refresh_token"] = await _new_refresh_token(client_id, code["user_name"], code["mfa"])
+            response["refresh_token"] = await issue_refresh_token(client_id, code["user_name"], code["mfa"])
         return response
     if grant == "refresh_token":
         rows = await db.fetch(
@@ -234,7 +235,7 @@ async def token(form: dict[str, str], *, secret_key: str, tenant: str, issuer: s
     raise OAuthError("unsupported_grant_type", f"AADSTS70003: The grant type {grant!r} is not supported.")
 
 
-async def _new_refresh_token(client_id: str, user_name: str, mfa: bool) -> str:
+async def issue_refresh_token(client_id: str, user_name: str, mfa: bool) -> str:
     value = secrets.token_urlsafe(48)
     await db.execute(
         "INSERT INTO pcs_refresh_tokens (token_hash, client_id, user_name, mfa, created_at) "

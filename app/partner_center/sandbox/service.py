@@ -1338,12 +1338,20 @@ def availabilities(product_id: str, sku_id: str, country: str, segment: str | No
     return [shapes.availability(offer, country, pricing.currency_of(market))]
 
 
-async def price_sheet(market: str, view: str) -> str:
+async def price_sheet(market: str, view: str, timeline: str = "current") -> str:
+    """The sheet of a month: `current` (this month) or `future` (next month's preview, facts 5.1)."""
     if view.lower() != "updatedlicensebased":
         raise bad_request(f"The price sheet view {view} is not available in the sandbox.", 400)
     if market.upper() not in catalog.MARKETS:
         raise bad_request(f"The market {market} is not supported.", 400)
-    return catalog.price_sheet_csv(market.upper(), await price_change_date())
+    if timeline.lower() not in ("current", "future"):
+        raise bad_request(f"The timeline {timeline} is not available in the sandbox.", 400)
+    month = clock.now().date().replace(day=1)
+    if timeline.lower() == "future":
+        month = rules.add_months(month, 1)
+    start = datetime.combine(month, datetime.min.time())
+    window = (start, datetime.combine(rules.add_months(month, 1), datetime.min.time()) - timedelta(seconds=1))
+    return catalog.price_sheet_csv(market.upper(), await price_change_date(), window=window)
 
 
 # --- Address validation and qualifications (facts 3.2, 3.3) ---------------------------------------------

@@ -1,0 +1,367 @@
+"""Catalog sync: offers from Partner Center's catalog API and the NCE price sheet of every market the CSP sells
+in (this month's and next month's), merged set-based into catalog_offers and catalog_prices.
+
+The price sheet is never parsed row by row in Python: its CSV bytes go through COPY into a temporary table
+shaped like the file's header (Microsoft's column names, any order, unknown columns tolerated), one
+INSERT ... SELECT types and normalises them into catalog_price_staging, and one merge per table at the end
+counts what is new, changed and gone. A run is a job: retried runs start over, and only one runs at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from app import clock, db
+from app.accounts.rules import Principal
+from app.audit import service as audit
+from app.config import Settings
+from app.jobs import queue
+from app.partner_center import models as m
+from app.partner_center.client import PartnerCenterClient
+
+log = logging.getLogger(__name__)
+JOB = "catalog_sync"
+TIMELINES = ("current", "future")
+CONCURRENCY = 8
+
+# staging column <- Microsoft's header, compared lower-case with everything but letters removed
+# ("ERP Price" -> "erpprice"), so stray quotes or spaces in a header do not matter (facts 5.2)
+SHEET_COLUMNS = {
+    "productid": "product_id",
+    "skuid": "sku_id",
+    "producttitle": "product_title",
+    "skutitle": "sku_title",
+    "publisher": "publisher",
+    "termduration": "term",
+    "billingplan": "billing_plan",
+    "market": "market",
+    "currency": "currency",
+    "unitprice": "unit_price",
+    "erpprice": "erp_price",
+    "effectivestartdate": "effective_start",
+    "effectiveenddate": "effective_end",
+    "segment": "segment",
+}
+REQUIRED = ("product_id", "sku_id", "billing_plan", "market", "currency", "unit_price", "effective_start")
+
+
+class SheetError(ValueError):
+    pass
+
+
+def sheet_columns(header_line: str) -> list[str]:
+    """Names for the raw table's columns in the file's order: ours for known headers, `extra_<n>` otherwise."""
+    header = next(csv.reader([header_line]))
+    names = []
+    for n, title in enumerate(header):
+        key = re.sub(r"[^a-z]", "", title.lower())
+        names.append(SHEET_COLUMNS.get(key, f"extra_{n}"))
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise SheetError(f"The price sheet has no {', '.join(missing)} column.")
+    return names
+
+
+# Microsoft's sheet as typed rows: SkuId to 4 characters, plans and segments as Cloudseat spells them,
+# times in UTC ("2/1/2019 12:00:00 AM"), an empty ERP read as the unit price
+STAGE_SQL = """
+INSERT INTO catalog_price_staging (run_id, offer_id, product_title, sku_title, publisher, market, currency, segment,
+    term, billing_plan, unit_price, erp_price, effective_start, effective_end)
+SELECT $1, upper(btrim(product_id)) || ':' || lpad(upper(btrim(sku_id)), 4, '0'),
+    coalesce({product_title}, ''), coalesce({sku_title}, ''), coalesce({publisher}, ''),
+    upper(btrim(market)), upper(btrim(currency)),
+    CASE lower(btrim(coalesce({segment}, ''))) WHEN '' THEN 'commercial' WHEN 'charity' THEN 'nonprofit'
+        ELSE lower(btrim({segment})) END,
+    btrim(coalesce({term}, '')),
+    CASE lower(replace(btrim(billing_plan), ' ', '')) WHEN 'onetime' THEN 'one_time'
+        ELSE lower(replace(btrim(billing_plan), ' ', '')) END,
+    btrim(unit_price)::numeric, coalesce(nullif(btrim({erp_price}), '')::numeric, btrim(unit_price)::numeric),
+    to_timestamp(btrim(effective_start), 'MM/DD/YYYY HH12:MI:SS AM'),
+    coalesce(to_timestamp(nullif(btrim({effective_end}), ''), 'MM/DD/YYYY HH12:MI:SS AM'), 'infinity')
+FROM price_sheet_raw
+WHERE nullif(btrim(unit_price), '') IS NOT NULL
+"""
+
+
+async def load_price_sheet(run_id: int, chunks: AsyncIterator[bytes]) -> int:
+    """COPY one market's sheet into staging; returns the rows staged."""
+    head = b""
+    async for chunk in chunks:
+        head += chunk
+        if b"\n" in head:
+            break
+    header, _, rest = head.partition(b"\n")
+    if not header.strip():
+        return 0
+    columns = sheet_columns(header.decode("utf-8-sig").rstrip("\r"))
+
+    async def body() -> AsyncIterator[bytes]:
+        if rest:
+            yield rest
+        async for chunk in chunks:
+            yield chunk
+
+    present = set(columns)
+    optional = {c: (c if c in present else "NULL") for c in ("product_title", "sku_title", "publisher", "segment")}
+    optional |= {c: (c if c in present else "NULL") for c in ("term", "erp_price", "effective_end")}
+    async with db.transaction():
+        await db.execute("SET LOCAL TIME ZONE 'UTC'")
+        await db.execute(
+            f"CREATE TEMP TABLE price_sheet_raw ({', '.join(f'{c} text' for c in columns)}) ON COMMIT DROP"
+        )
+        await db.copy_in("price_sheet_raw", body(), columns, format="csv")
+        staged = await db.execute(STAGE_SQL.format(**optional), run_id)
+    return int(staged.split()[-1])
+
+
+# --- Offers from the catalog API ------------------------------------------------------------------------------
+
+
+def offer_record(product: m.Product, sku: m.Sku, availabilities: list[m.Availability]) -> dict | None:
+    """Cloudseat's offer from Microsoft's product, SKU and availabilities (facts 4.2)."""
+    if not (product.id and sku.id) or not availabilities:
+        return None
+    software = product.product_type is not None and (product.product_type.id or "").lower() == "software"
+    has_term = any(t.duration for a in availabilities for t in a.terms)
+    kind = (
+        "trial" if sku.is_trial else ("software_subscription" if has_term else "perpetual") if software else "license"
+    )
+    segment = (availabilities[0].segment or "commercial").lower()
+    attestation = sku.attestation_properties
+    record = {
+        "id": f"{product.id.upper()}:{sku.id.upper().zfill(4)}",
+        "product_id": product.id.upper(),
+        "sku_id": sku.id.upper().zfill(4),
+        "title": sku.title or product.title or "",
+        "product_title": product.title or "",
+        "description": sku.description or product.description or "",
+        "publisher": product.publisher_name or "Microsoft Corporation",
+        "kind": kind,
+        "segment": segment if segment in ("commercial", "education", "government", "nonprofit") else "commercial",
+        "is_addon": sku.is_addon,
+        "prerequisites": sorted(sku.prerequisite_skus),
+        "upgrade_targets": list(sku.upgrade_target_offers),
+        "min_quantity": sku.minimum_quantity or 1,
+        "max_quantity": sku.maximum_quantity or 1,
+        # Microsoft publishes only that a SKU has a pooled per-tenant limit; it is the SKU's maximum (facts 4.3)
+        "tenant_max": sku.maximum_quantity if sku.has_constraints else None,
+        "requires_attestation": bool(attestation and attestation.enforce_attestation),
+        "provisioning_id": sku.provisioning_id or "",
+        "availability_id": availabilities[0].id or "",
+    }
+    record["fingerprint"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    return record
+
+
+async def fetch_offers(client: PartnerCenterClient, country: str) -> list[dict]:
+    """Every offer of the catalog in `country`: products of both views, their SKUs and availabilities."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def limited(call: Any) -> Any:
+        async with limit:
+            return await call
+
+    products = [p for view in ("OnlineServices", "Software") for p in await client.products(country, view)]
+    sku_lists = await asyncio.gather(*(limited(client.skus(str(p.id), country)) for p in products))
+    pairs = [(p, s) for p, skus in zip(products, sku_lists, strict=True) for s in skus]
+    availability_lists = await asyncio.gather(
+        *(limited(client.availabilities(str(p.id), str(s.id), country)) for p, s in pairs)
+    )
+    records = [offer_record(p, s, a) for (p, s), a in zip(pairs, availability_lists, strict=True)]
+    unique = {r["id"]: r for r in records if r}
+    return list(unique.values())
+
+
+MERGE_OFFERS_SQL = """
+WITH incoming AS (
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id text, product_id text, sku_id text, title text,
+        product_title text, description text, publisher text, kind text, segment text, is_addon boolean,
+        prerequisites text[], upgrade_targets text[], min_quantity int, max_quantity int, tenant_max int,
+        requires_attestation boolean, provisioning_id text, availability_id text, fingerprint text)
+), merged AS (
+    INSERT INTO catalog_offers AS o (id, product_id, sku_id, title, product_title, description, publisher, kind,
+        segment, is_addon, prerequisites, upgrade_targets, min_quantity, max_quantity, tenant_max,
+        requires_attestation, provisioning_id, availability_id, fingerprint, first_run_id, changed_run_id)
+    SELECT id, product_id, sku_id, title, product_title, description, publisher, kind, segment, is_addon,
+        prerequisites, upgrade_targets, min_quantity, max_quantity, tenant_max, requires_attestation,
+        provisioning_id, availability_id, fingerprint, $1, $1
+    FROM incoming
+    ON CONFLICT (id) DO UPDATE SET product_id = EXCLUDED.product_id, sku_id = EXCLUDED.sku_id,
+        title = EXCLUDED.title, product_title = EXCLUDED.product_title, description = EXCLUDED.description,
+        publisher = EXCLUDED.publisher, kind = EXCLUDED.kind, segment = EXCLUDED.segment,
+        is_addon = EXCLUDED.is_addon, prerequisites = EXCLUDED.prerequisites,
+        upgrade_targets = EXCLUDED.upgrade_targets, min_quantity = EXCLUDED.min_quantity,
+        max_quantity = EXCLUDED.max_quantity, tenant_max = EXCLUDED.tenant_max,
+        requires_attestation = EXCLUDED.requires_attestation, provisioning_id = EXCLUDED.provisioning_id,
+        availability_id = EXCLUDED.availability_id, fingerprint = EXCLUDED.fingerprint, changed_run_id = $1,
+        status = 'active', discontinued_at = NULL
+    WHERE o.fingerprint <> EXCLUDED.fingerprint OR o.status <> 'active'
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS new, count(*) FILTER (WHERE NOT inserted) AS changed FROM merged
+"""
+
+MERGE_PRICES_SQL = """
+WITH incoming AS (
+    SELECT DISTINCT ON (offer_id, market, segment, term, billing_plan, effective_start) *
+    FROM catalog_price_staging WHERE run_id = $1
+    ORDER BY offer_id, market, segment, term, billing_plan, effective_start, effective_end DESC
+), merged AS (
+    INSERT INTO catalog_prices AS p (offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price,
+        effective_start, effective_end, first_run_id, changed_run_id)
+    SELECT offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price, effective_start,
+        effective_end, $1, $1
+    FROM incoming
+    ON CONFLICT (offer_id, market, segment, term, billing_plan, effective_start) DO UPDATE SET
+        currency = EXCLUDED.currency, unit_price = EXCLUDED.unit_price, erp_price = EXCLUDED.erp_price,
+        effective_end = EXCLUDED.effective_end, changed_run_id = $1, removed_run_id = NULL
+    WHERE (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
+        IS DISTINCT FROM (EXCLUDED.currency, EXCLUDED.unit_price, EXCLUDED.erp_price, EXCLUDED.effective_end, NULL)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS new, count(*) FILTER (WHERE NOT inserted) AS changed FROM merged
+"""
+
+# a row of a synced market that should be in this month's or next month's sheet and is not: Microsoft dropped it
+REMOVE_PRICES_SQL = """
+UPDATE catalog_prices p SET removed_run_id = $1
+WHERE p.market = ANY($2::text[]) AND p.removed_run_id IS NULL AND p.effective_end >= $3
+  AND NOT EXISTS (
+    SELECT 1 FROM catalog_price_staging s WHERE s.run_id = $1 AND s.offer_id = p.offer_id AND s.market = p.market
+      AND s.segment = p.segment AND s.term = p.term AND s.billing_plan = p.billing_plan
+      AND s.effective_start = p.effective_start)
+"""
+
+
+async def merge(run_id: int, offers: list[dict], markets: list[str]) -> dict[str, int]:
+    """One transaction: offers and prices upserted, what left the catalog marked, staging cleared."""
+    month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    async with db.transaction():
+        offer_counts = (await db.fetch(MERGE_OFFERS_SQL, run_id, json.dumps(offers)))[0]
+        discontinued = await db.execute(
+            "UPDATE catalog_offers SET status = 'discontinued', discontinued_at = $2, changed_run_id = $1 "
+            "WHERE status = 'active' AND NOT (id = ANY($3::text[]))",
+            run_id,
+            clock.now(),
+            [o["id"] for o in offers],
+        )
+        price_counts = (await db.fetch(MERGE_PRICES_SQL, run_id))[0]
+        removed = await db.execute(REMOVE_PRICES_SQL, run_id, markets, month_start)
+        await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)
+    return {
+        "offers_new": offer_counts["new"],
+        "offers_changed": offer_counts["changed"],
+        "offers_discontinued": int(discontinued.split()[-1]),
+        "prices_new": price_counts["new"],
+        "prices_changed": price_counts["changed"],
+        "prices_removed": int(removed.split()[-1]),
+    }
+
+
+# --- Runs -----------------------------------------------------------------------------------------------------
+
+
+async def request_sync(actor: Principal | None) -> dict:
+    """Queue a sync, or return the one already queued or running (only one at a time)."""
+    async with db.transaction():
+        await db.execute("LOCK TABLE catalog_sync_runs IN SHARE ROW EXCLUSIVE MODE")
+        active = await db.fetch("SELECT * FROM catalog_sync_runs WHERE status IN ('queued', 'running')")
+        if active:
+            return active[0]
+        run = (
+            await db.fetch(
+                "INSERT INTO catalog_sync_runs (requested_by, created_at) VALUES ($1, $2) RETURNING *",
+                actor.user_id if actor else None,
+                clock.now(),
+            )
+        )[0]
+        await queue.enqueue(JOB, {"run_id": run["id"]}, dedupe_key=f"{JOB}:{run['id']}")
+        if actor:
+            await audit.record(actor, "catalog", str(run["id"]), "sync_requested")
+    return run
+
+
+async def _progress(run_id: int, step: str, done: int, total: int) -> None:
+    await db.execute(
+        "UPDATE catalog_sync_runs SET step = $2, done = $3, total = $4 WHERE id = $1", run_id, step, done, total
+    )
+
+
+async def run(run_id: int, client: PartnerCenterClient) -> dict:
+    """Do one sync run; a failure is recorded on the run (the admin page shows it) and re-raised."""
+    rows = await db.fetch("SELECT status FROM catalog_sync_runs WHERE id = $1", run_id)
+    if not rows or rows[0]["status"] in ("completed", "failed"):
+        return {}  # a job delivered again after its run finished does nothing
+    settings_row = (await db.fetch("SELECT markets FROM catalog_settings WHERE id = 1"))[0]
+    markets = list(settings_row["markets"])
+    total = 2 + len(markets) * len(TIMELINES)
+    await db.execute(
+        "UPDATE catalog_sync_runs SET status = 'running', started_at = $2, error = NULL WHERE id = $1",
+        run_id,
+        clock.now(),
+    )
+    await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)  # a retried run starts over
+    try:
+        await _progress(run_id, "Offers", 0, total)
+        offers = await fetch_offers(client, markets[0])
+        done = 1
+        staged = 0
+        for market in markets:
+            for timeline in TIMELINES:
+                await _progress(run_id, f"Price sheet {market} ({timeline})", done, total)
+                staged += await load_price_sheet(run_id, client.price_sheet_bytes(market, timeline=timeline))
+                done += 1
+        await _progress(run_id, "Merging", done, total)
+        counts = await merge(run_id, offers, markets)
+        counts |= {"offers": len(offers), "price_rows_read": staged}
+    except Exception as exc:
+        log.exception("catalog sync %s failed", run_id)
+        await _fail(run_id, exc)
+        raise
+    await db.execute(
+        "UPDATE catalog_sync_runs SET status = 'completed', counts = $2, step = 'Done', done = total, "
+        "finished_at = $3 WHERE id = $1",
+        run_id,
+        json.dumps(counts),
+        clock.now(),
+    )
+    return counts
+
+
+async def _fail(run_id: int, exc: Exception) -> None:
+    await db.execute(
+        "UPDATE catalog_sync_runs SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1",
+        run_id,
+        str(exc)[:2000] or type(exc).__name__,
+        clock.now(),
+    )
+    await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)
+
+
+async def run_job(payload: dict, settings: Settings) -> None:
+    """The queued sync. Partner Center faults are retried inside the client; a run that still fails is
+    recorded with its error for the admin, who starts another one: the queue does not retry it."""
+    from app.partner_center.connection import sync_client
+
+    run_id = int(payload["run_id"])
+    try:
+        client = await sync_client(settings)
+    except Exception as exc:
+        await _fail(run_id, exc)
+        return
+    try:
+        await run(run_id, client)
+    except Exception:
+        return
+    finally:
+        await client.aclose()
+
+
+HANDLERS = {JOB: run_job}
