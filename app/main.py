@@ -20,6 +20,7 @@ from app import clock, db, templating
 from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.auth import routes as auth_routes
+from app.catalog import api as catalog_api
 from app.config import ROOT, Settings, get_settings
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         path="/api/v1",
         route_handlers=[
             accounts_api.router,
+            catalog_api.router,
             Router(path="/", route_handlers=[mail_api.sandbox_mail], guards=[csp_admin_only]),
             sandbox_controls.router,
         ],

@@ -32,6 +32,15 @@ APP_TABLES = [
     "mail_outbox",
     "pgqueuer",
     "pgqueuer_log",
+    "catalog_sync_runs",
+    "catalog_offers",
+    "catalog_prices",
+    "catalog_price_staging",
+    "catalog_promotions",
+    "fx_rates",
+    "margin_rules",
+    "operations",
+    "partner_center_connection",
 ]
 
 
@@ -133,9 +142,17 @@ async def tx(migrated: str) -> AsyncIterator[None]:
 @pytest.fixture
 async def committed(migrated: str) -> AsyncIterator[None]:
     """For code that must really commit (jobs, concurrency, a served app): truncate afterwards."""
-    await db.execute(f"TRUNCATE {', '.join(APP_TABLES)} RESTART IDENTITY CASCADE")
+    await _clean()
     yield
+    await _clean()
+
+
+async def _clean() -> None:
     await db.execute(f"TRUNCATE {', '.join(APP_TABLES)} RESTART IDENTITY CASCADE")
+    await db.execute(
+        "UPDATE catalog_settings SET markets = '{US}', currencies = '{USD}', "
+        "default_margin_kind = 'discount_off_erp', default_margin_percent = 0"
+    )
 
 
 @pytest.fixture

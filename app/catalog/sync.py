@@ -23,6 +23,7 @@ from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
 from app.jobs import queue
+from app.operations import service as operations
 from app.partner_center import models as m
 from app.partner_center.client import PartnerCenterClient
 
@@ -84,7 +85,7 @@ SELECT $1, upper(btrim(product_id)) || ':' || lpad(upper(btrim(sku_id)), 4, '0')
         ELSE lower(replace(btrim(billing_plan), ' ', '')) END,
     btrim(unit_price)::numeric, coalesce(nullif(btrim({erp_price}), '')::numeric, btrim(unit_price)::numeric),
     to_timestamp(btrim(effective_start), 'MM/DD/YYYY HH12:MI:SS AM'),
-    coalesce(to_timestamp(nullif(btrim({effective_end}), ''), 'MM/DD/YYYY HH12:MI:SS AM'), 'infinity')
+    coalesce(to_timestamp(nullif(btrim({effective_end}), ''), 'MM/DD/YYYY HH12:MI:SS AM'), '9999-12-31 23:59:59+00')
 FROM price_sheet_raw
 WHERE nullif(btrim(unit_price), '') IS NOT NULL
 """
@@ -179,6 +180,69 @@ async def fetch_offers(client: PartnerCenterClient, country: str) -> list[dict]:
     return list(unique.values())
 
 
+def promotion_record(promotion: m.ProductPromotion, market: str) -> dict | None:
+    """A synced promotion: which offer, term and plan it discounts by what percent, and its constraints."""
+    if not (promotion.id and promotion.start_date and promotion.end_date):
+        return None
+    constraints = promotion.promotion_constraints
+    seats = constraints.seat_constraints[0] if constraints and constraints.seat_constraints else None
+    products = [
+        {
+            "offer_id": f"{(r.product_id or '').upper()}:{(r.sku_id or '').upper().zfill(4)}",
+            "term": r.term.duration if r.term else None,
+            "billing_plan": (r.term.billing_cycle or "").lower() if r.term else None,
+            "percent": str(next((pp.decimal_value for pp in r.pricing_policies if pp.decimal_value), 0)),
+        }
+        for r in promotion.required_products
+    ]
+    return {
+        "id": promotion.id,
+        "market": market,
+        "name": promotion.name or promotion.id,
+        "description": promotion.description or "",
+        "starts_at": promotion.start_date.isoformat(),
+        "ends_at": promotion.end_date.isoformat(),
+        "auto_applicable": bool(promotion.properties and promotion.properties.is_auto_applicable),
+        "products": products,
+        "min_seats": seats.min_seats if seats else None,
+        "max_seats": seats.max_seats if seats else None,
+        "first_purchase_only": bool(
+            constraints
+            and any(c.type == "FirstPurchase" and c.is_applicable for c in constraints.eligibility_constraints)
+        ),
+    }
+
+
+async def fetch_promotions(client: PartnerCenterClient, markets: list[str]) -> list[dict]:
+    found = await asyncio.gather(*(client.promotions(market) for market in markets))
+    return [
+        r
+        for market, promotions in zip(markets, found, strict=True)
+        for p in promotions
+        if (r := promotion_record(p, market))
+    ]
+
+
+MERGE_PROMOTIONS_SQL = """
+WITH incoming AS (
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id text, market text, name text, description text,
+        starts_at timestamptz, ends_at timestamptz, auto_applicable boolean, products jsonb, min_seats int,
+        max_seats int, first_purchase_only boolean)
+), gone AS (
+    DELETE FROM catalog_promotions p WHERE p.market = ANY($3::text[])
+      AND NOT EXISTS (SELECT 1 FROM incoming i WHERE (i.id, i.market) = (p.id, p.market))
+)
+INSERT INTO catalog_promotions (id, market, name, description, starts_at, ends_at, auto_applicable, products,
+    min_seats, max_seats, first_purchase_only, run_id)
+SELECT id, market, name, description, starts_at, ends_at, auto_applicable, products, min_seats, max_seats,
+    first_purchase_only, $1 FROM incoming
+ON CONFLICT (id, market) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
+    starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, auto_applicable = EXCLUDED.auto_applicable,
+    products = EXCLUDED.products, min_seats = EXCLUDED.min_seats, max_seats = EXCLUDED.max_seats,
+    first_purchase_only = EXCLUDED.first_purchase_only, run_id = EXCLUDED.run_id
+"""
+
+
 MERGE_OFFERS_SQL = """
 WITH incoming AS (
     SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id text, product_id text, sku_id text, title text,
@@ -240,8 +304,8 @@ WHERE p.market = ANY($2::text[]) AND p.removed_run_id IS NULL AND p.effective_en
 """
 
 
-async def merge(run_id: int, offers: list[dict], markets: list[str]) -> dict[str, int]:
-    """One transaction: offers and prices upserted, what left the catalog marked, staging cleared."""
+async def merge(run_id: int, offers: list[dict], markets: list[str], promotions: list[dict]) -> dict[str, int]:
+    """One transaction: offers, prices and promotions upserted, what left the catalog marked, staging cleared."""
     month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     async with db.transaction():
         offer_counts = (await db.fetch(MERGE_OFFERS_SQL, run_id, json.dumps(offers)))[0]
@@ -254,8 +318,10 @@ async def merge(run_id: int, offers: list[dict], markets: list[str]) -> dict[str
         )
         price_counts = (await db.fetch(MERGE_PRICES_SQL, run_id))[0]
         removed = await db.execute(REMOVE_PRICES_SQL, run_id, markets, month_start)
+        await db.execute(MERGE_PROMOTIONS_SQL, run_id, json.dumps(promotions), markets)
         await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)
     return {
+        "promotions": len(promotions),
         "offers_new": offer_counts["new"],
         "offers_changed": offer_counts["changed"],
         "offers_discontinued": int(discontinued.split()[-1]),
@@ -282,6 +348,9 @@ async def request_sync(actor: Principal | None) -> dict:
                 clock.now(),
             )
         )[0]
+        operation = await operations.create(JOB, actor, subject_id=str(run["id"]))
+        await db.execute("UPDATE catalog_sync_runs SET operation_id = $2 WHERE id = $1", run["id"], operation["id"])
+        run["operation_id"] = operation["id"]
         await queue.enqueue(JOB, {"run_id": run["id"]}, dedupe_key=f"{JOB}:{run['id']}")
         if actor:
             await audit.record(actor, "catalog", str(run["id"]), "sync_requested")
@@ -296,9 +365,10 @@ async def _progress(run_id: int, step: str, done: int, total: int) -> None:
 
 async def run(run_id: int, client: PartnerCenterClient) -> dict:
     """Do one sync run; a failure is recorded on the run (the admin page shows it) and re-raised."""
-    rows = await db.fetch("SELECT status FROM catalog_sync_runs WHERE id = $1", run_id)
+    rows = await db.fetch("SELECT status, operation_id FROM catalog_sync_runs WHERE id = $1", run_id)
     if not rows or rows[0]["status"] in ("completed", "failed"):
         return {}  # a job delivered again after its run finished does nothing
+    operation_id = rows[0]["operation_id"]
     settings_row = (await db.fetch("SELECT markets FROM catalog_settings WHERE id = 1"))[0]
     markets = list(settings_row["markets"])
     total = 2 + len(markets) * len(TIMELINES)
@@ -307,10 +377,12 @@ async def run(run_id: int, client: PartnerCenterClient) -> dict:
         run_id,
         clock.now(),
     )
+    await operations.set_status(operation_id, "running")
     await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)  # a retried run starts over
     try:
         await _progress(run_id, "Offers", 0, total)
         offers = await fetch_offers(client, markets[0])
+        promotions = await fetch_promotions(client, markets)
         done = 1
         staged = 0
         for market in markets:
@@ -319,7 +391,7 @@ async def run(run_id: int, client: PartnerCenterClient) -> dict:
                 staged += await load_price_sheet(run_id, client.price_sheet_bytes(market, timeline=timeline))
                 done += 1
         await _progress(run_id, "Merging", done, total)
-        counts = await merge(run_id, offers, markets)
+        counts = await merge(run_id, offers, markets, promotions)
         counts |= {"offers": len(offers), "price_rows_read": staged}
     except Exception as exc:
         log.exception("catalog sync %s failed", run_id)
@@ -332,16 +404,20 @@ async def run(run_id: int, client: PartnerCenterClient) -> dict:
         json.dumps(counts),
         clock.now(),
     )
+    await operations.set_status(operation_id, "succeeded")
     return counts
 
 
 async def _fail(run_id: int, exc: Exception) -> None:
-    await db.execute(
-        "UPDATE catalog_sync_runs SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1",
+    error = str(exc)[:2000] or type(exc).__name__
+    rows = await db.fetch(
+        "UPDATE catalog_sync_runs SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1 "
+        "RETURNING operation_id",
         run_id,
-        str(exc)[:2000] or type(exc).__name__,
+        error,
         clock.now(),
     )
+    await operations.set_status(rows[0]["operation_id"] if rows else None, "failed", error)
     await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)
 
 

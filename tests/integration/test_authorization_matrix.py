@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from app import db
 from app.auth import service as auth
+from app.catalog import service as catalog
+from app.operations import service as operations
 from app.web.auth import SESSION_COOKIE
 from tests import factories
 
@@ -19,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 ACTORS = ("csp", "reseller", "customer", "other_reseller")
 SKIP = 0  # this actor's call is tested elsewhere
+OFFER = "CFQ7TTC0LH18:0001"
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Case:
     method: str
     path: str  # placeholders: {customer} (of the reseller), {reseller}, {peer_user}, {token}
     expect: dict[str, int]  # actor -> status
-    body: dict | None = None
+    body: dict | list | None = None
 
 
 def same(status: int, **overrides: int) -> dict[str, int]:
@@ -75,6 +79,26 @@ API = [
     Case("POST", "/api/v1/sandbox/clock", same(403, csp=200), {"advance": "PT0S"}),
     Case("POST", "/api/v1/sandbox/settle?timeout=0", same(403, csp=200)),
     Case("PUT", "/api/v1/sandbox/faults", same(403, csp=200), {"error_rate": 0, "throttle_rate": 0}),
+    Case("GET", "/api/v1/catalog/offers", same(200)),
+    Case("GET", "/api/v1/catalog/offers/{offer}", same(200)),
+    Case(
+        "GET",
+        "/api/v1/catalog/offers/{offer}/price?term=P1Y&billing_plan=annual&customer_id={customer}",
+        same(200, other_reseller=404),
+    ),
+    Case("POST", "/api/v1/catalog/sync", same(403, csp=202)),
+    Case("GET", "/api/v1/catalog/fx-rates", same(403, csp=200)),
+    Case("PUT", "/api/v1/catalog/fx-rates", same(403, csp=200), []),
+    Case("GET", "/api/v1/catalog/margin-rules", same(200, customer=403)),
+    # the CSP creates the customer's rule first; the reseller's identical one then exists (authorized, refused)
+    Case(
+        "POST",
+        "/api/v1/catalog/margin-rules",
+        same(201, reseller=409, customer=403, other_reseller=404),
+        {"scope": "customer", "account_id": "{customer}", "kind": "markup_on_cost", "percent": "5"},
+    ),
+    Case("DELETE", "/api/v1/catalog/margin-rules/{rule}", same(204, customer=403, other_reseller=404)),
+    Case("GET", "/api/v1/operations/{operation}", same(200, other_reseller=404)),
 ]
 
 PAGE_CUSTOMER_FORM = {
@@ -137,6 +161,9 @@ def _template(path: str) -> str:
         "{reseller}": "{account_id:uuid}",
         "{peer_user}": "{user_id:uuid}",
         "{token}": "{token_id:uuid}",
+        "{offer}": "{offer_id:str}",
+        "{rule}": "{rule_id:uuid}",
+        "{operation}": "{operation_id:uuid}",
     }
     path = path.split("?", maxsplit=1)[0]
     for placeholder, declared in replacements.items():
@@ -167,6 +194,26 @@ async def world(tx):
         "customer": await factories.user(customer),
         "other_reseller": await factories.user(other),
     }
+    # one offer priced in the customer's market, as a sync would leave it
+    run_id = await db.fetchval(
+        "INSERT INTO catalog_sync_runs (status, created_at) VALUES ('completed', now()) RETURNING id"
+    )
+    await db.execute(
+        "INSERT INTO catalog_offers (id, product_id, sku_id, title, product_title, publisher, kind, segment, "
+        "min_quantity, max_quantity, fingerprint, first_run_id, changed_run_id) VALUES ($1, 'CFQ7TTC0LH18', '0001', "
+        "'Microsoft 365 Business Basic', 'Microsoft 365 Business Basic', 'Microsoft Corporation', 'license', "
+        "'commercial', 1, 300, 'x', $2, $2)",
+        OFFER,
+        run_id,
+    )
+    await db.execute(
+        "INSERT INTO catalog_prices (offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price, "
+        "effective_start, effective_end, first_run_id, changed_run_id) VALUES ($1, 'DE', 'EUR', 'commercial', 'P1Y', "
+        "'annual', 53.57, 66.96, '2025-01-01', '9999-12-31 23:59:59+00', $2, $2)",
+        OFFER,
+        run_id,
+    )
+    await db.execute("UPDATE catalog_settings SET markets = '{US, DE}', currencies = '{USD, EUR}'")
     return {"reseller": reseller, "customer": customer, "actors": actors}
 
 
@@ -183,7 +230,23 @@ def _fill(value, ids: dict[str, str]):
 async def _ids(world, actor: str) -> dict[str, str]:
     peer = await factories.user(world["customer"])
     _, token = await auth.create_token(world["actors"][actor], "to revoke")
+    # a rule to delete: for the one offer, so it never clashes with the customer-wide rule the POST case makes
+    await db.execute("DELETE FROM margin_rules WHERE offer_id IS NOT NULL")
+    rule = await catalog.create_margin_rule(
+        world["actors"]["csp"],
+        {
+            "scope": "customer",
+            "account_id": str(world["customer"]["id"]),
+            "offer_id": OFFER,
+            "kind": "markup_on_cost",
+            "percent": "1",
+        },
+    )
+    operation = await operations.create("test", world["actors"]["csp"], account_id=world["customer"]["id"])
     return {
+        "offer": OFFER,
+        "rule": str(rule["id"]),
+        "operation": str(operation["id"]),
         "customer": str(world["customer"]["id"]),
         "reseller": str(world["reseller"]["id"]),
         "peer_user": str(peer.user_id),

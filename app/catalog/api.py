@@ -1,0 +1,124 @@
+"""/api/v1/catalog (API.md, Catalog) and /api/v1/operations. Thin: the service and the rules decide."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Response, Router, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from app.accounts.rules import Principal
+from app.catalog import rules, service, sync
+from app.errors import Conflict, Forbidden, Invalid
+from app.operations import service as operations
+from app.web.auth import provide_me, signed_in
+from app.web.paging import api_window, next_cursor
+
+MARGIN_FIELDS = {"scope", "account_id", "offer_id", "kind", "percent", "allow_below_cost"}
+
+
+@get("/catalog/offers", name="api_catalog_offers")
+async def list_offers(
+    q: FromQuery[str] = "",
+    kind: FromQuery[str | None] = None,
+    segment: FromQuery[str | None] = None,
+    addon: FromQuery[bool | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict:
+    size, offset = api_window(limit, cursor)
+    rows, total = await service.list_offers(q=q, kind=kind, segment=segment, addon=addon, limit=size, offset=offset)
+    return {"items": [service.offer_json(r) for r in rows], "next": next_cursor(size, offset, total)}
+
+
+@get("/catalog/offers/{offer_id:str}", name="api_catalog_offer")
+async def get_offer(offer_id: FromPath[str]) -> dict:
+    return service.offer_json(await service.get_offer(offer_id.upper()))
+
+
+@get("/catalog/offers/{offer_id:str}/price", name="api_catalog_price")
+async def offer_price(
+    me: NamedDependency[Principal],
+    offer_id: FromPath[str],
+    term: FromQuery[str],
+    billing_plan: FromQuery[str],
+    customer_id: FromQuery[uuid.UUID | None] = None,
+) -> dict:
+    try:
+        quote = await service.price(
+            me, offer_id.upper(), term=term, billing_plan=billing_plan.lower(), customer_id=customer_id
+        )
+    except rules.PriceUnavailable as refused:
+        raise Conflict("price_unavailable", str(refused)) from None
+    return service.quote_json(quote)
+
+
+@post("/catalog/sync", name="api_catalog_sync", status_code=202)
+async def request_sync(me: NamedDependency[Principal]) -> dict:
+    if me.role != "csp_admin":
+        raise Forbidden()
+    run = await sync.request_sync(me)
+    return {"operation": operations.operation_json(await operations.get(me, run["operation_id"]))}
+
+
+@get("/catalog/fx-rates", name="api_fx_rates")
+async def fx_rates(me: NamedDependency[Principal]) -> dict:
+    if me.role != "csp_admin":
+        raise Forbidden()
+    return {"items": [service.fx_json(r) for r in await service.list_fx_rates()], "next": None}
+
+
+@put("/catalog/fx-rates", name="api_replace_fx_rates")
+async def replace_fx_rates(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
+    return {"items": [service.fx_json(r) for r in await service.replace_fx_rates(me, data)], "next": None}
+
+
+@get("/catalog/margin-rules", name="api_margin_rules")
+async def margin_rules(me: NamedDependency[Principal]) -> dict:
+    if me.role == "customer_admin":
+        raise Forbidden()
+    return {"items": [service.margin_json(r) for r in await service.list_margin_rules(me)], "next": None}
+
+
+@post("/catalog/margin-rules", name="api_create_margin_rule", status_code=201)
+async def create_margin_rule(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
+    if not isinstance(data, dict):
+        raise Invalid({"body": "Send a JSON object."})
+    for key in data:
+        if key not in MARGIN_FIELDS:
+            raise Invalid({key: f"Unknown field {key}; expected one of: {', '.join(sorted(MARGIN_FIELDS))}."})
+    return service.margin_json(await service.create_margin_rule(me, data))
+
+
+@delete("/catalog/margin-rules/{rule_id:uuid}", name="api_delete_margin_rule", status_code=204)
+async def delete_margin_rule(me: NamedDependency[Principal], rule_id: FromPath[uuid.UUID]) -> None:
+    await service.delete_margin_rule(me, rule_id)
+
+
+@get("/operations/{operation_id:uuid}", name="api_operation")
+async def get_operation(
+    me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: FromQuery[float] = 0
+) -> Response:
+    return Response(operations.operation_json(await operations.get(me, operation_id, wait)))
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        list_offers,
+        get_offer,
+        offer_price,
+        request_sync,
+        fx_rates,
+        replace_fx_rates,
+        margin_rules,
+        create_margin_rule,
+        delete_margin_rule,
+        get_operation,
+    ],
+    guards=[signed_in],
+    dependencies={"me": Provide(provide_me, sync_to_thread=False)},
+    tags=["catalog"],
+)

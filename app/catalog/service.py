@@ -1,0 +1,416 @@
+"""Catalog use cases: browse offers, price them for a viewer, manage FX rates and margin rules.
+
+Prices are decided in rules.py; this module only gathers what the rules need with indexed queries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from app import clock, db
+from app.accounts.rules import AccountRef, Principal, can_see
+from app.audit import service as audit
+from app.catalog import rules
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.money import minor_units
+
+KINDS = ("license", "software_subscription", "perpetual", "trial")
+SEGMENTS = ("commercial", "education", "government", "nonprofit")
+
+
+async def catalog_settings() -> dict:
+    return (await db.fetch("SELECT * FROM catalog_settings WHERE id = 1"))[0]
+
+
+def _search_query(q: str) -> str | None:
+    """Search as you type: every word a prefix ("busi prem" finds Business Premium)."""
+    words = re.findall(r"[\w]+", q.lower())
+    return " & ".join(f"{w}:*" for w in words) or None
+
+
+# the plans an offer can be bought with: the price rows still in the sheet, now or later
+PLANS_SQL = """
+coalesce((SELECT jsonb_agg(DISTINCT jsonb_build_object('term', p.term, 'billing_plan', p.billing_plan))
+          FROM catalog_prices p WHERE p.offer_id = o.id AND p.removed_run_id IS NULL AND p.effective_end >= $1),
+         '[]') AS plans
+"""
+
+
+async def list_offers(
+    *,
+    q: str = "",
+    kind: str | None = None,
+    segment: str | None = None,
+    addon: bool | None = None,
+    publisher: str | None = None,
+    term: str | None = None,
+    include_discontinued: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict], int]:
+    if kind is not None and kind not in KINDS:
+        raise Invalid({"kind": f"kind is one of {', '.join(KINDS)}."})
+    if segment is not None and segment not in SEGMENTS:
+        raise Invalid({"segment": f"segment is one of {', '.join(SEGMENTS)}."})
+    where = ["($2::text IS NULL OR o.search @@ to_tsquery('simple', $2))"]
+    where += ["($3::text IS NULL OR o.kind = $3)", "($4::text IS NULL OR o.segment = $4)"]
+    where += ["($5::boolean IS NULL OR o.is_addon = $5)", "($6::text IS NULL OR o.publisher = $6)"]
+    where += ["($7::boolean OR o.status = 'active')"]
+    where += [
+        "($8::text IS NULL OR EXISTS (SELECT 1 FROM catalog_prices p WHERE p.offer_id = o.id AND p.term = $8 "
+        "AND p.removed_run_id IS NULL AND p.effective_end >= $1))"
+    ]
+    args = [clock.now(), _search_query(q), kind, segment, addon, publisher, include_discontinued, term]
+    rows = await db.fetch(
+        f"SELECT o.*, {PLANS_SQL}, count(*) OVER () AS total FROM catalog_offers o WHERE {' AND '.join(where)} "
+        f"ORDER BY lower(o.title), o.id LIMIT {int(limit)} OFFSET {int(offset)}",
+        *args,
+    )
+    if rows:
+        return rows, rows[0]["total"]
+    # past the last page the window is empty: count without it
+    total = await db.fetchval(f"SELECT count(*) FROM catalog_offers o WHERE {' AND '.join(where)}", *args)
+    return rows, int(total)  # type: ignore[call-overload]
+
+
+async def get_offer(offer_id: str) -> dict:
+    rows = await db.fetch(f"SELECT o.*, {PLANS_SQL} FROM catalog_offers o WHERE o.id = $2", clock.now(), offer_id)
+    if not rows:
+        raise NotFound("This offer is not in the catalog.")
+    return rows[0]
+
+
+# --- Pricing ----------------------------------------------------------------------------------------------
+
+
+async def _account(viewer: Principal, account_id: uuid.UUID) -> dict:
+    rows = await db.fetch("SELECT * FROM accounts WHERE id = $1", account_id)
+    if not rows or not can_see(viewer, AccountRef(rows[0]["id"], rows[0]["kind"], rows[0]["parent_id"])):
+        raise NotFound("This account was not found.")
+    return rows[0]
+
+
+async def buyer_for(viewer: Principal, customer_id: uuid.UUID | None) -> rules.Buyer:
+    """Whose price to show: the named customer, the viewer's own company, or (CSP browsing) the home market."""
+    settings = await catalog_settings()
+    if customer_id is None and viewer.role == "customer_admin" and viewer.account_id:
+        customer_id = viewer.account_id
+    if customer_id is not None:
+        account = await _account(viewer, customer_id)
+        if account["kind"] != "customer":
+            raise Invalid({"customer_id": "customer_id names a customer account."})
+        return rules.Buyer(
+            country=account["country"],
+            currency=account["currency"],
+            qualification=account["qualification"],
+            customer_id=str(account["id"]),
+            reseller_id=str(account["parent_id"]) if account["parent_id"] else None,
+            monthly_surcharge_percent=account["monthly_surcharge_percent"],
+        )
+    if viewer.role == "reseller_admin" and viewer.account_id:
+        reseller = await _account(viewer, viewer.account_id)
+        return rules.Buyer(country=reseller["country"], currency=reseller["currency"], reseller_id=str(reseller["id"]))
+    market = settings["markets"][0]
+    currency = next((c for c in settings["currencies"]), "USD")
+    return rules.Buyer(country=market, currency=currency)
+
+
+async def price(
+    viewer: Principal,
+    offer_id: str,
+    *,
+    term: str,
+    billing_plan: str,
+    customer_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> rules.Quote:
+    at = at or clock.now()
+    offer = await get_offer(offer_id)
+    if offer["status"] != "active":
+        raise Conflict("offer_discontinued", "This offer is no longer sold.")
+    buyer = await buyer_for(viewer, customer_id)
+    settings = await catalog_settings()
+    if buyer.currency not in settings["currencies"]:
+        raise Conflict("currency_not_sold", f"Prices in {buyer.currency} are not offered.")
+    return await quote_for(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings)
+
+
+async def quote_for(
+    offer: dict, buyer: rules.Buyer, *, term: str, billing_plan: str, at: datetime, settings: dict
+) -> rules.Quote:
+    """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide."""
+    rows = await db.fetch(
+        "SELECT market, currency, segment, term, billing_plan, unit_price, erp_price, effective_start, effective_end "
+        "FROM catalog_prices WHERE offer_id = $1 AND term = $2 AND billing_plan = $3 AND segment = $4 "
+        "AND removed_run_id IS NULL AND effective_start <= $5 AND effective_end >= $5",
+        offer["id"],
+        term,
+        billing_plan,
+        offer["segment"],
+        at,
+    )
+    accounts = [a for a in (buyer.customer_id, buyer.reseller_id) if a]
+    margin_rows = await db.fetch(
+        "SELECT scope, kind, percent, account_id::text AS account_id, offer_id, allow_below_cost FROM margin_rules "
+        "WHERE (offer_id IS NULL OR offer_id = $1) AND (scope = 'product' OR account_id = ANY($2::uuid[]))",
+        offer["id"],
+        accounts,
+    )
+    fx_rows = await db.fetch(
+        "SELECT from_currency, to_currency, effective_from, rate FROM fx_rates WHERE to_currency = $1",
+        buyer.currency,
+    )
+    software_browse = offer["kind"] == "software_subscription" and buyer.customer_id is None
+    promotions = await _promotions(offer["id"], term, billing_plan, buyer.country, at)
+    return rules.quote(
+        offer["id"],
+        offer_segment=offer["segment"],
+        term=term,
+        billing_plan=billing_plan,
+        rows=[rules.PriceRow(**r) for r in rows],
+        buyer=buyer,
+        at=at,
+        margin_rules=[rules.MarginRule(**r) for r in margin_rows],
+        default_margin=rules.MarginRule("global", settings["default_margin_kind"], settings["default_margin_percent"]),
+        fx_rates=[rules.FxRate(**r) for r in fx_rows],
+        promotions=promotions,
+        markets=list(settings["markets"]),
+        highest_across_markets=software_browse,
+    )
+
+
+async def _promotions(offer_id: str, term: str, billing_plan: str, market: str, at: datetime) -> list[rules.Promotion]:
+    """Microsoft's automatic promotions for this offer, term and plan in force now. A unit price knows no seat
+    count or purchase history yet: promotions needing more than one seat or a first purchase are left to the
+    order's own check with Partner Center."""
+    rows = await db.fetch(
+        "SELECT p.id, (x->>'percent')::numeric AS percent FROM catalog_promotions p, "
+        "jsonb_array_elements(p.products) x WHERE p.market = $1 AND p.auto_applicable AND NOT p.first_purchase_only "
+        "AND coalesce(p.min_seats, 1) <= 1 AND p.starts_at <= $2 AND p.ends_at >= $2 "
+        "AND p.products @> jsonb_build_array(jsonb_build_object('offer_id', $3::text)) "
+        "AND x->>'offer_id' = $3 AND x->>'term' = $4 AND x->>'billing_plan' = $5",
+        market,
+        at,
+        offer_id,
+        term,
+        billing_plan,
+    )
+    return [rules.Promotion(r["id"], r["percent"]) for r in rows]
+
+
+def plain(value: Decimal) -> str:
+    """A rate without trailing zeros or exponent: 0.95, 100, 151.2."""
+    return format(value.normalize(), "f")
+
+
+def quote_json(quote: rules.Quote) -> dict:
+    """API.md Catalog: amounts per `per` (the term, or one month of a monthly plan) as strings."""
+    months = rules.TERM_MONTHS.get(quote.term, 1) if quote.per == "month" else 1
+
+    def money(value: Decimal) -> str:
+        places = Decimal(1).scaleb(-minor_units(quote.currency))
+        return str((value / months).quantize(places))
+
+    return {
+        "offer_id": quote.offer_id,
+        "term": quote.term,
+        "billing_plan": quote.billing_plan,
+        "unit_price": str(quote.per_month) if quote.per_month is not None else money(quote.unit_price),
+        "term_price": money(quote.unit_price * months),
+        "currency": quote.currency,
+        "cost": money(quote.cost),
+        "erp": money(quote.erp),
+        "margin": money(quote.margin),
+        "surcharge": money(quote.surcharge),
+        "promotion": {"id": quote.promotion.id, "percent": str(quote.promotion.percent)} if quote.promotion else None,
+        "per": quote.per,
+        "market": quote.market,
+        "fx_rate": plain(quote.fx_rate) if quote.fx_rate is not None else None,
+        "explanation": list(quote.explanation),
+    }
+
+
+# --- FX rates (csp_admin) ----------------------------------------------------------------------------------
+
+
+async def list_fx_rates() -> list[dict]:
+    return await db.fetch("SELECT * FROM fx_rates ORDER BY from_currency, to_currency, effective_from")
+
+
+def _parse_rate(n: int, item: object) -> tuple[str, str, date, Decimal]:
+    if not isinstance(item, dict) or set(item) != {"from", "to", "rate", "effective_from"}:
+        raise Invalid({f"[{n}]": "Each rate is {from, to, rate, effective_from}."})
+    try:
+        rate = Decimal(str(item["rate"]))
+        effective = date.fromisoformat(str(item["effective_from"]))
+    except (InvalidOperation, ValueError):
+        raise Invalid({f"[{n}].rate": "rate is a positive number and effective_from a date (YYYY-MM-DD)."}) from None
+    source, target = str(item["from"]).upper(), str(item["to"]).upper()
+    if not (re.fullmatch(r"[A-Z]{3}", source) and re.fullmatch(r"[A-Z]{3}", target)) or source == target:
+        raise Invalid({f"[{n}].from": "from and to are two different ISO currency codes."})
+    if not rate.is_finite() or rate <= 0:
+        raise Invalid({f"[{n}].rate": "rate is a positive number."})
+    return source, target, effective, rate
+
+
+async def replace_fx_rates(actor: Principal, items: object) -> list[dict]:
+    """PUT: the list becomes the rate table (history included: each rate has its effective date)."""
+    if actor.role != "csp_admin":
+        raise Forbidden()
+    if not isinstance(items, list):
+        raise Invalid({"body": "Send a list of rates."})
+    parsed = [_parse_rate(n, item) for n, item in enumerate(items)]
+    if len({p[:3] for p in parsed}) != len(parsed):
+        raise Invalid({"body": "Each currency pair has one rate per effective date."})
+    before = await list_fx_rates()
+    async with db.transaction():
+        await db.execute("DELETE FROM fx_rates")
+        await db.execute(
+            "INSERT INTO fx_rates (from_currency, to_currency, effective_from, rate, created_at) "
+            "SELECT f, t, e, r, $5 FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[]) AS x(f, t, e, r)",
+            [p[0] for p in parsed],
+            [p[1] for p in parsed],
+            [p[2] for p in parsed],
+            [p[3] for p in parsed],
+            clock.now(),
+        )
+        await audit.record(
+            actor, "catalog", "fx_rates", "replaced", before={"count": len(before)}, after={"count": len(parsed)}
+        )
+    return await list_fx_rates()
+
+
+def fx_json(row: dict) -> dict:
+    return {
+        "from": row["from_currency"],
+        "to": row["to_currency"],
+        "rate": plain(row["rate"]),
+        "effective_from": row["effective_from"].isoformat(),
+    }
+
+
+# --- Margin rules (csp_admin; reseller_admin for its own customers) ----------------------------------------
+
+
+async def list_margin_rules(viewer: Principal) -> list[dict]:
+    rows = await db.fetch(
+        "SELECT m.*, a.kind AS account_kind, a.parent_id FROM margin_rules m "
+        "LEFT JOIN accounts a ON a.id = m.account_id ORDER BY m.scope, m.created_at"
+    )
+    if viewer.role == "csp_admin":
+        return rows
+    return [
+        r
+        for r in rows
+        if r["account_id"] is not None
+        and can_see(viewer, AccountRef(r["account_id"], r["account_kind"], r["parent_id"]))
+    ]
+
+
+async def create_margin_rule(actor: Principal, body: dict) -> dict:
+    scope = body.get("scope")
+    if scope not in ("customer", "reseller", "product"):
+        raise Invalid({"scope": "scope is customer, reseller or product."})
+    kind = body.get("kind")
+    if kind not in rules.MARGIN_KINDS:
+        raise Invalid({"kind": "kind is markup_on_cost or discount_off_erp."})
+    try:
+        percent = Decimal(str(body.get("percent")))
+    except InvalidOperation:
+        raise Invalid({"percent": 'percent is a number, e.g. "12.5".'}) from None
+    if not percent.is_finite() or not Decimal(-100) <= percent <= Decimal(1000):
+        raise Invalid({"percent": "percent is between -100 and 1000."})
+    offer_id = body.get("offer_id")
+    if offer_id is not None:
+        await get_offer(str(offer_id))
+    if actor.role == "customer_admin" or (actor.role == "reseller_admin" and scope != "customer"):
+        raise Forbidden("Resellers set margins for their own customers only.")
+    account_id = None
+    if scope == "product":
+        if offer_id is None or body.get("account_id") is not None:
+            raise Invalid({"offer_id": "A product rule names an offer_id and no account."})
+    else:
+        try:
+            account_id = uuid.UUID(str(body.get("account_id")))
+        except ValueError:
+            raise Invalid({"account_id": f"A {scope} rule names its account_id."}) from None
+        account = await _account(actor, account_id)
+        if account["kind"] != scope:
+            raise Invalid({"account_id": f"account_id names a {scope}."})
+    allow_below_cost = body.get("allow_below_cost", False)
+    if not isinstance(allow_below_cost, bool):
+        raise Invalid({"allow_below_cost": "allow_below_cost is true or false."})
+    async with db.transaction():
+        rows = await db.fetch(
+            "INSERT INTO margin_rules (id, scope, account_id, offer_id, kind, percent, allow_below_cost, created_by, "
+            "created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING RETURNING *",
+            uuid.uuid4(),
+            scope,
+            account_id,
+            offer_id,
+            kind,
+            percent,
+            allow_below_cost,
+            actor.user_id,
+            clock.now(),
+        )
+        if not rows:
+            raise Conflict("margin_rule_exists", "A margin rule for this scope already exists; delete it first.")
+        await audit.record(actor, "margin_rule", rows[0]["id"], "created", after=margin_json(rows[0]))
+    return rows[0]
+
+
+async def delete_margin_rule(actor: Principal, rule_id: uuid.UUID) -> None:
+    if actor.role == "customer_admin":
+        raise Forbidden("Resellers set margins for their own customers only.")
+    visible = {r["id"]: r for r in await list_margin_rules(actor)}
+    rule = visible.get(rule_id)
+    if rule is None:
+        raise NotFound("This margin rule was not found.")
+    if actor.role != "csp_admin" and rule["scope"] != "customer":
+        raise Forbidden("Resellers set margins for their own customers only.")
+    async with db.transaction():
+        await db.execute("DELETE FROM margin_rules WHERE id = $1", rule_id)
+        await audit.record(actor, "margin_rule", rule_id, "deleted", before=margin_json(rule))
+
+
+def margin_json(row: dict) -> dict:
+    return {
+        "id": str(row["id"]),
+        "scope": row["scope"],
+        "account_id": str(row["account_id"]) if row["account_id"] else None,
+        "offer_id": row["offer_id"],
+        "kind": row["kind"],
+        "percent": str(row["percent"]),
+        "allow_below_cost": row["allow_below_cost"],
+    }
+
+
+def offer_json(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "product_id": row["product_id"],
+        "sku_id": row["sku_id"],
+        "title": row["title"],
+        "product_title": row["product_title"],
+        "description": row["description"],
+        "publisher": row["publisher"],
+        "kind": row["kind"],
+        "segment": row["segment"],
+        "status": row["status"],
+        "is_addon": row["is_addon"],
+        "prerequisites": list(row["prerequisites"]),
+        "upgrade_targets": list(row["upgrade_targets"]),
+        "min_quantity": row["min_quantity"],
+        "max_quantity": row["max_quantity"],
+        "plans": sorted(_plans(row), key=lambda p: (p["term"], p["billing_plan"])),
+    }
+
+
+def _plans(row: dict) -> list[dict]:
+    plans = row.get("plans") or []
+    return json.loads(plans) if isinstance(plans, str) else list(plans)
