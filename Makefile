@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit browser clean
+.PHONY: run test lint unit browser bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cloudseat needs Python 3.11 or newer")'
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 test: $(STAMP) browser lint
 	$(BIN)/pytest
+
+# figures with their baselines, measured in the same run (a script, not a test)
+bench: $(STAMP)
+	$(BIN)/python -m app.bench
 
 unit: $(STAMP)
 	$(BIN)/pytest -m unit

@@ -194,3 +194,16 @@ async def copy_in(table: str, source: Any, columns: list[str], **options: Any) -
     if current is None:
         raise RuntimeError("copy_in runs inside db.transaction()")
     return cast(str, await current.connection.copy_to_table(table, source=source, columns=columns, **options))
+
+
+async def execute_outside(sql: str, *args: object) -> str:
+    """On a connection of its own, committed at once even while the caller's transaction is still open (progress
+    that a page polling elsewhere must see)."""
+    if DB.pool is not None:
+        async with DB.pool.acquire() as conn:
+            return cast(str, await conn.execute(sql, *args))
+    conn = await DB.get_new_connection()
+    try:
+        return cast(str, await conn.execute(sql, *args))
+    finally:
+        await conn.close()

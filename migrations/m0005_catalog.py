@@ -67,42 +67,23 @@ CREATE TABLE catalog_offers (
 CREATE INDEX catalog_offers_search_idx ON catalog_offers USING gin (search);
 CREATE INDEX catalog_offers_list_idx ON catalog_offers (status, kind, lower(title), id);
 
--- every price row Microsoft has published, effective-dated; a row that left the sheet keeps its history
+-- every price row Microsoft has published, effective-dated; a row that left the sheet keeps its history.
+-- Its key is the one index: the merge's key, and the lookup (an offer's rows, then its plan)
 CREATE TABLE catalog_prices (
-    id                  bigserial PRIMARY KEY,
     offer_id            text NOT NULL,
-    market              char(2) NOT NULL,
-    currency            char(3) NOT NULL,
-    segment             text NOT NULL,
     term                text NOT NULL,                  -- '' for perpetual licences
     billing_plan        text NOT NULL,                  -- monthly | annual | triennial | one_time | none
-    unit_price          numeric(18, 4) NOT NULL,        -- the CSP's cost for the whole term
-    erp_price           numeric(18, 4) NOT NULL,
+    market              char(2) NOT NULL,
+    segment             text NOT NULL,
     effective_start     timestamptz NOT NULL,
     effective_end       timestamptz NOT NULL,
+    currency            char(3) NOT NULL,
+    unit_price          numeric(18, 4) NOT NULL,        -- the CSP's cost for the whole term
+    erp_price           numeric(18, 4) NOT NULL,
     first_run_id        bigint NOT NULL,
     changed_run_id      bigint NOT NULL,
     removed_run_id      bigint,
-    UNIQUE (offer_id, market, segment, term, billing_plan, effective_start)
-);
-CREATE INDEX catalog_prices_lookup_idx ON catalog_prices (offer_id, market, term, billing_plan, effective_start DESC);
-
--- COPY lands here, one run's rows, typed; the merge reads it set-based and clears it
-CREATE UNLOGGED TABLE catalog_price_staging (
-    run_id              bigint NOT NULL,
-    offer_id            text NOT NULL,
-    product_title       text NOT NULL,
-    sku_title           text NOT NULL,
-    publisher           text NOT NULL,
-    market              char(2) NOT NULL,
-    currency            char(3) NOT NULL,
-    segment             text NOT NULL,
-    term                text NOT NULL,
-    billing_plan        text NOT NULL,
-    unit_price          numeric(18, 4) NOT NULL,
-    erp_price           numeric(18, 4) NOT NULL,
-    effective_start     timestamptz NOT NULL,
-    effective_end       timestamptz NOT NULL
+    PRIMARY KEY (offer_id, term, billing_plan, market, segment, effective_start)
 );
 
 -- the CSP's rates for currencies Microsoft does not price (NCE_RULES 2)

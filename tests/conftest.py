@@ -35,7 +35,6 @@ APP_TABLES = [
     "catalog_sync_runs",
     "catalog_offers",
     "catalog_prices",
-    "catalog_price_staging",
     "catalog_promotions",
     "fx_rates",
     "margin_rules",

@@ -139,67 +139,60 @@ async def price(
     return await quote_for(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings)
 
 
+# everything one price needs, in one round trip: the plan's rows in force, the margin rules that may apply, the
+# FX rates into the buyer's currency, and Microsoft's automatic promotions for the plan in the buyer's market.
+# A unit price knows no seat count or purchase history: promotions needing more than one seat or a first
+# purchase are left to the order's own check with Partner Center.
+QUOTE_INPUTS_SQL = """
+SELECT
+  ARRAY(SELECT ROW(market, currency, segment, term, billing_plan, unit_price, erp_price, effective_start,
+                   effective_end)
+        FROM catalog_prices WHERE offer_id = $1 AND term = $2 AND billing_plan = $3 AND segment = $4
+          AND removed_run_id IS NULL AND effective_start <= $5 AND effective_end >= $5) AS rows,
+  ARRAY(SELECT ROW(scope, kind, percent, account_id::text, offer_id, allow_below_cost) FROM margin_rules
+        WHERE (offer_id IS NULL OR offer_id = $1) AND (scope = 'product' OR account_id = ANY($6::uuid[]))) AS margins,
+  ARRAY(SELECT ROW(from_currency, to_currency, effective_from, rate) FROM fx_rates WHERE to_currency = $7) AS fx,
+  ARRAY(SELECT ROW(p.id, (x->>'percent')::numeric)
+        FROM catalog_promotions p, jsonb_array_elements(p.products) x
+        WHERE p.market = $8 AND p.auto_applicable AND NOT p.first_purchase_only AND coalesce(p.min_seats, 1) <= 1
+          AND p.starts_at <= $5 AND p.ends_at >= $5
+          AND p.products @> jsonb_build_array(jsonb_build_object('offer_id', $1::text))
+          AND x->>'offer_id' = $1 AND x->>'term' = $2 AND x->>'billing_plan' = $3) AS promotions
+"""
+
+
 async def quote_for(
     offer: dict, buyer: rules.Buyer, *, term: str, billing_plan: str, at: datetime, settings: dict
 ) -> rules.Quote:
     """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide."""
-    rows = await db.fetch(
-        "SELECT market, currency, segment, term, billing_plan, unit_price, erp_price, effective_start, effective_end "
-        "FROM catalog_prices WHERE offer_id = $1 AND term = $2 AND billing_plan = $3 AND segment = $4 "
-        "AND removed_run_id IS NULL AND effective_start <= $5 AND effective_end >= $5",
-        offer["id"],
-        term,
-        billing_plan,
-        offer["segment"],
-        at,
-    )
-    accounts = [a for a in (buyer.customer_id, buyer.reseller_id) if a]
-    margin_rows = await db.fetch(
-        "SELECT scope, kind, percent, account_id::text AS account_id, offer_id, allow_below_cost FROM margin_rules "
-        "WHERE (offer_id IS NULL OR offer_id = $1) AND (scope = 'product' OR account_id = ANY($2::uuid[]))",
-        offer["id"],
-        accounts,
-    )
-    fx_rows = await db.fetch(
-        "SELECT from_currency, to_currency, effective_from, rate FROM fx_rates WHERE to_currency = $1",
-        buyer.currency,
-    )
-    software_browse = offer["kind"] == "software_subscription" and buyer.customer_id is None
-    promotions = await _promotions(offer["id"], term, billing_plan, buyer.country, at)
+    inputs = (
+        await db.fetch(
+            QUOTE_INPUTS_SQL,
+            offer["id"],
+            term,
+            billing_plan,
+            offer["segment"],
+            at,
+            [a for a in (buyer.customer_id, buyer.reseller_id) if a],
+            buyer.currency,
+            buyer.country,
+        )
+    )[0]
     return rules.quote(
         offer["id"],
         offer_segment=offer["segment"],
         term=term,
         billing_plan=billing_plan,
-        rows=[rules.PriceRow(**r) for r in rows],
+        rows=[rules.PriceRow(*r) for r in inputs["rows"]],
         buyer=buyer,
         at=at,
-        margin_rules=[rules.MarginRule(**r) for r in margin_rows],
+        margin_rules=[rules.MarginRule(*r) for r in inputs["margins"]],
         default_margin=rules.MarginRule("global", settings["default_margin_kind"], settings["default_margin_percent"]),
-        fx_rates=[rules.FxRate(**r) for r in fx_rows],
-        promotions=promotions,
+        fx_rates=[rules.FxRate(*r) for r in inputs["fx"]],
+        promotions=[rules.Promotion(*r) for r in inputs["promotions"]],
         markets=list(settings["markets"]),
-        highest_across_markets=software_browse,
+        highest_across_markets=offer["kind"] == "software_subscription" and buyer.customer_id is None,
     )
-
-
-async def _promotions(offer_id: str, term: str, billing_plan: str, market: str, at: datetime) -> list[rules.Promotion]:
-    """Microsoft's automatic promotions for this offer, term and plan in force now. A unit price knows no seat
-    count or purchase history yet: promotions needing more than one seat or a first purchase are left to the
-    order's own check with Partner Center."""
-    rows = await db.fetch(
-        "SELECT p.id, (x->>'percent')::numeric AS percent FROM catalog_promotions p, "
-        "jsonb_array_elements(p.products) x WHERE p.market = $1 AND p.auto_applicable AND NOT p.first_purchase_only "
-        "AND coalesce(p.min_seats, 1) <= 1 AND p.starts_at <= $2 AND p.ends_at >= $2 "
-        "AND p.products @> jsonb_build_array(jsonb_build_object('offer_id', $3::text)) "
-        "AND x->>'offer_id' = $3 AND x->>'term' = $4 AND x->>'billing_plan' = $5",
-        market,
-        at,
-        offer_id,
-        term,
-        billing_plan,
-    )
-    return [rules.Promotion(r["id"], r["percent"]) for r in rows]
 
 
 def plain(value: Decimal) -> str:

@@ -2,9 +2,11 @@
 in (this month's and next month's), merged set-based into catalog_offers and catalog_prices.
 
 The price sheet is never parsed row by row in Python: its CSV bytes go through COPY into a temporary table
-shaped like the file's header (Microsoft's column names, any order, unknown columns tolerated), one
-INSERT ... SELECT types and normalises them into catalog_price_staging, and one merge per table at the end
-counts what is new, changed and gone. A run is a job: retried runs start over, and only one runs at a time.
+shaped like the file's header (Microsoft's column names, any order, unknown columns tolerated; COPY parses the
+numbers and times), one INSERT ... SELECT normalises them into the run's temporary staging table, and one
+merge per table at the end counts what is new, changed and gone. The whole run is one transaction on one
+connection (temporary tables, nothing half-merged after a crash); its progress is written beside it on
+another connection so the admin page sees it. A run is a job: a retried run starts over; one runs at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+
+import asyncpg
 
 from app import clock, db
 from app.accounts.rules import Principal
@@ -70,29 +75,60 @@ def sheet_columns(header_line: str) -> list[str]:
     return names
 
 
-# Microsoft's sheet as typed rows: SkuId to 4 characters, plans and segments as Cloudseat spells them,
-# times in UTC ("2/1/2019 12:00:00 AM"), an empty ERP read as the unit price
-STAGE_SQL = """
-INSERT INTO catalog_price_staging (run_id, offer_id, product_title, sku_title, publisher, market, currency, segment,
-    term, billing_plan, unit_price, erp_price, effective_start, effective_end)
-SELECT $1, upper(btrim(product_id)) || ':' || lpad(upper(btrim(sku_id)), 4, '0'),
-    coalesce({product_title}, ''), coalesce({sku_title}, ''), coalesce({publisher}, ''),
-    upper(btrim(market)), upper(btrim(currency)),
-    CASE lower(btrim(coalesce({segment}, ''))) WHEN '' THEN 'commercial' WHEN 'charity' THEN 'nonprofit'
-        ELSE lower(btrim({segment})) END,
-    btrim(coalesce({term}, '')),
-    CASE lower(replace(btrim(billing_plan), ' ', '')) WHEN 'onetime' THEN 'one_time'
-        ELSE lower(replace(btrim(billing_plan), ' ', '')) END,
-    btrim(unit_price)::numeric, coalesce(nullif(btrim({erp_price}), '')::numeric, btrim(unit_price)::numeric),
-    to_timestamp(btrim(effective_start), 'MM/DD/YYYY HH12:MI:SS AM'),
-    coalesce(to_timestamp(nullif(btrim({effective_end}), ''), 'MM/DD/YYYY HH12:MI:SS AM'), '9999-12-31 23:59:59+00')
-FROM price_sheet_raw
-WHERE nullif(btrim(unit_price), '') IS NOT NULL
+# COPY parses numbers and times itself (C input functions, DateStyle MDY reads "2/1/2019 12:00:00 AM"); SQL
+# then normalises the rest: SkuId to 4 characters, plans and segments as Cloudseat spells them, an empty ERP
+# read as the unit price, no end as Microsoft's own 9999-12-31
+TYPED = {
+    "unit_price": "numeric",
+    "erp_price": "numeric",
+    "effective_start": "timestamptz",
+    "effective_end": "timestamptz",
+}
+OPTIONAL = ("segment", "term", "erp_price", "effective_end")
+STAGING_SQL = """
+CREATE TEMP TABLE price_staging (offer_id text, market text, currency text, segment text, term text,
+    billing_plan text, unit_price numeric, erp_price numeric, effective_start timestamptz, effective_end timestamptz)
+    ON COMMIT DROP
+"""
+# Microsoft's own spellings take the first branch of each CASE (the fast path); anything else is normalised
+NORMALISED_SQL = """
+SELECT upper(product_id) || ':' || lpad(upper(sku_id), 4, '0') AS offer_id, upper(market) AS market,
+    upper(currency) AS currency,
+    CASE WHEN {segment} IS NULL OR {segment} IN ('', 'Commercial') THEN 'commercial'
+        WHEN lower({segment}) = 'charity' THEN 'nonprofit' ELSE lower(btrim({segment})) END AS segment,
+    coalesce({term}, '') AS term,
+    CASE billing_plan WHEN 'Monthly' THEN 'monthly' WHEN 'Annual' THEN 'annual' WHEN 'Triennial' THEN 'triennial'
+        WHEN 'None' THEN 'none' WHEN 'OneTime' THEN 'one_time'
+        ELSE replace(replace(lower(btrim(billing_plan)), ' ', ''), 'onetime', 'one_time') END AS billing_plan,
+    unit_price, coalesce({erp_price}, unit_price) AS erp_price, effective_start,
+    coalesce({effective_end}, '9999-12-31 23:59:59+00') AS effective_end
+FROM price_sheet_raw WHERE unit_price IS NOT NULL
+"""
+STAGED_KEY = (
+    "s.offer_id = n.offer_id AND s.term = n.term AND s.billing_plan = n.billing_plan AND s.market = n.market "
+    "AND s.segment = n.segment AND s.effective_start = n.effective_start"
+)
+STAGE_SQL = f"""
+INSERT INTO price_staging (offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price,
+    effective_start, effective_end)
+SELECT * FROM ({{normalised}}) n
+WHERE NOT $1::boolean OR NOT EXISTS (SELECT 1 FROM price_staging s WHERE {STAGED_KEY})
 """
 
 
-async def load_price_sheet(run_id: int, chunks: AsyncIterator[bytes]) -> int:
-    """COPY one market's sheet into staging; returns the rows staged."""
+@asynccontextmanager
+async def staging() -> AsyncIterator[None]:
+    """The run's transaction: UTC, Microsoft's month/day/year dates, and the temporary staging table."""
+    async with db.transaction():
+        await db.execute("SET LOCAL TIME ZONE 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'")
+        await db.execute(STAGING_SQL)
+        yield
+
+
+async def load_price_sheet(chunks: AsyncIterator[bytes], *, skip_staged: bool = False) -> int:
+    """COPY one market's sheet into the run's staging (inside `staging()`); returns the rows staged. With
+    `skip_staged` (the next month's sheet) rows already staged from this month's are left out: both sheets hold
+    the rows in force across the month boundary."""
     head = b""
     async for chunk in chunks:
         head += chunk
@@ -110,15 +146,17 @@ async def load_price_sheet(run_id: int, chunks: AsyncIterator[bytes]) -> int:
             yield chunk
 
     present = set(columns)
-    optional = {c: (c if c in present else "NULL") for c in ("product_title", "sku_title", "publisher", "segment")}
-    optional |= {c: (c if c in present else "NULL") for c in ("term", "erp_price", "effective_end")}
-    async with db.transaction():
-        await db.execute("SET LOCAL TIME ZONE 'UTC'")
-        await db.execute(
-            f"CREATE TEMP TABLE price_sheet_raw ({', '.join(f'{c} text' for c in columns)}) ON COMMIT DROP"
+    optional = {c: (c if c in present else f"NULL::{TYPED.get(c, 'text')}") for c in OPTIONAL}
+    definitions = ", ".join(f"{c} {TYPED.get(c, 'text')}" for c in columns)
+    await db.execute(f"CREATE TEMP TABLE price_sheet_raw ({definitions})")
+    try:
+        await db.copy_in(
+            "price_sheet_raw", body(), columns, format="csv", force_null=[c for c in columns if c in TYPED]
         )
-        await db.copy_in("price_sheet_raw", body(), columns, format="csv")
-        staged = await db.execute(STAGE_SQL.format(**optional), run_id)
+    except asyncpg.DataError as exc:  # a value Microsoft's format does not allow: say where
+        raise SheetError(f"The price sheet could not be read: {exc}") from None
+    staged = await db.execute(STAGE_SQL.format(normalised=NORMALISED_SQL.format(**optional)), skip_staged)
+    await db.execute("DROP TABLE price_sheet_raw")
     return int(staged.split()[-1])
 
 
@@ -272,62 +310,66 @@ WITH incoming AS (
 SELECT count(*) FILTER (WHERE inserted) AS new, count(*) FILTER (WHERE NOT inserted) AS changed FROM merged
 """
 
-MERGE_PRICES_SQL = """
-WITH incoming AS (
-    SELECT DISTINCT ON (offer_id, market, segment, term, billing_plan, effective_start) *
-    FROM catalog_price_staging WHERE run_id = $1
-    ORDER BY offer_id, market, segment, term, billing_plan, effective_start, effective_end DESC
-), merged AS (
-    INSERT INTO catalog_prices AS p (offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price,
-        effective_start, effective_end, first_run_id, changed_run_id)
-    SELECT offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price, effective_start,
-        effective_end, $1, $1
-    FROM incoming
-    ON CONFLICT (offer_id, market, segment, term, billing_plan, effective_start) DO UPDATE SET
-        currency = EXCLUDED.currency, unit_price = EXCLUDED.unit_price, erp_price = EXCLUDED.erp_price,
-        effective_end = EXCLUDED.effective_end, changed_run_id = $1, removed_run_id = NULL
-    WHERE (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
-        IS DISTINCT FROM (EXCLUDED.currency, EXCLUDED.unit_price, EXCLUDED.erp_price, EXCLUDED.effective_end, NULL)
-    RETURNING (xmax = 0) AS inserted
+KEY = (
+    "p.offer_id = i.offer_id AND p.term = i.term AND p.billing_plan = i.billing_plan AND p.market = i.market "
+    "AND p.segment = i.segment AND p.effective_start = i.effective_start"
 )
-SELECT count(*) FILTER (WHERE inserted) AS new, count(*) FILTER (WHERE NOT inserted) AS changed FROM merged
+CHANGE_PRICES_SQL = f"""
+UPDATE catalog_prices p SET currency = i.currency, unit_price = i.unit_price, erp_price = i.erp_price,
+    effective_end = i.effective_end, changed_run_id = $1, removed_run_id = NULL
+FROM price_staging i WHERE {KEY}
+  AND (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
+      IS DISTINCT FROM (i.currency, i.unit_price, i.erp_price, i.effective_end, NULL)
 """
-
+NEW_PRICES_SQL = f"""
+INSERT INTO catalog_prices (offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency,
+    unit_price, erp_price, first_run_id, changed_run_id)
+SELECT offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency, unit_price,
+    erp_price, $1, $1
+FROM price_staging i WHERE NOT EXISTS (SELECT 1 FROM catalog_prices p WHERE {KEY})
+"""
 # a row of a synced market that should be in this month's or next month's sheet and is not: Microsoft dropped it
-REMOVE_PRICES_SQL = """
+REMOVE_PRICES_SQL = f"""
 UPDATE catalog_prices p SET removed_run_id = $1
 WHERE p.market = ANY($2::text[]) AND p.removed_run_id IS NULL AND p.effective_end >= $3
-  AND NOT EXISTS (
-    SELECT 1 FROM catalog_price_staging s WHERE s.run_id = $1 AND s.offer_id = p.offer_id AND s.market = p.market
-      AND s.segment = p.segment AND s.term = p.term AND s.billing_plan = p.billing_plan
-      AND s.effective_start = p.effective_start)
+  AND NOT EXISTS (SELECT 1 FROM price_staging i WHERE {KEY})
 """
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(maxsplit=1)[-1])
+
+
+async def merge_prices(run_id: int, markets: list[str]) -> dict[str, int]:
+    """Inside `staging()`: the staged rows merged into catalog_prices, and what the synced markets no longer
+    list marked removed. Set-based: hash joins over the run's rows, not a probe per row."""
+    month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    await db.execute("ANALYZE price_staging")  # temporary tables have no statistics until asked
+    # changed rows first, so that new ones are not counted as changed too
+    changed = _count(await db.execute(CHANGE_PRICES_SQL, run_id))
+    new = _count(await db.execute(NEW_PRICES_SQL, run_id))
+    removed = _count(await db.execute(REMOVE_PRICES_SQL, run_id, markets, month_start))
+    return {"prices_new": new, "prices_changed": changed, "prices_removed": removed}
 
 
 async def merge(run_id: int, offers: list[dict], markets: list[str], promotions: list[dict]) -> dict[str, int]:
-    """One transaction: offers, prices and promotions upserted, what left the catalog marked, staging cleared."""
-    month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    async with db.transaction():
-        offer_counts = (await db.fetch(MERGE_OFFERS_SQL, run_id, json.dumps(offers)))[0]
-        discontinued = await db.execute(
-            "UPDATE catalog_offers SET status = 'discontinued', discontinued_at = $2, changed_run_id = $1 "
-            "WHERE status = 'active' AND NOT (id = ANY($3::text[]))",
-            run_id,
-            clock.now(),
-            [o["id"] for o in offers],
-        )
-        price_counts = (await db.fetch(MERGE_PRICES_SQL, run_id))[0]
-        removed = await db.execute(REMOVE_PRICES_SQL, run_id, markets, month_start)
-        await db.execute(MERGE_PROMOTIONS_SQL, run_id, json.dumps(promotions), markets)
-        await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)
+    """Inside `staging()`: offers, prices and promotions merged, what left the catalog marked."""
+    offer_counts = (await db.fetch(MERGE_OFFERS_SQL, run_id, json.dumps(offers)))[0]
+    discontinued = await db.execute(
+        "UPDATE catalog_offers SET status = 'discontinued', discontinued_at = $2, changed_run_id = $1 "
+        "WHERE status = 'active' AND NOT (id = ANY($3::text[]))",
+        run_id,
+        clock.now(),
+        [o["id"] for o in offers],
+    )
+    prices = await merge_prices(run_id, markets)
+    await db.execute(MERGE_PROMOTIONS_SQL, run_id, json.dumps(promotions), markets)
     return {
         "promotions": len(promotions),
         "offers_new": offer_counts["new"],
         "offers_changed": offer_counts["changed"],
-        "offers_discontinued": int(discontinued.split()[-1]),
-        "prices_new": price_counts["new"],
-        "prices_changed": price_counts["changed"],
-        "prices_removed": int(removed.split()[-1]),
+        "offers_discontinued": _count(discontinued),
+        **prices,
     }
 
 
@@ -358,7 +400,7 @@ async def request_sync(actor: Principal | None) -> dict:
 
 
 async def _progress(run_id: int, step: str, done: int, total: int) -> None:
-    await db.execute(
+    await db.execute_outside(
         "UPDATE catalog_sync_runs SET step = $2, done = $3, total = $4 WHERE id = $1", run_id, step, done, total
     )
 
@@ -378,20 +420,21 @@ async def run(run_id: int, client: PartnerCenterClient) -> dict:
         clock.now(),
     )
     await operations.set_status(operation_id, "running")
-    await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)  # a retried run starts over
     try:
         await _progress(run_id, "Offers", 0, total)
         offers = await fetch_offers(client, markets[0])
         promotions = await fetch_promotions(client, markets)
         done = 1
         staged = 0
-        for market in markets:
-            for timeline in TIMELINES:
-                await _progress(run_id, f"Price sheet {market} ({timeline})", done, total)
-                staged += await load_price_sheet(run_id, client.price_sheet_bytes(market, timeline=timeline))
-                done += 1
-        await _progress(run_id, "Merging", done, total)
-        counts = await merge(run_id, offers, markets, promotions)
+        async with staging():
+            for market in markets:
+                for timeline in TIMELINES:
+                    await _progress(run_id, f"Price sheet {market} ({timeline})", done, total)
+                    sheet = client.price_sheet_bytes(market, timeline=timeline)
+                    staged += await load_price_sheet(sheet, skip_staged=timeline != TIMELINES[0])
+                    done += 1
+            await _progress(run_id, "Merging", done, total)
+            counts = await merge(run_id, offers, markets, promotions)
         counts |= {"offers": len(offers), "price_rows_read": staged}
     except Exception as exc:
         log.exception("catalog sync %s failed", run_id)
@@ -418,7 +461,6 @@ async def _fail(run_id: int, exc: Exception) -> None:
         clock.now(),
     )
     await operations.set_status(rows[0]["operation_id"] if rows else None, "failed", error)
-    await db.execute("DELETE FROM catalog_price_staging WHERE run_id = $1", run_id)
 
 
 async def run_job(payload: dict, settings: Settings) -> None:
