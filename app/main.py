@@ -21,6 +21,7 @@ from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.auth import routes as auth_routes
 from app.catalog import api as catalog_api
+from app.catalog import routes as catalog_routes
 from app.config import ROOT, Settings, get_settings
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             accounts_routes.router,
             pages.router,
             partner_center_routes.router,
+            catalog_routes.router,
             pages.healthz,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static", include_in_schema=False

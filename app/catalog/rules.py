@@ -220,12 +220,14 @@ def quote(
         cost = round_unit_price(cost * (1 - promotion.percent))
         explanation.append(f"Microsoft promotion {promotion.id}: {promotion.percent * HUNDRED:g}% off")
 
-    unit_price = round_amount(sell, currency)
-    if unit_price < cost and not rule.allow_below_cost:
+    # a monthly plan charges the same amount every month (NCE_RULES 2): the term price is that amount × months
+    months = TERM_MONTHS.get(term, 1) if billing_plan == "monthly" else 1
+    per_period = round_amount(sell / months, currency)
+    if per_period * months < cost and not rule.allow_below_cost:
         # rounding half-up must not take the price below cost: round up to the next minor unit instead
-        unit_price = round_amount(cost, currency, rounding=ROUND_CEILING)
-    months = TERM_MONTHS.get(term, 0)
-    per_month = round_amount(unit_price / months, currency) if billing_plan == "monthly" and months else None
+        per_period = round_amount(cost / months, currency, rounding=ROUND_CEILING)
+    unit_price = per_period * months
+    per_month = per_period if billing_plan == "monthly" else None
     return Quote(
         offer_id=offer_id,
         term=term,

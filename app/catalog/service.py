@@ -114,9 +114,10 @@ async def buyer_for(viewer: Principal, customer_id: uuid.UUID | None) -> rules.B
     if viewer.role == "reseller_admin" and viewer.account_id:
         reseller = await _account(viewer, viewer.account_id)
         return rules.Buyer(country=reseller["country"], currency=reseller["currency"], reseller_id=str(reseller["id"]))
+    # the CSP browsing: its home market, in the currency Microsoft prices that market in
     market = settings["markets"][0]
-    currency = next((c for c in settings["currencies"]), "USD")
-    return rules.Buyer(country=market, currency=currency)
+    currency = await db.fetchval("SELECT currency FROM catalog_prices WHERE market = $1 LIMIT 1", market)
+    return rules.Buyer(country=market, currency=str(currency or settings["currencies"][0]))
 
 
 async def price(
@@ -407,3 +408,187 @@ def offer_json(row: dict) -> dict:
 def _plans(row: dict) -> list[dict]:
     plans = row.get("plans") or []
     return json.loads(plans) if isinstance(plans, str) else list(plans)
+
+
+# --- What the pages need beyond the API ---------------------------------------------------------------------
+
+TERM_LABELS = {"P1M": "1 month", "P1Y": "1 year", "P3Y": "3 years", "": "Perpetual"}
+PLAN_LABELS = {
+    "monthly": "Paid monthly",
+    "annual": "Paid yearly",
+    "triennial": "Paid upfront",
+    "one_time": "One payment",
+    "none": "Free",
+}
+
+
+async def price_table(viewer: Principal, offer: dict, customer_id: uuid.UUID | None) -> list[dict]:
+    """One row per plan the offer is sold with: the viewer's price, or why there is none."""
+    buyer = await buyer_for(viewer, customer_id)
+    settings = await catalog_settings()
+    at = clock.now()
+    table = []
+    for plan in sorted(_plans(offer), key=lambda p: (p["term"], p["billing_plan"])):
+        row = {**plan, "term_label": TERM_LABELS.get(plan["term"], plan["term"])}
+        row["plan_label"] = PLAN_LABELS.get(plan["billing_plan"], plan["billing_plan"])
+        try:
+            row["quote"] = quote_json(
+                await quote_for(
+                    offer, buyer, term=plan["term"], billing_plan=plan["billing_plan"], at=at, settings=settings
+                )
+            )
+        except rules.PriceUnavailable as refused:
+            row["refused"] = str(refused)
+        table.append(row)
+    return table
+
+
+async def headline_prices(viewer: Principal, offers: list[dict], customer_id: uuid.UUID | None) -> dict[str, dict]:
+    """For a list: each offer's lowest monthly-equivalent price for the viewer (the "from" price)."""
+    buyer = await buyer_for(viewer, customer_id)
+    settings = await catalog_settings()
+    at = clock.now()
+    found: dict[str, dict] = {}
+    for offer in offers:
+        for plan in _plans(offer):
+            try:
+                quote = await quote_for(
+                    offer, buyer, term=plan["term"], billing_plan=plan["billing_plan"], at=at, settings=settings
+                )
+            except rules.PriceUnavailable:
+                continue
+            months = rules.TERM_MONTHS.get(plan["term"], 1)
+            monthly = quote.unit_price / months
+            if offer["id"] not in found or monthly < found[offer["id"]]["monthly"]:
+                found[offer["id"]] = {"monthly": monthly, "quote": quote_json(quote), "per_month": months > 1}
+    return found
+
+
+async def price_history(offer_id: str, market: str) -> list[dict]:
+    return await db.fetch(
+        "SELECT * FROM catalog_prices WHERE offer_id = $1 AND market = $2 "
+        "ORDER BY term, billing_plan, effective_start DESC",
+        offer_id,
+        market,
+    )
+
+
+async def offer_titles(ids: list[str]) -> dict[str, str]:
+    rows = await db.fetch("SELECT id, title FROM catalog_offers WHERE id = ANY($1::text[])", ids)
+    return {r["id"]: r["title"] for r in rows}
+
+
+async def last_run_id() -> int | None:
+    return await db.fetchval("SELECT max(id) FROM catalog_sync_runs WHERE status = 'completed'")  # type: ignore[return-value]
+
+
+def offer_status(offer: dict, run_id: int | None) -> str:
+    """What the latest completed sync did to the offer: new, changed, discontinued, or nothing."""
+    if offer["status"] == "discontinued":
+        return "discontinued"
+    if run_id is not None and offer["first_run_id"] == run_id:
+        return "new"
+    if run_id is not None and offer["changed_run_id"] == run_id:
+        return "changed"
+    return ""
+
+
+async def sync_runs(limit: int = 20) -> list[dict]:
+    rows = await db.fetch("SELECT * FROM catalog_sync_runs ORDER BY id DESC LIMIT $1", limit)
+    return [{**r, "counts": json.loads(r["counts"]) if isinstance(r["counts"], str) else r["counts"]} for r in rows]
+
+
+async def promotions_in_force() -> list[dict]:
+    return await db.fetch(
+        "SELECT id, name, description, starts_at, ends_at, auto_applicable, first_purchase_only, min_seats, max_seats, "
+        "array_agg(market ORDER BY market) AS markets, min(products::text) AS products FROM catalog_promotions "
+        "WHERE starts_at <= $1 AND ends_at >= $1 GROUP BY id, name, description, starts_at, ends_at, "
+        "auto_applicable, first_purchase_only, min_seats, max_seats ORDER BY name",
+        clock.now(),
+    )
+
+
+async def update_settings(actor: Principal, values: dict) -> dict:
+    """The markets and currencies the CSP sells in, and its default margin."""
+    if actor.role != "csp_admin":
+        raise Forbidden()
+    markets = [m.strip().upper() for m in str(values.get("markets", "")).replace(",", " ").split() if m.strip()]
+    currencies = [c.strip().upper() for c in str(values.get("currencies", "")).replace(",", " ").split() if c.strip()]
+    errors = {}
+    if not markets or not all(re.fullmatch(r"[A-Z]{2}", m) for m in markets):
+        errors["markets"] = "List the countries you sell in as two-letter codes, e.g. US GB DE."
+    if not currencies or not all(re.fullmatch(r"[A-Z]{3}", c) for c in currencies):
+        errors["currencies"] = "List the currencies you invoice in as ISO codes, e.g. USD GBP EUR."
+    kind = values.get("default_margin_kind")
+    if kind not in rules.MARGIN_KINDS:
+        errors["default_margin_kind"] = "Choose markup on cost or discount off ERP."
+    try:
+        percent = Decimal(str(values.get("default_margin_percent", "")))
+        if not percent.is_finite() or not Decimal(-100) <= percent <= Decimal(1000):
+            raise InvalidOperation
+    except InvalidOperation:
+        errors["default_margin_percent"] = "The default margin is a percentage between -100 and 1000."
+        percent = Decimal(0)
+    if errors:
+        raise Invalid(errors)
+    before = await catalog_settings()
+    async with db.transaction():
+        await db.execute(
+            "UPDATE catalog_settings SET markets = $1, currencies = $2, default_margin_kind = $3, "
+            "default_margin_percent = $4, updated_at = $5 WHERE id = 1",
+            list(dict.fromkeys(markets)),
+            list(dict.fromkeys(currencies)),
+            kind,
+            percent,
+            clock.now(),
+        )
+        after = await catalog_settings()
+        await audit.record(
+            actor,
+            "catalog",
+            "settings",
+            "updated",
+            before={k: str(v) for k, v in before.items()},
+            after={k: str(v) for k, v in after.items()},
+        )
+    return after
+
+
+async def add_fx_rate(actor: Principal, values: dict) -> None:
+    if actor.role != "csp_admin":
+        raise Forbidden()
+    item = {k: values.get(k, "") for k in ("from", "to", "rate", "effective_from")}
+    source, target, effective, rate = _parse_rate(0, item)
+    async with db.transaction():
+        await db.execute(
+            "INSERT INTO fx_rates (from_currency, to_currency, effective_from, rate, created_at) "
+            "VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (from_currency, to_currency, effective_from) DO UPDATE SET rate = EXCLUDED.rate",
+            source,
+            target,
+            effective,
+            rate,
+            clock.now(),
+        )
+        await audit.record(
+            actor,
+            "catalog",
+            "fx_rates",
+            "rate_set",
+            after=fx_json({"from_currency": source, "to_currency": target, "effective_from": effective, "rate": rate}),
+        )
+
+
+async def delete_fx_rate(actor: Principal, source: str, target: str, effective: date) -> None:
+    if actor.role != "csp_admin":
+        raise Forbidden()
+    async with db.transaction():
+        deleted = await db.execute(
+            "DELETE FROM fx_rates WHERE from_currency = $1 AND to_currency = $2 AND effective_from = $3",
+            source,
+            target,
+            effective,
+        )
+        if deleted.endswith(" 0"):
+            raise NotFound("This rate was not found.")
+        await audit.record(actor, "catalog", "fx_rates", "rate_deleted", before={"from": source, "to": target})

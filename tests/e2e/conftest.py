@@ -8,6 +8,7 @@ transaction) and truncated when the e2e package finishes, so the other tests sta
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import subprocess
@@ -135,6 +136,8 @@ async def server(
     base_url = f"http://127.0.0.1:{port}"
     await db.execute(TRUNCATE)  # whatever an earlier test committed
     await demo.seed(base_url)
+    served = dataclasses.replace(settings, base_url=base_url, port=port, host="127.0.0.1", sandbox_port=port + 443)
+    await demo.seed_sandbox_partner_center(served)  # connected to the sandbox, first catalog sync queued
     data_dir = tmp_path_factory.mktemp("e2e-data")
     log = data_dir / "server.log"
     process = _start(

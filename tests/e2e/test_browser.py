@@ -49,15 +49,21 @@ def nav(page: Page):
 @pytest.mark.parametrize(
     ("role", "email", "heading", "role_label", "links"),
     [
-        ("csp", CSP_ADMIN, "Back office", "CSP admin", ["Home", "Resellers", "Customers", "Outbox", "Partner Center"]),
+        (
+            "csp",
+            CSP_ADMIN,
+            "Back office",
+            "CSP admin",
+            ["Home", "Resellers", "Customers", "Marketplace", "Catalog", "Margins", "Outbox", "Partner Center"],
+        ),
         (
             "reseller",
             RESELLER,
             "Northwind Partners",
             "Reseller admin",
-            ["Home", "Customers", "My reseller account"],
+            ["Home", "Customers", "Marketplace", "Margins", "My reseller account"],
         ),
-        ("customer", CUSTOMER, "Contoso Dental", "Customer admin", ["Home", "My company"]),
+        ("customer", CUSTOMER, "Contoso Dental", "Customer admin", ["Home", "Marketplace", "My company"]),
     ],
     ids=["csp", "reseller", "customer"],
 )
@@ -211,7 +217,9 @@ async def test_a_reseller_cannot_open_another_resellers_customer(page: Page, art
     await expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
     await expect(page.get_by_role("alert")).to_have_text("No such account.")
     await expect(page.get_by_text("Tailspin")).to_have_count(0)
-    await expect(nav(page)).to_have_text(["Home", "Customers", "My reseller account"])  # still signed in
+    await expect(nav(page)).to_have_text(
+        ["Home", "Customers", "Marketplace", "Margins", "My reseller account"]
+    )  # still signed in
     await page.screenshot(path=artifacts / "not-found.png", full_page=True)
 
     await page.get_by_role("link", name="Back to the home page").click()
@@ -234,3 +242,62 @@ async def test_inviting_an_existing_user_says_so(page: Page):
     await page.locator("#invite-email").fill(CUSTOMER)
     await page.get_by_role("button", name="Send invitation").click()
     await expect(page.get_by_text(f"A user with the email {CUSTOMER} already exists.")).to_be_visible(timeout=3000)
+
+
+async def wait_for_catalog(page: Page) -> None:
+    """The demo's first sync runs in the served app's worker as it starts: wait for its offers."""
+    deadline = time.monotonic() + 60
+    while not await page.locator("#offers-table tbody tr").count():
+        assert time.monotonic() < deadline, "the catalog sync did not finish"
+        await asyncio.sleep(0.5)
+        await page.reload()
+
+
+async def test_reseller_prices_a_customer_with_its_own_margin(page: Page, artifacts):
+    await sign_in(page, RESELLER)
+    await nav(page).filter(has_text="Marketplace").click()
+    await wait_for_catalog(page)
+    await page.evaluate("window.__stillTheSamePage = true")
+    await page.get_by_label("Search").fill("busi prem")
+    premium = page.locator("#offers-table tbody tr").filter(
+        has=page.get_by_role("link", name="Microsoft 365 Business Premium", exact=True)
+    )
+    await expect(page.locator("#offers-table tbody tr")).to_have_count(5)  # every title holds "busi…" and "prem…"
+    assert await page.evaluate("window.__stillTheSamePage === true")  # htmx swapped the table in place
+    await expect(premium.locator("td.num")).to_have_text("$22.00 /month")  # list price: 264.00 a year
+
+    # the reseller gives Contoso Dental 10% off Microsoft's retail price
+    await nav(page).filter(has_text="Margins").click()
+    await page.get_by_label("Customer").select_option(label="Contoso Dental")
+    await page.get_by_label("Kind").select_option(label="Discount off ERP")
+    await page.get_by_label("Percent").fill("10")
+    await page.get_by_role("button", name="Add rule").click()
+    await expect(page.locator("table tbody tr")).to_contain_text(["Contoso Dental"])
+    await expect(page.locator("table tbody tr").first).to_contain_text("10% discount off ERP")
+
+    await nav(page).filter(has_text="Marketplace").click()
+    await page.get_by_label("Search").fill("busi prem")
+    await page.get_by_label("Prices for").select_option(label="Contoso Dental")
+    await expect(premium.locator("td.num")).to_have_text("$19.80 /month")
+    await premium.get_by_role("link").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Microsoft 365 Business Premium")
+    prices = page.locator("#price-table tbody tr")
+    await expect(prices).to_have_count(3)
+    await expect(prices.filter(has_text="Paid yearly")).to_contain_text("$237.60")  # 264.00 less 10%
+    await page.screenshot(path=artifacts / "offer-reseller.png", full_page=True)
+
+
+async def test_csp_admin_syncs_the_catalog_and_follows_its_progress(page: Page, artifacts):
+    await sign_in(page, CSP_ADMIN)
+    await nav(page).filter(has_text="Marketplace").click()
+    await wait_for_catalog(page)
+    await nav(page).filter(has_text="Catalog").click()
+    runs = page.locator("#sync tbody tr")
+    await expect(runs).to_have_count(1)
+    await page.get_by_role("button", name="Sync now").click()
+    # the page polls the run until it ends, then shows it in the history without a reload
+    await expect(runs).to_have_count(2, timeout=30_000)
+    await expect(runs.first.locator(".badge")).to_have_text("completed", timeout=30_000)
+    await expect(page.get_by_role("button", name="Sync now")).to_be_enabled()
+    await expect(runs.first).to_contain_text("0 / 0 / 0")  # nothing changed since the first sync
+    await page.screenshot(path=artifacts / "catalog-admin.png", full_page=True)

@@ -140,6 +140,43 @@ PAGES = [
     Case(
         "GET", "/admin/partner-center/callback?state=unknown", same(409, reseller=403, customer=403, other_reseller=403)
     ),
+    Case("GET", "/marketplace", same(200)),
+    Case("GET", "/marketplace/offers/{offer}", same(200)),
+    Case("GET", "/admin/catalog", same(403, csp=200)),
+    Case("GET", "/admin/catalog/sync", same(403, csp=200)),
+    Case("POST", "/admin/catalog/sync", same(403, csp=303)),
+    Case(
+        "POST",
+        "/admin/catalog/settings",
+        same(403, csp=303),
+        {
+            "markets": "US DE",
+            "currencies": "USD EUR",
+            "default_margin_kind": "discount_off_erp",
+            "default_margin_percent": "0",
+        },
+    ),
+    Case(
+        "POST",
+        "/admin/catalog/fx-rates",
+        same(403, csp=303),
+        {"from": "EUR", "to": "GBP", "effective_from": "2026-01-01", "rate": "0.86"},
+    ),
+    Case(
+        "POST",
+        "/admin/catalog/fx-rates/delete",
+        same(403, csp=303),
+        {"from": "EUR", "to": "CHF", "effective_from": "2025-01-01"},
+    ),
+    Case("GET", "/catalog/margins", same(200, customer=403)),
+    # the CSP's rule comes first; the reseller's identical one is then refused on the form (authorized)
+    Case(
+        "POST",
+        "/catalog/margins",
+        same(303, reseller=422, customer=403, other_reseller=404),
+        {"scope": "customer", "customer_id": "{customer}", "kind": "markup_on_cost", "percent": "5"},
+    ),
+    Case("POST", "/catalog/margins/{rule}/delete", same(303, customer=403, other_reseller=404)),
 ]
 
 PUBLIC = {  # reachable without signing in
@@ -214,6 +251,10 @@ async def world(tx):
         run_id,
     )
     await db.execute("UPDATE catalog_settings SET markets = '{US, DE}', currencies = '{USD, EUR}'")
+    await db.execute(
+        "INSERT INTO fx_rates (from_currency, to_currency, effective_from, rate, created_at) "
+        "VALUES ('EUR', 'CHF', '2025-01-01', 0.95, now())"
+    )
     return {"reseller": reseller, "customer": customer, "actors": actors}
 
 

@@ -256,7 +256,7 @@ async def test_prices_per_viewer_margin_rules_surcharge_and_fx(pc_sandbox: Sandb
         "AND billing_plan = 'monthly' AND effective_start <= now() AND effective_end >= now()",
         BASIC,
     )
-    assert monthly["unit_price"] == f"{(term_erp * Decimal('1.05')).quantize(Decimal('0.01')) / 12:.2f}"
+    assert monthly["unit_price"] == str((term_erp * Decimal("1.05") / 12).quantize(Decimal("0.01"), "ROUND_HALF_UP"))
 
     swiss = await factories.customer(reseller["id"], country="DE", currency="CHF")
     no_rate = await _price(client, csp, customer_id=str(swiss["id"]))

@@ -103,7 +103,8 @@ def test_monthly_surcharge_only_on_monthly_plans_of_yearly_terms():
     buyer = Buyer("US", "USD", customer_id="c1", monthly_surcharge_percent=Decimal(5))
     rows = [row("50.4", "63", plan="monthly"), row("48", "60"), row("6", "7.2", term="P1M", plan="monthly")]
     monthly = price(rows, buyer, billing_plan="monthly")
-    assert (monthly.unit_price, monthly.per_month, monthly.per) == (Decimal("66.15"), Decimal("5.51"), "month")
+    # 63 × 1.05 = 66.15 a year is 5.5125 a month: every month charges 5.51, so the term is 12 × 5.51
+    assert (monthly.unit_price, monthly.per_month, monthly.per) == (Decimal("66.12"), Decimal("5.51"), "month")
     assert price(rows, buyer).unit_price == Decimal("60.00")
     one_month = price(rows, buyer, term="P1M", billing_plan="monthly")
     assert (one_month.unit_price, one_month.per_month) == (Decimal("7.20"), Decimal("7.20"))
@@ -216,5 +217,6 @@ def test_properties_deterministic_minor_unit_and_never_below_cost_unless_allowed
     assert first.unit_price == first.unit_price.quantize(Decimal(1).scaleb(-places))
     if first.per_month is not None:
         assert first.per_month == first.per_month.quantize(Decimal(1).scaleb(-places))
+        assert first.unit_price == first.per_month * (12 if term == "P1Y" else 1)  # the same every month
     if not rule.allow_below_cost:
         assert first.unit_price >= first.cost
