@@ -16,16 +16,11 @@ from app.config import Settings
 from app.errors import Forbidden, Invalid
 from app.web.auth import provide_me, signed_in
 from app.web.paging import Page, page_number
-from app.web.render import redirect, render
+from app.web.render import form_values, redirect, render
 
 PAGE_SIZE = 20
 COUNTRY_CHOICES = sorted(((c, country_name(c)) for c in COUNTRY_CODES), key=lambda item: item[1])
 CURRENCY_CHOICES = sorted(CURRENCY_CODES)
-
-
-async def _form(request: Request) -> dict:
-    form = await request.form()
-    return {k: v for k, v in form.items() if k != "_csrf_token"}
 
 
 @get("/accounts", name="accounts")
@@ -84,7 +79,7 @@ async def account_new(request: Request, me: NamedDependency[Principal], kind: Fr
 
 @post("/accounts", name="account_create")
 async def account_create(request: Request, me: NamedDependency[Principal]) -> Response:
-    data = await _form(request)
+    data = await form_values(request)
     kind = data.pop("kind", "customer")
     try:
         if kind == "reseller":
@@ -106,7 +101,7 @@ async def account_create(request: Request, me: NamedDependency[Principal]) -> Re
 @post("/accounts/validate", name="account_validate_field")
 async def account_validate_field(request: Request, me: NamedDependency[Principal], field: FromQuery[str]) -> Response:
     """Inline validation: the message for one field of the form, as the person fills it in."""
-    data = await _form(request)
+    data = await form_values(request)
     kind: rules.AccountKind = "reseller" if data.get("kind") == "reseller" else "customer"
     current_country = data.get("country")
     if data.get("account_id"):
@@ -159,7 +154,7 @@ async def account_edit(request: Request, me: NamedDependency[Principal], account
 
 @post("/accounts/{account_id:uuid}", name="account_update")
 async def account_update(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
-    data = {k: v for k, v in (await _form(request)).items() if k in service.EDITABLE_FIELDS}
+    data = {k: v for k, v in (await form_values(request)).items() if k in service.EDITABLE_FIELDS}
     try:
         await service.update_account(me, account_id, data)
     except Invalid as exc:
@@ -197,7 +192,7 @@ async def user_invite(
     account_id: FromPath[uuid.UUID],
     settings: NamedDependency[Settings],
 ) -> Response:
-    data = await _form(request)
+    data = await form_values(request)
     try:
         user, _ = await service.invite_user(me, account_id, data, settings.base_url)
     except Invalid as exc:
@@ -209,7 +204,7 @@ async def user_invite(
 
 @post("/users/{user_id:uuid}/active", name="user_set_active")
 async def user_set_active(request: Request, me: NamedDependency[Principal], user_id: FromPath[uuid.UUID]) -> Response:
-    active = (await _form(request)).get("active") == "true"
+    active = (await form_values(request)).get("active") == "true"
     user = await service.set_user_active(me, user_id, active)
     verb = "reactivated" if active else "deactivated"
     if not request.headers.get("hx-request"):
@@ -219,7 +214,7 @@ async def user_set_active(request: Request, me: NamedDependency[Principal], user
 
 @post("/accounts/{account_id:uuid}/mca", name="account_mca")
 async def account_mca(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
-    data = await _form(request)
+    data = await form_values(request)
     account = await service.get_account(me, account_id)
     try:
         await service.record_mca_acceptance(me, account_id, data)

@@ -16,14 +16,9 @@ from app.catalog import service, sync
 from app.errors import AppError, Conflict, Forbidden, Invalid
 from app.web.auth import csp_admin_only, provide_me, signed_in
 from app.web.paging import Page, page_number
-from app.web.render import redirect, render
+from app.web.render import form_values, redirect, render
 
 PAGE_SIZE = 20
-
-
-async def _form(request: Request) -> dict:
-    form = await request.form()
-    return {k: v for k, v in form.items() if k != "_csrf_token"}
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -154,7 +149,7 @@ async def start_sync(request: Request, me: NamedDependency[Principal]) -> Respon
 
 @post("/admin/catalog/settings", name="admin_catalog_settings", guards=[csp_admin_only])
 async def save_settings(request: Request, me: NamedDependency[Principal]) -> Response:
-    values = await _form(request)
+    values = await form_values(request)
     try:
         await service.update_settings(me, values)
     except Invalid as invalid:
@@ -179,7 +174,7 @@ async def save_settings(request: Request, me: NamedDependency[Principal]) -> Res
 @post("/admin/catalog/fx-rates", name="admin_fx_add", guards=[csp_admin_only])
 async def add_fx_rate(request: Request, me: NamedDependency[Principal]) -> Response:
     try:
-        await service.add_fx_rate(me, await _form(request))
+        await service.add_fx_rate(me, await form_values(request))
     except Invalid as invalid:
         return Response(
             f'<div class="alert alert-error" role="alert">{invalid.message}</div>',
@@ -192,7 +187,7 @@ async def add_fx_rate(request: Request, me: NamedDependency[Principal]) -> Respo
 
 @post("/admin/catalog/fx-rates/delete", name="admin_fx_delete", guards=[csp_admin_only])
 async def delete_fx_rate(request: Request, me: NamedDependency[Principal]) -> Response:
-    values = await _form(request)
+    values = await form_values(request)
     try:
         effective = date.fromisoformat(str(values.get("effective_from", "")))
     except ValueError:
@@ -230,7 +225,7 @@ async def _margins_context(me: Principal, values: dict, errors: dict) -> dict:
 
 @post("/catalog/margins", name="margin_create")
 async def create_margin(request: Request, me: NamedDependency[Principal]) -> Response:
-    values = await _form(request)
+    values = await form_values(request)
     body = {
         "scope": values.get("scope"),
         "kind": values.get("kind"),

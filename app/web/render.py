@@ -55,3 +55,9 @@ def redirect(request: Request, url: str) -> Response:
     if is_htmx(request):
         return Response("", status_code=200, headers={"HX-Redirect": url})
     return Redirect(url, status_code=303)
+
+
+async def form_values(request: Request) -> dict:
+    """A posted form's fields, without the CSRF token."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if k != "_csrf_token"}
