@@ -321,13 +321,14 @@ FROM price_staging i WHERE {KEY}
   AND (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
       IS DISTINCT FROM (i.currency, i.unit_price, i.erp_price, i.effective_end, NULL)
 """
-NEW_PRICES_SQL = f"""
+INSERT_PRICES_SQL = """
 INSERT INTO catalog_prices (offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency,
     unit_price, erp_price, first_run_id, changed_run_id)
 SELECT offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency, unit_price,
     erp_price, $1, $1
-FROM price_staging i WHERE NOT EXISTS (SELECT 1 FROM catalog_prices p WHERE {KEY})
+FROM price_staging i
 """
+NEW_PRICES_SQL = f"{INSERT_PRICES_SQL} WHERE NOT EXISTS (SELECT 1 FROM catalog_prices p WHERE {KEY})"
 # a row of a synced market that should be in this month's or next month's sheet and is not: Microsoft dropped it
 REMOVE_PRICES_SQL = f"""
 UPDATE catalog_prices p SET removed_run_id = $1
@@ -344,7 +345,14 @@ async def merge_prices(run_id: int, markets: list[str]) -> dict[str, int]:
     """Inside `staging()`: the staged rows merged into catalog_prices, and what the synced markets no longer
     list marked removed. Set-based: hash joins over the run's rows, not a probe per row."""
     month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    await db.execute("ANALYZE price_staging")  # temporary tables have no statistics until asked
+    stored = await db.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_prices WHERE market = ANY($1::text[]))", markets)
+    if not stored:  # the markets' first sync: every row is new, there is nothing to compare with
+        return {
+            "prices_new": _count(await db.execute(INSERT_PRICES_SQL, run_id)),
+            "prices_changed": 0,
+            "prices_removed": 0,
+        }
+    await db.execute("ANALYZE price_staging")  # temporary tables have no statistics until asked: hash joins need them
     # changed rows first, so that new ones are not counted as changed too
     changed = _count(await db.execute(CHANGE_PRICES_SQL, run_id))
     new = _count(await db.execute(NEW_PRICES_SQL, run_id))
