@@ -23,6 +23,7 @@ from app.auth import routes as auth_routes
 from app.catalog import api as catalog_api
 from app.catalog import routes as catalog_routes
 from app.config import ROOT, Settings, get_settings
+from app.jobs.scheduler import Ticker
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
 from app.partner_center import routes as partner_center_routes
@@ -52,11 +53,15 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         if clock_listener:
             await clock_listener.start()
         worker = Worker(dsn, settings) if settings.run_worker else None
-        if worker:
+        ticker = Ticker() if settings.run_worker else None
+        if worker and ticker:
             await worker.start()
+            await ticker.start()
         try:
             yield
         finally:
+            if ticker:
+                await ticker.stop()
             if worker:
                 await worker.stop()
             if clock_listener:

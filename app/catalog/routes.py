@@ -57,17 +57,21 @@ async def marketplace(
         addon={"yes": True, "no": False}.get(addon),
         publisher=publisher or None,
         term=term if term in ("P1M", "P1Y", "P3Y") else None,
+        include_discontinued=me.role == "csp_admin",  # the CSP sees what left the catalog; buyers do not
         limit=PAGE_SIZE,
         offset=(number - 1) * PAGE_SIZE,
     )
-    synced = await service.last_run_id() is not None
+    last_run = await service.last_run_id()
+    synced = last_run is not None
     prices = await service.headline_prices(me, rows, _uuid(customer_id)) if synced else {}
+    statuses = {o["id"]: service.offer_status(o, last_run) for o in rows} if me.role == "csp_admin" else {}
     return render(
         request,
         "catalog/list.html",
         {
             "offers": rows,
             "prices": prices,
+            "statuses": statuses,
             "page": Page(number, PAGE_SIZE, total),
             "q": q,
             "filters": {"kind": kind, "publisher": publisher, "addon": addon, "term": term, "segment": segment},

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -491,3 +492,17 @@ async def run_job(payload: dict, settings: Settings) -> None:
 
 
 HANDLERS = {JOB: run_job}
+
+
+async def due(now: datetime) -> dict | None:
+    """Monthly: Microsoft publishes prices on the 1st, so a sync is due when none has completed (or is under way)
+    since the start of this month. Safe to call from every process: request_sync queues at most one."""
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    recent = await db.fetchval(
+        "SELECT 1 FROM catalog_sync_runs WHERE status IN ('queued', 'running') "
+        "OR (status = 'completed' AND created_at >= $1) LIMIT 1",
+        month_start,
+    )
+    if recent or not await db.fetchval("SELECT 1 FROM partner_center_connection"):
+        return None  # done this month, or nobody has connected Partner Center yet
+    return await request_sync(None)

@@ -286,3 +286,19 @@ async def test_sync_api_answers_an_operation_to_follow(pc_sandbox: Sandbox, admi
     followed = await client.get(f"/api/v1/operations/{operation['id']}", headers=csp)
     assert followed.json()["id"] == operation["id"]
     assert (await client.get(f"/api/v1/operations/{operation['id']}", headers=customer_token)).status_code == 404
+
+
+async def test_a_sync_falls_due_each_month_once_partner_center_is_connected(committed, settings, admin):
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert await sync.due(now) is None  # not connected yet: nothing to sync from
+    await connect_sandbox(settings, admin)
+    first = await sync.due(now)
+    assert first is not None
+    assert first["status"] == "queued"
+    assert await sync.due(now) is None  # one queued already
+    await db.execute("UPDATE catalog_sync_runs SET status = 'completed', created_at = $1", now)
+    assert await sync.due(now.replace(day=30)) is None  # done this month
+    second = await sync.due(datetime(2026, 12, 1, 0, 5, tzinfo=UTC))  # prices change on the 1st
+    assert second is not None
+    assert second["id"] != first["id"]
+    assert await db.fetchval("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'catalog_sync'") == 2
