@@ -47,12 +47,11 @@ async def offer_price(
     customer_id: FromQuery[uuid.UUID | None] = None,
 ) -> dict:
     try:
-        quote = await service.price(
+        return await service.price_json(
             me, offer_id.upper(), term=term, billing_plan=billing_plan.lower(), customer_id=customer_id
         )
     except rules.PriceUnavailable as refused:
         raise Conflict("price_unavailable", str(refused)) from None
-    return service.quote_json(quote)
 
 
 @post("/catalog/sync", name="api_catalog_sync", status_code=202)

@@ -140,6 +140,34 @@ async def price(
     return await quote_for(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings)
 
 
+async def price_json(
+    viewer: Principal, offer_id: str, *, term: str, billing_plan: str, customer_id: uuid.UUID | None = None
+) -> dict:
+    """The API's price for a viewer. Cost and margin are the viewer's own: Microsoft's cost for the CSP; for a
+    reseller, what the CSP charges it (its price without the customer's rule) and what it keeps; nothing for a
+    customer. Microsoft's cost is the CSP's business."""
+    quote = await price(viewer, offer_id, term=term, billing_plan=billing_plan, customer_id=customer_id)
+    body = quote_json(quote)
+    if viewer.role == "csp_admin":
+        return body
+    if viewer.role == "customer_admin" or customer_id is None:
+        return {**body, "cost": None, "margin": None, "explanation": []}
+    offer = await get_offer(offer_id)
+    buyer = await buyer_for(viewer, customer_id)
+    own = await quote_for(
+        offer,
+        buyer,
+        term=term,
+        billing_plan=billing_plan,
+        at=clock.now(),
+        settings=await catalog_settings(),
+        rule_accounts=[buyer.reseller_id] if buyer.reseller_id else [],
+    )
+    bought = quote_json(own)
+    margin = Decimal(body["unit_price"]) - Decimal(bought["unit_price"])
+    return {**body, "cost": bought["unit_price"], "margin": str(margin), "explanation": []}
+
+
 # everything one price needs, in one round trip: the plan's rows in force, the margin rules that may apply, the
 # FX rates into the buyer's currency, and Microsoft's automatic promotions for the plan in the buyer's market.
 # A unit price knows no seat count or purchase history: promotions needing more than one seat or a first
@@ -163,9 +191,17 @@ SELECT
 
 
 async def quote_for(
-    offer: dict, buyer: rules.Buyer, *, term: str, billing_plan: str, at: datetime, settings: dict
+    offer: dict,
+    buyer: rules.Buyer,
+    *,
+    term: str,
+    billing_plan: str,
+    at: datetime,
+    settings: dict,
+    rule_accounts: list[str] | None = None,
 ) -> rules.Quote:
-    """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide."""
+    """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide.
+    `rule_accounts`: whose margin rules count (default: the buyer's customer and reseller)."""
     inputs = (
         await db.fetch(
             QUOTE_INPUTS_SQL,
@@ -174,7 +210,7 @@ async def quote_for(
             billing_plan,
             offer["segment"],
             at,
-            [a for a in (buyer.customer_id, buyer.reseller_id) if a],
+            rule_accounts if rule_accounts is not None else [a for a in (buyer.customer_id, buyer.reseller_id) if a],
             buyer.currency,
             buyer.country,
         )

@@ -223,7 +223,16 @@ async def test_prices_per_viewer_margin_rules_surcharge_and_fx(pc_sandbox: Sandb
 
     mine = (await _price(client, as_customer)).json()
     assert (mine["unit_price"], mine["currency"], mine["per"], mine["promotion"]) == (f"{erp:.2f}", "USD", "term", None)
-    assert (await _price(client, as_reseller, customer_id=str(customer["id"]))).json() == mine
+    assert (mine["cost"], mine["margin"]) == (None, None)  # Microsoft's cost is the CSP's business
+    for_reseller = (await _price(client, as_reseller, customer_id=str(customer["id"]))).json()
+    # the reseller sees its own cost: what the CSP charges it (the default: ERP), and so no margin yet
+    assert (for_reseller["unit_price"], for_reseller["cost"], for_reseller["margin"]) == (
+        mine["unit_price"],
+        mine["unit_price"],
+        "0.00",
+    )
+    microsoft = (await _price(client, csp, customer_id=str(customer["id"]))).json()
+    assert Decimal(microsoft["cost"]) < Decimal(microsoft["unit_price"])
     assert (await _price(client, as_other, customer_id=str(customer["id"]))).status_code == 404
 
     rule = await client.post(
@@ -232,7 +241,7 @@ async def test_prices_per_viewer_margin_rules_surcharge_and_fx(pc_sandbox: Sandb
         headers=as_reseller,
     )
     assert rule.status_code == 201, rule.text
-    cost = Decimal(mine["cost"])
+    cost = Decimal(microsoft["cost"])
     assert (await _price(client, as_customer)).json()["unit_price"] == f"{cost * Decimal('1.1'):.2f}"
     refused = await client.post(
         "/api/v1/catalog/margin-rules",
