@@ -315,26 +315,41 @@ KEY = (
     "p.offer_id = i.offer_id AND p.term = i.term AND p.billing_plan = i.billing_plan AND p.market = i.market "
     "AND p.segment = i.segment AND p.effective_start = i.effective_start"
 )
-CHANGE_PRICES_SQL = f"""
-UPDATE catalog_prices p SET currency = i.currency, unit_price = i.unit_price, erp_price = i.erp_price,
-    effective_end = i.effective_end, changed_run_id = $1, removed_run_id = NULL
-FROM price_staging i WHERE {KEY}
-  AND (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
-      IS DISTINCT FROM (i.currency, i.unit_price, i.erp_price, i.effective_end, NULL)
-"""
 INSERT_PRICES_SQL = """
 INSERT INTO catalog_prices (offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency,
     unit_price, erp_price, first_run_id, changed_run_id)
 SELECT offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency, unit_price,
     erp_price, $1, $1
-FROM price_staging i
+FROM {source}
 """
-NEW_PRICES_SQL = f"{INSERT_PRICES_SQL} WHERE NOT EXISTS (SELECT 1 FROM catalog_prices p WHERE {KEY})"
-# a row of a synced market that should be in this month's or next month's sheet and is not: Microsoft dropped it
+# One pass over the synced markets: each staged row against the stored one with its key. Only what differs is
+# kept: `new` (not stored), `changed` (other values, or back after being removed), `gone` (stored, in force this
+# month or later, and in neither sheet: Microsoft dropped it). Unchanged rows, the bulk of a re-sync, stop here.
+DIFF_SQL = f"""
+CREATE TEMP TABLE price_diff ON COMMIT DROP AS
+SELECT CASE WHEN p.offer_id IS NULL THEN 'new' WHEN i.offer_id IS NULL THEN 'gone' ELSE 'changed' END AS kind,
+    coalesce(i.offer_id, p.offer_id) AS offer_id, coalesce(i.term, p.term) AS term,
+    coalesce(i.billing_plan, p.billing_plan) AS billing_plan, coalesce(i.market, p.market::text) AS market,
+    coalesce(i.segment, p.segment) AS segment, coalesce(i.effective_start, p.effective_start) AS effective_start,
+    i.effective_end, i.currency, i.unit_price, i.erp_price
+FROM price_staging i
+FULL JOIN (SELECT * FROM catalog_prices WHERE market = ANY($1::text[])) p ON {KEY}
+WHERE p.offer_id IS NULL
+   OR (i.offer_id IS NULL AND p.removed_run_id IS NULL AND p.effective_end >= $2)
+   OR (i.offer_id IS NOT NULL AND (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
+       IS DISTINCT FROM (i.currency, i.unit_price, i.erp_price, i.effective_end, NULL))
+"""
+DIFF_KEY = (
+    "p.offer_id = d.offer_id AND p.term = d.term AND p.billing_plan = d.billing_plan AND p.market = d.market "
+    "AND p.segment = d.segment AND p.effective_start = d.effective_start"
+)
+CHANGE_PRICES_SQL = f"""
+UPDATE catalog_prices p SET currency = d.currency, unit_price = d.unit_price, erp_price = d.erp_price,
+    effective_end = d.effective_end, changed_run_id = $1, removed_run_id = NULL
+FROM price_diff d WHERE d.kind = 'changed' AND {DIFF_KEY}
+"""
 REMOVE_PRICES_SQL = f"""
-UPDATE catalog_prices p SET removed_run_id = $1
-WHERE p.market = ANY($2::text[]) AND p.removed_run_id IS NULL AND p.effective_end >= $3
-  AND NOT EXISTS (SELECT 1 FROM price_staging i WHERE {KEY})
+UPDATE catalog_prices p SET removed_run_id = $1 FROM price_diff d WHERE d.kind = 'gone' AND {DIFF_KEY}
 """
 
 
@@ -348,16 +363,13 @@ async def merge_prices(run_id: int, markets: list[str]) -> dict[str, int]:
     month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     stored = await db.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_prices WHERE market = ANY($1::text[]))", markets)
     if not stored:  # the markets' first sync: every row is new, there is nothing to compare with
-        return {
-            "prices_new": _count(await db.execute(INSERT_PRICES_SQL, run_id)),
-            "prices_changed": 0,
-            "prices_removed": 0,
-        }
+        inserted = await db.execute(INSERT_PRICES_SQL.format(source="price_staging"), run_id)
+        return {"prices_new": _count(inserted), "prices_changed": 0, "prices_removed": 0}
     await db.execute("ANALYZE price_staging")  # temporary tables have no statistics until asked: hash joins need them
-    # changed rows first, so that new ones are not counted as changed too
+    await db.execute(DIFF_SQL, markets, month_start)
     changed = _count(await db.execute(CHANGE_PRICES_SQL, run_id))
-    new = _count(await db.execute(NEW_PRICES_SQL, run_id))
-    removed = _count(await db.execute(REMOVE_PRICES_SQL, run_id, markets, month_start))
+    new = _count(await db.execute(INSERT_PRICES_SQL.format(source="price_diff WHERE kind = 'new'"), run_id))
+    removed = _count(await db.execute(REMOVE_PRICES_SQL, run_id))
     return {"prices_new": new, "prices_changed": changed, "prices_removed": removed}
 
 
