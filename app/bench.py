@@ -26,32 +26,13 @@ from pathlib import Path
 import asyncpg
 
 from app import db
+from app.partner_center.sandbox import catalog
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 LOOKUPS = int(os.environ.get("BENCH_LOOKUPS", "10000"))
-MARKETS = {"US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "IE": "EUR", "AU": "AUD", "CA": "CAD", "JP": "JPY"}
+MARKETS = catalog.MARKETS
 PLANS = (("P1Y", "Annual"), ("P1Y", "Monthly"), ("P1M", "Monthly"), ("P3Y", "Triennial"), ("P3Y", "Annual"))
-HEADER = [
-    "ProductTitle",
-    "ProductId",
-    "SkuId",
-    "SkuTitle",
-    "Publisher",
-    "SkuDescription",
-    "UnitOfMeasure",
-    "TermDuration",
-    "BillingPlan",
-    "Market",
-    "Currency",
-    "UnitPrice",
-    "PricingTierRangeMin",
-    "PricingTierRangeMax",
-    "EffectiveStartDate",
-    "EffectiveEndDate",
-    "Tags",
-    "ERP Price",
-    "Segment",
-]
+HEADER = catalog.COLUMNS  # Microsoft's column names, as the sandbox serves them
 CHUNK = 1 << 20
 
 

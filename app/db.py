@@ -113,8 +113,8 @@ def transaction() -> AbstractAsyncContextManager[PostgresTransaction, None]:
     return cast(AbstractAsyncContextManager[PostgresTransaction, None], DB.transaction())
 
 
-async def _run(method: str, sql: str, args: tuple[object, ...]) -> Any:  # asyncpg is untyped
-    current = DB.current_transaction.get()
+async def _run(method: str, sql: str, args: tuple[object, ...], *, outside: bool = False) -> Any:  # asyncpg is untyped
+    current = None if outside else DB.current_transaction.get()
     if current is not None:
         return await getattr(current.connection, method)(sql, *args)
     if DB.pool is not None:
@@ -199,11 +199,4 @@ async def copy_in(table: str, source: Any, columns: list[str], **options: Any) -
 async def execute_outside(sql: str, *args: object) -> str:
     """On a connection of its own, committed at once even while the caller's transaction is still open (progress
     that a page polling elsewhere must see)."""
-    if DB.pool is not None:
-        async with DB.pool.acquire() as conn:
-            return cast(str, await conn.execute(sql, *args))
-    conn = await DB.get_new_connection()
-    try:
-        return cast(str, await conn.execute(sql, *args))
-    finally:
-        await conn.close()
+    return cast(str, await _run("execute", sql, args, outside=True))

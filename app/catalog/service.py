@@ -120,16 +120,8 @@ async def buyer_for(viewer: Principal, customer_id: uuid.UUID | None) -> rules.B
     return rules.Buyer(country=market, currency=str(currency or settings["currencies"][0]))
 
 
-async def price(
-    viewer: Principal,
-    offer_id: str,
-    *,
-    term: str,
-    billing_plan: str,
-    customer_id: uuid.UUID | None = None,
-    at: datetime | None = None,
-) -> rules.Quote:
-    at = at or clock.now()
+async def _pricing(viewer: Principal, offer_id: str, customer_id: uuid.UUID | None) -> tuple[dict, rules.Buyer, dict]:
+    """The offer (still sold), whose price it is, and the CSP's settings: what every price needs first."""
     offer = await get_offer(offer_id)
     if offer["status"] != "active":
         raise Conflict("offer_discontinued", "This offer is no longer sold.")
@@ -137,7 +129,7 @@ async def price(
     settings = await catalog_settings()
     if buyer.currency not in settings["currencies"]:
         raise Conflict("currency_not_sold", f"Prices in {buyer.currency} are not offered.")
-    return await quote_for(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings)
+    return offer, buyer, settings
 
 
 async def price_json(
@@ -146,21 +138,20 @@ async def price_json(
     """The API's price for a viewer. Cost and margin are the viewer's own: Microsoft's cost for the CSP; for a
     reseller, what the CSP charges it (its price without the customer's rule) and what it keeps; nothing for a
     customer. Microsoft's cost is the CSP's business."""
-    quote = await price(viewer, offer_id, term=term, billing_plan=billing_plan, customer_id=customer_id)
-    body = quote_json(quote)
+    offer, buyer, settings = await _pricing(viewer, offer_id, customer_id)
+    at = clock.now()
+    body = quote_json(await quote_for(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings))
     if viewer.role == "csp_admin":
         return body
     if viewer.role == "customer_admin" or customer_id is None:
         return {**body, "cost": None, "margin": None, "explanation": []}
-    offer = await get_offer(offer_id)
-    buyer = await buyer_for(viewer, customer_id)
     own = await quote_for(
         offer,
         buyer,
         term=term,
         billing_plan=billing_plan,
-        at=clock.now(),
-        settings=await catalog_settings(),
+        at=at,
+        settings=settings,
         rule_accounts=[buyer.reseller_id] if buyer.reseller_id else [],
     )
     bought = quote_json(own)

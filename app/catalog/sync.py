@@ -105,15 +105,19 @@ SELECT upper(product_id) || ':' || lpad(upper(sku_id), 4, '0') AS offer_id, uppe
     coalesce({effective_end}, '9999-12-31 23:59:59+00') AS effective_end
 FROM price_sheet_raw WHERE unit_price IS NOT NULL
 """
-STAGED_KEY = (
-    "s.offer_id = n.offer_id AND s.term = n.term AND s.billing_plan = n.billing_plan AND s.market = n.market "
-    "AND s.segment = n.segment AND s.effective_start = n.effective_start"
-)
+PRICE_KEY = ("offer_id", "term", "billing_plan", "market", "segment", "effective_start")  # catalog_prices' key
+
+
+def same_price_key(left: str, right: str) -> str:
+    """SQL saying two aliased rows have the same price key."""
+    return " AND ".join(f"{left}.{column} = {right}.{column}" for column in PRICE_KEY)
+
+
 STAGE_SQL = f"""
 INSERT INTO price_staging (offer_id, market, currency, segment, term, billing_plan, unit_price, erp_price,
     effective_start, effective_end)
 SELECT * FROM ({{normalised}}) n
-WHERE NOT $1::boolean OR NOT EXISTS (SELECT 1 FROM price_staging s WHERE {STAGED_KEY})
+WHERE NOT $1::boolean OR NOT EXISTS (SELECT 1 FROM price_staging s WHERE {same_price_key("s", "n")})
 """
 
 
@@ -158,7 +162,7 @@ async def load_price_sheet(chunks: AsyncIterator[bytes], *, skip_staged: bool = 
         raise SheetError(f"The price sheet could not be read: {exc}") from None
     staged = await db.execute(STAGE_SQL.format(normalised=NORMALISED_SQL.format(**optional)), skip_staged)
     await db.execute("DROP TABLE price_sheet_raw")
-    return int(staged.split()[-1])
+    return _count(staged)
 
 
 # --- Offers from the catalog API ------------------------------------------------------------------------------
@@ -311,10 +315,6 @@ WITH incoming AS (
 SELECT count(*) FILTER (WHERE inserted) AS new, count(*) FILTER (WHERE NOT inserted) AS changed FROM merged
 """
 
-KEY = (
-    "p.offer_id = i.offer_id AND p.term = i.term AND p.billing_plan = i.billing_plan AND p.market = i.market "
-    "AND p.segment = i.segment AND p.effective_start = i.effective_start"
-)
 INSERT_PRICES_SQL = """
 INSERT INTO catalog_prices (offer_id, term, billing_plan, market, segment, effective_start, effective_end, currency,
     unit_price, erp_price, first_run_id, changed_run_id)
@@ -333,23 +333,19 @@ SELECT CASE WHEN p.offer_id IS NULL THEN 'new' WHEN i.offer_id IS NULL THEN 'gon
     coalesce(i.segment, p.segment) AS segment, coalesce(i.effective_start, p.effective_start) AS effective_start,
     i.effective_end, i.currency, i.unit_price, i.erp_price
 FROM price_staging i
-FULL JOIN (SELECT * FROM catalog_prices WHERE market = ANY($1::text[])) p ON {KEY}
+FULL JOIN (SELECT * FROM catalog_prices WHERE market = ANY($1::text[])) p ON {same_price_key("p", "i")}
 WHERE p.offer_id IS NULL
    OR (i.offer_id IS NULL AND p.removed_run_id IS NULL AND p.effective_end >= $2)
    OR (i.offer_id IS NOT NULL AND (p.currency, p.unit_price, p.erp_price, p.effective_end, p.removed_run_id)
        IS DISTINCT FROM (i.currency, i.unit_price, i.erp_price, i.effective_end, NULL))
 """
-DIFF_KEY = (
-    "p.offer_id = d.offer_id AND p.term = d.term AND p.billing_plan = d.billing_plan AND p.market = d.market "
-    "AND p.segment = d.segment AND p.effective_start = d.effective_start"
-)
 CHANGE_PRICES_SQL = f"""
 UPDATE catalog_prices p SET currency = d.currency, unit_price = d.unit_price, erp_price = d.erp_price,
     effective_end = d.effective_end, changed_run_id = $1, removed_run_id = NULL
-FROM price_diff d WHERE d.kind = 'changed' AND {DIFF_KEY}
+FROM price_diff d WHERE d.kind = 'changed' AND {same_price_key("p", "d")}
 """
 REMOVE_PRICES_SQL = f"""
-UPDATE catalog_prices p SET removed_run_id = $1 FROM price_diff d WHERE d.kind = 'gone' AND {DIFF_KEY}
+UPDATE catalog_prices p SET removed_run_id = $1 FROM price_diff d WHERE d.kind = 'gone' AND {same_price_key("p", "d")}
 """
 
 

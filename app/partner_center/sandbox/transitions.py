@@ -17,6 +17,7 @@ from app.partner_center.sandbox import catalog, pricing, rules, shapes
 from app.partner_center.sandbox.errors import PartnerCenterFault, bad_request, not_found
 from app.partner_center.sandbox.service import (
     LineRefused,
+    _batches,
     _charge_for,
     _create_subscription,
     _customer,
@@ -302,8 +303,7 @@ async def _take_from_source(source: dict, quantity: int, now: datetime) -> None:
 
 
 async def _source_batches(sub: dict) -> list[tuple[int, datetime]]:
-    rows = await db.fetch("SELECT quantity, allowed_until FROM pcs_seat_batches WHERE subscription_id = $1", sub["id"])
-    batches = [(r["quantity"], r["allowed_until"]) for r in rows]
+    batches = await _batches(sub["id"])
     missing = sub["quantity"] - sum(q for q, _ in batches)
     # seats without a batch (windows long closed and pruned) move with a closed window
     return batches + ([(missing, sub["window_ends_at"] or sub["created_at"])] if missing > 0 else [])
