@@ -38,13 +38,6 @@ def _data(row: dict) -> dict:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
-def _uuid(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 # --- Tenants that exist at Microsoft but are not our customers yet ----------------------------------------
 
 
@@ -221,7 +214,7 @@ async def list_users(
         "AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4",
         customer["id"],
         deleted,
-        _uuid(after) if after else None,
+        service._uuid(after) if after else None,
         size + 1,
     )
     more = len(rows) > size
@@ -230,7 +223,7 @@ async def list_users(
 
 
 async def _user(customer_uuid: uuid.UUID, user_id: str, *, lock: bool = False) -> dict:
-    key = _uuid(user_id)
+    key = service._uuid(user_id)
     rows = (
         await db.fetch(
             "SELECT * FROM pcs_users WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL"
@@ -416,13 +409,13 @@ async def update_licenses(customer_id: str, user_id: str, body: dict) -> dict:
         raise bad_request(
             "License assignment cannot be done for user with invalid usage location.", USAGE_LOCATION_REQUIRED
         )
-    removable = [key for key in map(_uuid, remove) if key]
+    removable = [key for key in map(service._uuid, remove) if key]
     await db.execute(
         "DELETE FROM pcs_user_licenses WHERE user_id = $1 AND sku_id = ANY($2::uuid[])", user["id"], removable
     )
     seats = await _tenant_seats(customer["id"])
     for sku, excluded in assign:
-        key = _uuid(sku)
+        key = service._uuid(sku)
         if key is None or str(key) not in seats:
             raise bad_request(f"The customer has no subscription with the SKU {sku}.", UNKNOWN_SKU)
         if await db.fetchval("SELECT 1 FROM pcs_user_licenses WHERE user_id = $1 AND sku_id = $2", user["id"], key):
@@ -551,12 +544,12 @@ async def create_relationship(body: dict) -> dict:
     days = duration_days(body.get("duration"))
     if days is None or not 1 <= days <= GDAP_MAX_DAYS:
         raise GraphFault(400, "badRequest", "duration must be an ISO 8601 duration between P1D and P730D.")
-    tenant_id = _uuid((body.get("customer") or {}).get("tenantId"))
+    tenant_id = service._uuid((body.get("customer") or {}).get("tenantId"))
     tenants = await db.fetch("SELECT id, company_name FROM pcs_customers WHERE id = $1", tenant_id) if tenant_id else []
     if not tenants:
         raise GraphFault(400, "badRequest", "customer.tenantId must name an existing customer tenant.")
     roles = ((body.get("accessDetails") or {}).get("unifiedRoles")) or []
-    role_ids = [_uuid(r.get("roleDefinitionId")) if isinstance(r, dict) else None for r in roles]
+    role_ids = [service._uuid(r.get("roleDefinitionId")) if isinstance(r, dict) else None for r in roles]
     if not role_ids or None in role_ids:
         raise GraphFault(400, "badRequest", "accessDetails.unifiedRoles needs at least one roleDefinitionId.")
     now = clock.now()

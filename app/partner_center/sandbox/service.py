@@ -404,7 +404,7 @@ async def get_cart(customer_id: str, cart_id: str) -> dict:
     return json.loads(rows[0]["data"])
 
 
-def _uuid(value: str) -> uuid.UUID | None:
+def _uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
