@@ -87,9 +87,9 @@ TYPED = {
 }
 OPTIONAL = ("segment", "term", "erp_price", "effective_end")
 STAGING_SQL = """
-CREATE TEMP TABLE price_staging (offer_id text, market text, currency text, segment text, term text,
-    billing_plan text, unit_price numeric, erp_price numeric, effective_start timestamptz, effective_end timestamptz)
-    ON COMMIT DROP
+CREATE TEMP TABLE price_staging (offer_id text COLLATE "C", market text COLLATE "C", currency text,
+    segment text COLLATE "C", term text COLLATE "C", billing_plan text COLLATE "C", unit_price numeric,
+    erp_price numeric, effective_start timestamptz, effective_end timestamptz) ON COMMIT DROP
 """
 # Microsoft's own spellings take the first branch of each CASE (the fast path); anything else is normalised
 NORMALISED_SQL = """
