@@ -10,6 +10,7 @@ from app.accounts import service as accounts
 from app.accounts.rules import AccountKind, Principal
 from app.accounts.tables import Account, User
 from app.auth.service import principal_of
+from app.catalog import service as catalog
 from app.config import Settings
 
 
@@ -164,6 +165,15 @@ async def _user(actor: Principal, account: dict, spec: UserSpec, base_url: str) 
         await accounts.invite_user(actor, account["id"], spec, base_url, password=PASSWORD)
 
 
+async def _reseller_discount(actor: Principal, reseller: dict) -> None:
+    """The CSP sells to its demo resellers at 15% off Microsoft's retail price, so they have room for their own
+    margin on their customers."""
+    if not await db.fetchval("SELECT 1 FROM margin_rules WHERE scope = 'reseller' AND account_id = $1", reseller["id"]):
+        await catalog.create_margin_rule(
+            actor, {"scope": "reseller", "account_id": str(reseller["id"]), "kind": "discount_off_erp", "percent": "15"}
+        )
+
+
 async def seed(base_url: str) -> list[tuple[str, str, str]]:
     """Create the demo CSP (idempotent) and return the logins as (role, email, account)."""
     admin = await _admin(base_url)
@@ -171,6 +181,7 @@ async def seed(base_url: str) -> list[tuple[str, str, str]]:
     for spec in RESELLERS:
         reseller = await _account(admin, spec, "reseller")
         await _user(admin, reseller, spec["user"], base_url)
+        await _reseller_discount(admin, reseller)
         logins.append(("Reseller admin", spec["user"]["email"], reseller["name"]))
         for customer_spec in spec["customers"]:
             customer = await _account(admin, customer_spec, "customer", reseller["id"])

@@ -9,14 +9,19 @@ most specific margin rule (customer > reseller > product > global), markup on co
 never below cost unless that rule allows it → the account's surcharge on monthly plans of P1Y/P3Y terms →
 an eligible automatic Microsoft promotion, percent off (it lowers the CSP's cost too). The unit price is
 for the whole term, rounded to the currency's minor unit; monthly plans also get their per-month amount.
+
+A reseller's customer is priced in two layers: `quote` gives what the CSP charges the reseller (the bill-to:
+the CSP's reseller, product and global rules), and `resell` puts the reseller's own rule for that customer on
+top, with the reseller's price as its cost. So no customer rule can lower what the reseller is billed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
+from typing import TypeVar
 
 from app.money import round_amount, round_unit_price
 
@@ -101,6 +106,9 @@ class Quote:
         return "month" if self.per_month is not None else "term"
 
 
+_Default = TypeVar("_Default", MarginRule, None)
+
+
 def row_in_force(rows: Iterable[PriceRow], at: datetime) -> PriceRow | None:
     """The row whose effective range contains `at`; the latest start wins where ranges overlap."""
     in_force = [r for r in rows if r.effective_start <= at <= r.effective_end]
@@ -116,7 +124,7 @@ def fx_rate(rates: Iterable[FxRate], from_currency: str, to_currency: str, on: d
     return max(usable, key=lambda r: r.effective_from).rate if usable else None
 
 
-def margin_rule(rules: Iterable[MarginRule], offer_id: str, buyer: Buyer, default: MarginRule) -> MarginRule:
+def margin_rule(rules: Iterable[MarginRule], offer_id: str, buyer: Buyer, default: _Default) -> MarginRule | _Default:
     """The most specific rule: customer > reseller > product > global; within an account's rules, one for
     this offer beats one for every offer."""
 
@@ -147,6 +155,58 @@ def apply_margin(cost: Decimal, erp: Decimal, rule: MarginRule) -> tuple[Decimal
     if sell < cost and not rule.allow_below_cost:
         return cost, True
     return sell, False
+
+
+def _term_price(
+    sell: Decimal, cost: Decimal, term: str, billing_plan: str, currency: str, below_cost: bool
+) -> tuple[Decimal, Decimal | None]:
+    """The term's unit price in minor units, and a monthly plan's per-month amount. A monthly plan charges the
+    same amount every month (NCE_RULES 2): the term price is that amount × months."""
+    months = TERM_MONTHS.get(term, 1) if billing_plan == "monthly" else 1
+    per_period = round_amount(sell / months, currency)
+    if per_period * months < cost and not below_cost:
+        # rounding half-up must not take the price below cost: round up to the next minor unit instead
+        per_period = round_amount(cost / months, currency, rounding=ROUND_CEILING)
+    return per_period * months, per_period if billing_plan == "monthly" else None
+
+
+def resell(bought: Quote, rule: MarginRule | None, buyer: Buyer) -> Quote:
+    """A reseller's customer's price: the reseller's rule for that customer over `bought`, what the CSP charges
+    the reseller, which becomes the cost (never sold below unless the rule allows it). Markup is on the
+    reseller's price; a discount off ERP takes the same monthly surcharge and Microsoft promotion as `bought`.
+    No rule: the customer pays the reseller's price."""
+    cost = bought.unit_price
+    if rule is None:
+        return replace(bought, cost=cost, margin=Decimal(0), explanation=("No margin rule for this customer",))
+    share = rule.percent / HUNDRED
+    if rule.kind == "markup_on_cost":
+        sell = cost * (1 + share)
+        verb = "markup on your price"
+    else:
+        sell = bought.erp * (1 - share)
+        if bought.surcharge:
+            sell += sell * buyer.monthly_surcharge_percent / HUNDRED
+        if bought.promotion is not None:
+            sell -= sell * bought.promotion.percent
+        verb = "discount off ERP"
+    explanation = [
+        f"Your price: {cost} {bought.currency}",
+        f"Your margin rule for this customer: {rule.percent}% {verb}",
+    ]
+    if sell < cost and not rule.allow_below_cost:
+        sell = cost
+        explanation.append("Held at your price: the rule would sell below it and does not allow it")
+    unit_price, per_month = _term_price(
+        sell, cost, bought.term, bought.billing_plan, bought.currency, rule.allow_below_cost
+    )
+    return replace(
+        bought,
+        cost=cost,
+        margin=round_unit_price(unit_price - cost),
+        unit_price=unit_price,
+        per_month=per_month,
+        explanation=tuple(explanation),
+    )
 
 
 def quote(
@@ -220,14 +280,7 @@ def quote(
         cost = round_unit_price(cost * (1 - promotion.percent))
         explanation.append(f"Microsoft promotion {promotion.id}: {promotion.percent * HUNDRED:g}% off")
 
-    # a monthly plan charges the same amount every month (NCE_RULES 2): the term price is that amount × months
-    months = TERM_MONTHS.get(term, 1) if billing_plan == "monthly" else 1
-    per_period = round_amount(sell / months, currency)
-    if per_period * months < cost and not rule.allow_below_cost:
-        # rounding half-up must not take the price below cost: round up to the next minor unit instead
-        per_period = round_amount(cost / months, currency, rounding=ROUND_CEILING)
-    unit_price = per_period * months
-    per_month = per_period if billing_plan == "monthly" else None
+    unit_price, per_month = _term_price(sell, cost, term, billing_plan, currency, rule.allow_below_cost)
     return Quote(
         offer_id=offer_id,
         term=term,

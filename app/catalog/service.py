@@ -135,28 +135,23 @@ async def _pricing(viewer: Principal, offer_id: str, customer_id: uuid.UUID | No
 async def price_json(
     viewer: Principal, offer_id: str, *, term: str, billing_plan: str, customer_id: uuid.UUID | None = None
 ) -> dict:
-    """The API's price for a viewer. Cost and margin are the viewer's own: Microsoft's cost for the CSP; for a
-    reseller, what the CSP charges it (its price without the customer's rule) and what it keeps; nothing for a
-    customer. Microsoft's cost is the CSP's business."""
+    """The API's price for a viewer. Cost and margin are the viewer's own: for the CSP, what it charges the
+    bill-to account against Microsoft's cost; for a reseller, its customer's price against what the CSP charges
+    the reseller; nothing for a customer. Microsoft's cost is the CSP's business."""
     offer, buyer, settings = await _pricing(viewer, offer_id, customer_id)
-    at = clock.now()
-    body = quote_json(await quote_for(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings))
-    if viewer.role == "csp_admin":
-        return body
-    if viewer.role == "customer_admin" or customer_id is None:
-        return {**body, "cost": None, "margin": None, "explanation": []}
-    own = await quote_for(
-        offer,
-        buyer,
-        term=term,
-        billing_plan=billing_plan,
-        at=at,
-        settings=settings,
-        rule_accounts=[buyer.reseller_id] if buyer.reseller_id else [],
+    quote = await quote_for(
+        offer, buyer, term=term, billing_plan=billing_plan, at=clock.now(), settings=settings, resale=resale(viewer)
     )
-    bought = quote_json(own)
-    margin = Decimal(body["unit_price"]) - Decimal(bought["unit_price"])
-    return {**body, "cost": bought["unit_price"], "margin": str(margin), "explanation": []}
+    body = quote_json(quote)
+    if viewer.role == "customer_admin" or (viewer.role == "reseller_admin" and customer_id is None):
+        return {**body, "cost": None, "margin": None, "explanation": []}
+    return body
+
+
+def resale(viewer: Principal) -> bool:
+    """Whether the viewer sees a reseller's customer's price (the reseller and the customer) or what the CSP
+    bills the reseller (the CSP)."""
+    return viewer.role != "csp_admin"
 
 
 # everything one price needs, in one round trip: the plan's rows in force, the margin rules that may apply, the
@@ -189,10 +184,10 @@ async def quote_for(
     billing_plan: str,
     at: datetime,
     settings: dict,
-    rule_accounts: list[str] | None = None,
+    resale: bool = True,
 ) -> rules.Quote:
-    """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide.
-    `rule_accounts`: whose margin rules count (default: the buyer's customer and reseller)."""
+    """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide. A
+    reseller's customer: what the customer pays (`resale`), or what the CSP bills the reseller."""
     inputs = (
         await db.fetch(
             QUOTE_INPUTS_SQL,
@@ -201,12 +196,14 @@ async def quote_for(
             billing_plan,
             offer["segment"],
             at,
-            rule_accounts if rule_accounts is not None else [a for a in (buyer.customer_id, buyer.reseller_id) if a],
+            [a for a in (buyer.customer_id, buyer.reseller_id) if a],
             buyer.currency,
             buyer.country,
         )
     )[0]
-    return rules.quote(
+    margins = [rules.MarginRule(*r) for r in inputs["margins"]]
+    resold = buyer.reseller_id is not None and buyer.customer_id is not None
+    bought = rules.quote(
         offer["id"],
         offer_segment=offer["segment"],
         term=term,
@@ -214,13 +211,18 @@ async def quote_for(
         rows=[rules.PriceRow(*r) for r in inputs["rows"]],
         buyer=buyer,
         at=at,
-        margin_rules=[rules.MarginRule(*r) for r in inputs["margins"]],
+        # a reseller's customer's own rules are the reseller's layer, never the CSP's
+        margin_rules=[r for r in margins if not (resold and r.scope == "customer")],
         default_margin=rules.MarginRule("global", settings["default_margin_kind"], settings["default_margin_percent"]),
         fx_rates=[rules.FxRate(*r) for r in inputs["fx"]],
         promotions=[rules.Promotion(*r) for r in inputs["promotions"]],
         markets=list(settings["markets"]),
         highest_across_markets=offer["kind"] == "software_subscription" and buyer.customer_id is None,
     )
+    if not (resold and resale):
+        return bought
+    own = [r for r in margins if r.scope == "customer"]
+    return rules.resell(bought, rules.margin_rule(own, offer["id"], buyer, default=None), buyer)
 
 
 def plain(value: Decimal) -> str:
@@ -461,7 +463,13 @@ async def price_table(viewer: Principal, offer: dict, customer_id: uuid.UUID | N
         try:
             row["quote"] = quote_json(
                 await quote_for(
-                    offer, buyer, term=plan["term"], billing_plan=plan["billing_plan"], at=at, settings=settings
+                    offer,
+                    buyer,
+                    term=plan["term"],
+                    billing_plan=plan["billing_plan"],
+                    at=at,
+                    settings=settings,
+                    resale=resale(viewer),
                 )
             )
         except rules.PriceUnavailable as refused:
@@ -480,7 +488,13 @@ async def headline_prices(viewer: Principal, offers: list[dict], customer_id: uu
         for plan in _plans(offer):
             try:
                 quote = await quote_for(
-                    offer, buyer, term=plan["term"], billing_plan=plan["billing_plan"], at=at, settings=settings
+                    offer,
+                    buyer,
+                    term=plan["term"],
+                    billing_plan=plan["billing_plan"],
+                    at=at,
+                    settings=settings,
+                    resale=resale(viewer),
                 )
             except rules.PriceUnavailable:
                 continue

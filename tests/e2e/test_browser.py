@@ -264,9 +264,10 @@ async def test_reseller_prices_a_customer_with_its_own_margin(page: Page, artifa
     )
     await expect(page.locator("#offers-table tbody tr")).to_have_count(5)  # every title holds "busi…" and "prem…"
     assert await page.evaluate("window.__stillTheSamePage === true")  # htmx swapped the table in place
-    await expect(premium.locator("td.num")).to_have_text("$22.00 /month")  # list price: 264.00 a year
+    # the reseller's own price: the demo CSP sells to it at 15% off the list price of 264.00 a year
+    await expect(premium.locator("td.num")).to_have_text("$18.70 /month")
 
-    # the reseller gives Contoso Dental 10% off Microsoft's retail price
+    # the reseller gives Contoso Dental 10% off Microsoft's retail price, keeping 5% for itself
     await nav(page).filter(has_text="Margins").click()
     await page.get_by_label("Customer").select_option(label="Contoso Dental")
     await page.get_by_label("Kind").select_option(label="Discount off ERP")

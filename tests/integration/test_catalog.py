@@ -241,8 +241,22 @@ async def test_prices_per_viewer_margin_rules_surcharge_and_fx(pc_sandbox: Sandb
         headers=as_reseller,
     )
     assert rule.status_code == 201, rule.text
-    cost = Decimal(microsoft["cost"])
-    assert (await _price(client, as_customer)).json()["unit_price"] == f"{cost * Decimal('1.1'):.2f}"
+    # the reseller's markup is on its own price; what the CSP bills the reseller does not move
+    assert (await _price(client, as_customer)).json()["unit_price"] == f"{erp * Decimal('1.1'):.2f}"
+    resold = (await _price(client, as_reseller, customer_id=str(customer["id"]))).json()
+    assert (resold["cost"], resold["margin"]) == (f"{erp:.2f}", f"{erp * Decimal('0.1'):.2f}")
+    assert (await _price(client, csp, customer_id=str(customer["id"]))).json() == microsoft
+    below = await client.post(
+        "/api/v1/catalog/margin-rules",
+        json={"scope": "customer", "account_id": str(customer["id"]), "offer_id": BASIC, "kind": "discount_off_erp",
+              "percent": "30"},
+        headers=as_reseller,
+    )  # fmt: skip
+    assert below.status_code == 201, below.text
+    # an offer's rule beats the customer's every-offer rule; 30% off ERP would sell below the reseller's price
+    assert (await _price(client, as_customer)).json()["unit_price"] == f"{erp:.2f}"
+    assert (await _price(client, csp, customer_id=str(customer["id"]))).json() == microsoft
+    await client.delete(f"/api/v1/catalog/margin-rules/{below.json()['id']}", headers=as_reseller)
     refused = await client.post(
         "/api/v1/catalog/margin-rules",
         json={"scope": "reseller", "account_id": str(reseller["id"]), "kind": "markup_on_cost", "percent": "1"},

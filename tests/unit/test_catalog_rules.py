@@ -17,6 +17,7 @@ from app.catalog.rules import (
     fx_rate,
     margin_rule,
     quote,
+    resell,
     row_in_force,
 )
 from app.money import minor_units
@@ -220,3 +221,46 @@ def test_properties_deterministic_minor_unit_and_never_below_cost_unless_allowed
         assert first.unit_price == first.per_month * (12 if term == "P1Y" else 1)  # the same every month
     if not rule.allow_below_cost:
         assert first.unit_price >= first.cost
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(), cases())
+def test_a_resellers_layer_never_changes_its_bill_and_never_sells_below_it_unless_allowed(case, other):
+    rows, buyer, csp_rule, promotions, term, plan = case
+    own = other[2]  # the reseller's rule for this customer
+    bought = price(rows, buyer, margin_rules=[csp_rule], promotions=promotions, term=term, billing_plan=plan)
+    resold = resell(bought, own, buyer)
+    assert resold == resell(bought, own, buyer)
+    assert resold.cost == bought.unit_price  # the reseller's cost is what it is billed
+    assert resold.unit_price == resold.unit_price.quantize(Decimal(1).scaleb(-minor_units(buyer.currency)))
+    if resold.per_month is not None:
+        assert resold.unit_price == resold.per_month * (12 if term == "P1Y" else 1)
+    if not own.allow_below_cost:
+        assert resold.unit_price >= bought.unit_price
+    assert resold.margin == resold.unit_price - bought.unit_price
+    assert resell(bought, None, buyer).unit_price == bought.unit_price
+
+
+def test_a_resellers_markup_is_on_its_price_and_its_erp_discount_keeps_the_promotion():
+    rows = [row("80", "100")]
+    buyer = Buyer("US", "USD", customer_id="c1", reseller_id="r1")
+    bought = price(rows, buyer, margin_rules=[MarginRule("reseller", "discount_off_erp", Decimal(15), "r1")])
+    assert bought.unit_price == Decimal("85.00")
+    assert resell(bought, MarginRule("customer", "markup_on_cost", Decimal(10), "c1"), buyer).unit_price == Decimal(
+        "93.50"
+    )
+    assert resell(bought, MarginRule("customer", "discount_off_erp", Decimal(5), "c1"), buyer).unit_price == Decimal(
+        "95.00"
+    )
+    held = resell(bought, MarginRule("customer", "discount_off_erp", Decimal(30), "c1"), buyer)
+    assert (held.unit_price, held.margin) == (Decimal("85.00"), Decimal(0))
+    promoted = price(
+        rows,
+        buyer,
+        margin_rules=[MarginRule("reseller", "discount_off_erp", Decimal(15), "r1")],
+        promotions=[Promotion("P", Decimal("0.10"))],
+    )
+    assert promoted.unit_price == Decimal("76.50")
+    assert resell(promoted, MarginRule("customer", "discount_off_erp", Decimal(5), "c1"), buyer).unit_price == Decimal(
+        "85.50"
+    )
