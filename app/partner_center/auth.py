@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import msal
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+# price sheets live on another host, and GDAP in Microsoft Graph: each wants a token for its own audience (facts 2.1)
+PRICING_SCOPE = "https://api.partner.microsoft.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 REFRESH_MARGIN_SECONDS = 300
 
 
@@ -79,24 +82,25 @@ class _Cached:
 
 
 class _Tokens:
-    """Caches the access token and refreshes it a few minutes before it expires."""
+    """Caches an access token per audience and refreshes it a few minutes before it expires."""
 
     def __init__(self, app: AppFactory) -> None:
         self._app = _LazyApp(app)
-        self._cached = _Cached()
+        self._cached: dict[str, _Cached] = {}
 
-    def _acquire(self, app: msal.ConfidentialClientApplication) -> dict:
+    def _acquire(self, app: msal.ConfidentialClientApplication, scope: str) -> dict:
         raise NotImplementedError
 
-    async def access_token(self) -> str:
-        async with self._cached.lock:
-            if not self._cached.fresh():
-                result = await asyncio.to_thread(self._acquire, await self._app.get())
+    async def access_token(self, scope: str = PARTNER_CENTER_SCOPE) -> str:
+        cached = self._cached.setdefault(scope, _Cached())
+        async with cached.lock:
+            if not cached.fresh():
+                result = await asyncio.to_thread(self._acquire, await self._app.get(), scope)
                 if "access_token" not in result:
                     raise TokenError(result)
-                self._cached.token = result["access_token"]
-                self._cached.expires_at = time.time() + int(result.get("expires_in", 3600))
-            return self._cached.token
+                cached.token = result["access_token"]
+                cached.expires_at = time.time() + int(result.get("expires_in", 3600))
+            return cached.token
 
 
 class AppUserTokens(_Tokens):
@@ -106,8 +110,9 @@ class AppUserTokens(_Tokens):
         super().__init__(app)
         self.refresh_token = refresh_token
 
-    def _acquire(self, app: msal.ConfidentialClientApplication) -> dict:
-        result = app.acquire_token_by_refresh_token(self.refresh_token, [PARTNER_CENTER_SCOPE])
+    def _acquire(self, app: msal.ConfidentialClientApplication, scope: str) -> dict:
+        # one refresh token serves every audience the app was consented for
+        result = app.acquire_token_by_refresh_token(self.refresh_token, [scope])
         self.refresh_token = result.get("refresh_token", self.refresh_token)
         return result
 
@@ -115,5 +120,5 @@ class AppUserTokens(_Tokens):
 class AppOnlyTokens(_Tokens):
     """Client-credential tokens: only for the calls Microsoft allows app-only."""
 
-    def _acquire(self, app: msal.ConfidentialClientApplication) -> dict:
-        return app.acquire_token_for_client([PARTNER_CENTER_SCOPE])
+    def _acquire(self, app: msal.ConfidentialClientApplication, scope: str) -> dict:
+        return app.acquire_token_for_client([scope])

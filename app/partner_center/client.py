@@ -19,17 +19,28 @@ import httpx
 import msgspec
 
 from app.partner_center import models as m
+from app.partner_center.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, PRICING_SCOPE
 from app.partner_center.errors import NotFoundError, PartnerCenterError, ServiceError, ThrottledError, error_for
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=m.PcModel)
 _jitter = random.SystemRandom()
 GRAPH_API = "https://graph.microsoft.com"
+PRICING_API = "https://api.partner.microsoft.com"
 ADMIN_CENTER = "https://admin.microsoft.com"
 
 
 class TokenProvider(Protocol):
-    async def access_token(self) -> str: ...
+    async def access_token(self, scope: str = PARTNER_CENTER_SCOPE) -> str: ...
+
+
+def audience(url: str) -> str:
+    """The token scope a URL needs: Microsoft tells the audiences apart by path as much as by host."""
+    if "/v1.0/sales/pricesheets" in url:
+        return PRICING_SCOPE
+    if "/v1.0/tenantRelationships/" in url:
+        return GRAPH_SCOPE
+    return PARTNER_CENTER_SCOPE
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,14 @@ class PartnerCenterClient:
         timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         application: str = "Cloudseat",
+        pricing_base: str | None = None,
+        graph_base: str | None = None,
     ) -> None:
+        """Live: `pricing_base` PRICING_API and `graph_base` GRAPH_API, Microsoft's other hosts; the sandbox
+        serves their paths at its own address, the default."""
         self.base_url = base_url.rstrip("/")
+        self.pricing_base = (pricing_base or base_url).rstrip("/")
+        self.graph_base = (graph_base or base_url).rstrip("/")
         self.tokens = tokens
         self.http = http or httpx.AsyncClient(timeout=timeout)
         self.retry = retry or RetryPolicy()
@@ -82,9 +99,10 @@ class PartnerCenterClient:
         request_id = request_id or str(uuid.uuid4())
         correlation_id = str(uuid.uuid4())
         url = path if path.startswith("http") else f"{self.base_url}{path}"
+        scope = audience(url)
         for attempt in range(self.retry.max_attempts):
             sent_headers = {
-                "Authorization": f"Bearer {await self.tokens.access_token()}",
+                "Authorization": f"Bearer {await self.tokens.access_token(scope)}",
                 "Accept": "application/json",
                 "MS-RequestId": request_id,
                 "MS-CorrelationId": correlation_id,
@@ -207,32 +225,29 @@ class PartnerCenterClient:
             targetSegment=segment,
         )
 
-    async def price_sheet_lines(
-        self, market: str, price_sheet_base: str | None = None, *, timeline: str = "current"
-    ) -> AsyncIterator[str]:
+    async def price_sheet_lines(self, market: str, *, timeline: str = "current") -> AsyncIterator[str]:
         """The NCE license-based price sheet of a market, streamed line by line (facts 5.1: app+user only;
         Microsoft serves it from api.partner.microsoft.com, the sandbox from its own address)."""
-        response = await self._price_sheet(market, price_sheet_base, timeline)
+        response = await self._price_sheet(market, timeline)
         try:
             async for line in response.aiter_lines():
                 yield line
         finally:
             await response.aclose()
 
-    async def price_sheet_bytes(
-        self, market: str, price_sheet_base: str | None = None, *, timeline: str = "current"
-    ) -> AsyncIterator[bytes]:
+    async def price_sheet_bytes(self, market: str, *, timeline: str = "current") -> AsyncIterator[bytes]:
         """The same sheet as raw CSV chunks, for COPY straight into PostgreSQL."""
-        response = await self._price_sheet(market, price_sheet_base, timeline)
+        response = await self._price_sheet(market, timeline)
         try:
             async for chunk in response.aiter_bytes(1 << 20):
                 yield chunk
         finally:
             await response.aclose()
 
-    async def _price_sheet(self, market: str, price_sheet_base: str | None, timeline: str) -> httpx.Response:
-        base = (price_sheet_base or self.base_url).rstrip("/")
-        url = f"{base}/v1.0/sales/pricesheets(Market='{market}',PricesheetView='updatedlicensebased')/$value"
+    async def _price_sheet(self, market: str, timeline: str) -> httpx.Response:
+        url = (
+            f"{self.pricing_base}/v1.0/sales/pricesheets(Market='{market}',PricesheetView='updatedlicensebased')/$value"
+        )
         return await self.request(
             "GET", url, params={"timeline": timeline}, stream=True, headers={"Accept": "text/csv"}
         )
@@ -474,8 +489,7 @@ class PartnerCenterClient:
         return await self._items(m.UserLicense, f"/v1/customers/{customer_id}/users/{user_id}/licenses")
 
     # --- Domains and GDAP (facts 3.1, 3.5) -------------------------------------------------------------------
-    # GDAP lives in Microsoft Graph: live, pass graph_base=GRAPH_API (Graph wants a token for its own audience,
-    # https://graph.microsoft.com/.default); the sandbox serves Graph's paths at its own address, the default.
+    # GDAP lives in Microsoft Graph (self.graph_base), which wants a token for its own audience
 
     async def domain_exists(self, domain: str) -> bool:
         """Partner Center's domain check (HEAD /v1/domains/{domain}): 200 when taken, 404 when free."""
@@ -485,26 +499,22 @@ class PartnerCenterClient:
             return False
         return True
 
-    def _gdap_url(self, graph_base: str | None, path: str = "") -> str:
-        return f"{(graph_base or self.base_url).rstrip('/')}/v1.0/tenantRelationships/delegatedAdminRelationships{path}"
+    def _gdap_url(self, path: str = "") -> str:
+        return f"{self.graph_base}/v1.0/tenantRelationships/delegatedAdminRelationships{path}"
 
     async def create_gdap_relationship(
-        self, body: dict, *, graph_base: str | None = None, request_id: str | None = None
+        self, body: dict, *, request_id: str | None = None
     ) -> m.DelegatedAdminRelationship:
         """`{displayName, duration ("P730D"), customer: {tenantId}, accessDetails: {unifiedRoles: [...]}}`."""
-        return await self._send(
-            m.DelegatedAdminRelationship, "POST", self._gdap_url(graph_base), body, request_id=request_id
-        )
+        return await self._send(m.DelegatedAdminRelationship, "POST", self._gdap_url(), body, request_id=request_id)
 
-    async def get_gdap_relationship(
-        self, relationship_id: str, *, graph_base: str | None = None
-    ) -> m.DelegatedAdminRelationship:
-        return await self._get(m.DelegatedAdminRelationship, self._gdap_url(graph_base, f"/{relationship_id}"))
+    async def get_gdap_relationship(self, relationship_id: str) -> m.DelegatedAdminRelationship:
+        return await self._get(m.DelegatedAdminRelationship, self._gdap_url(f"/{relationship_id}"))
 
-    async def list_gdap_relationships(self, *, graph_base: str | None = None) -> list[m.DelegatedAdminRelationship]:
+    async def list_gdap_relationships(self) -> list[m.DelegatedAdminRelationship]:
         """Every relationship, following Graph's @odata.nextLink."""
         relationships: list[m.DelegatedAdminRelationship] = []
-        url: str | None = self._gdap_url(graph_base)
+        url: str | None = self._gdap_url()
         while url:
             page = await self._get(m.GraphList[m.DelegatedAdminRelationship], url)
             relationships += page.value
@@ -512,23 +522,23 @@ class PartnerCenterClient:
         return relationships
 
     async def request_gdap_approval(
-        self, relationship_id: str, *, graph_base: str | None = None, request_id: str | None = None
+        self, relationship_id: str, *, request_id: str | None = None
     ) -> m.DelegatedAdminRelationshipRequest:
         """lockForApproval: the relationship waits for the customer's admin (see gdap_approval_link)."""
-        return await self._gdap_request(relationship_id, "lockForApproval", graph_base, request_id)
+        return await self._gdap_request(relationship_id, "lockForApproval", request_id)
 
     async def terminate_gdap_relationship(
-        self, relationship_id: str, *, graph_base: str | None = None, request_id: str | None = None
+        self, relationship_id: str, *, request_id: str | None = None
     ) -> m.DelegatedAdminRelationshipRequest:
-        return await self._gdap_request(relationship_id, "terminate", graph_base, request_id)
+        return await self._gdap_request(relationship_id, "terminate", request_id)
 
     async def _gdap_request(
-        self, relationship_id: str, action: str, graph_base: str | None, request_id: str | None
+        self, relationship_id: str, action: str, request_id: str | None
     ) -> m.DelegatedAdminRelationshipRequest:
         return await self._send(
             m.DelegatedAdminRelationshipRequest,
             "POST",
-            self._gdap_url(graph_base, f"/{relationship_id}/requests"),
+            self._gdap_url(f"/{relationship_id}/requests"),
             {"action": action},
             request_id=request_id,
         )

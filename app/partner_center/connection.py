@@ -10,7 +10,7 @@ import jwt
 
 from app.config import Settings
 from app.partner_center.auth import AppOnlyTokens, confidential_app
-from app.partner_center.client import PartnerCenterClient
+from app.partner_center.client import GRAPH_API, PRICING_API, PartnerCenterClient
 from app.partner_center.sandbox import identity
 from app.partner_center.sandbox.app import sandbox_url
 
@@ -41,7 +41,7 @@ def app_only_client(settings: Settings) -> PartnerCenterClient:
         )
     client_id, secret, tenant = settings.pc_client_id, settings.pc_client_secret, settings.pc_tenant_id
     tokens = AppOnlyTokens(lambda: confidential_app(client_id, secret, authority=f"{LOGIN}/{tenant}"))
-    return PartnerCenterClient(LIVE_API, tokens)
+    return PartnerCenterClient(LIVE_API, tokens, pricing_base=PRICING_API, graph_base=GRAPH_API)
 
 
 async def sync_client(settings: Settings) -> PartnerCenterClient:

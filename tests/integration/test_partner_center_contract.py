@@ -40,6 +40,31 @@ async def test_msal_gets_tokens_from_the_sandbox_and_mfa_is_required(pc_sandbox:
     assert failed.value.error == "invalid_client"
 
 
+async def test_each_host_wants_a_token_for_its_own_audience(pc_sandbox: Sandbox):
+    from app.partner_center.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, PRICING_SCOPE
+
+    tokens = await pc_sandbox.user_tokens(mfa=True)
+    sheet = f"{pc_sandbox.url}/v1.0/sales/pricesheets(Market='US',PricesheetView='updatedlicensebased')/$value"
+    graph = f"{pc_sandbox.url}/v1.0/tenantRelationships/delegatedAdminRelationships"
+    async with httpx.AsyncClient(verify=pc_sandbox.tls) as http:
+
+        async def status(url: str, scope: str) -> int:
+            headers = {"Authorization": f"Bearer {await tokens.access_token(scope)}"}
+            return (await http.get(url, headers=headers)).status_code
+
+        assert await status(sheet, PARTNER_CENTER_SCOPE) == 401  # Partner Center's token is refused by pricing
+        assert await status(graph, PARTNER_CENTER_SCOPE) == 401
+        assert await status(f"{pc_sandbox.url}/v1/customers", PRICING_SCOPE) == 401
+        assert await status(sheet, PRICING_SCOPE) == 200
+        assert await status(graph, GRAPH_SCOPE) == 200
+        assert await status(f"{pc_sandbox.url}/v1/customers", PARTNER_CENTER_SCOPE) == 200
+    # the client asks for the right one on its own, one refresh token serving all three
+    client = pc_sandbox.client(tokens)
+    lines = [line async for line in client.price_sheet_lines("US")]
+    assert len(lines) > 1
+    assert isinstance(await client.list_gdap_relationships(), list)
+
+
 async def test_no_token_is_401_in_microsofts_error_shape(pc_sandbox: Sandbox):
     async with httpx.AsyncClient(verify=pc_sandbox.tls) as http:
         response = await http.get(f"{pc_sandbox.url}/v1/customers")

@@ -113,12 +113,22 @@ def _settings(connection: ASGIConnection) -> Settings:
 
 def partner_caller(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """App-only or app+user (with MFA) tokens."""
-    identity.caller(connection.headers.get("authorization"), _settings(connection).secret_key, user_required=False)
+    identity.caller(
+        connection.headers.get("authorization"),
+        _settings(connection).secret_key,
+        user_required=False,
+        audience=identity.audience_for(connection.url.path),
+    )
 
 
 def user_caller(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """App+user tokens only: price sheets, users (facts 2.1)."""
-    identity.caller(connection.headers.get("authorization"), _settings(connection).secret_key, user_required=True)
+    identity.caller(
+        connection.headers.get("authorization"),
+        _settings(connection).secret_key,
+        user_required=True,
+        audience=identity.audience_for(connection.url.path),
+    )
 
 
 # --- Responses ---------------------------------------------------------------------------------------

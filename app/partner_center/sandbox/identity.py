@@ -27,6 +27,9 @@ from app.partner_center.sandbox.errors import (
 )
 
 PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
+PRICING_AUDIENCE = "https://api.partner.microsoft.com"  # price sheets
+GRAPH_AUDIENCE = "https://graph.microsoft.com"  # GDAP relationships
+AUDIENCES = (PARTNER_CENTER_AUDIENCE, PRICING_AUDIENCE, GRAPH_AUDIENCE)
 SANDBOX_CLIENT_ID = "5f8b6a3c-0c1e-4e57-9b3a-c10d5ea70001"
 SANDBOX_AGENT = "admin@sandboxpartner.onmicrosoft.com"  # the admin agent the demo connects as
 ACCESS_TOKEN_SECONDS = 3600
@@ -126,6 +129,25 @@ async def create_code(
     return code
 
 
+def requested_audience(scope: str) -> str:
+    """The resource a token request names in its scopes ("https://api.partner.microsoft.com/.default openid");
+    Partner Center when it names none of the three."""
+    for item in scope.split():
+        resource = item.rsplit("/", 1)[0]
+        if resource in AUDIENCES:
+            return resource
+    return PARTNER_CENTER_AUDIENCE
+
+
+def audience_for(path: str) -> str:
+    """The audience a sandbox call must carry, as Microsoft's hosts require."""
+    if path.startswith("/v1.0/sales/pricesheets"):
+        return PRICING_AUDIENCE
+    if path.startswith("/v1.0/tenantRelationships/"):
+        return GRAPH_AUDIENCE
+    return PARTNER_CENTER_AUDIENCE
+
+
 def _tokens(
     signing: bytes,
     tenant: str,
@@ -134,10 +156,11 @@ def _tokens(
     user_name: str | None,
     mfa: bool,
     nonce: str | None = None,
+    audience: str = PARTNER_CENTER_AUDIENCE,
 ) -> dict:
     now = int(time.time())
     claims = {
-        "aud": PARTNER_CENTER_AUDIENCE,
+        "aud": audience,
         "iss": f"https://sts.windows.net/{tenant}/",
         "iat": now,
         "nbf": now,
@@ -162,9 +185,7 @@ def _tokens(
         "expires_in": ACCESS_TOKEN_SECONDS,
         "ext_expires_in": ACCESS_TOKEN_SECONDS,
         "access_token": jwt.encode(claims, signing, algorithm="HS256"),
-        "scope": f"{PARTNER_CENTER_AUDIENCE}/user_impersonation"
-        if user_name
-        else f"{PARTNER_CENTER_AUDIENCE}/.default",
+        "scope": f"{audience}/user_impersonation" if user_name else f"{audience}/.default",
     }
     if user_name:
         id_claims = {
@@ -196,8 +217,9 @@ async def token(form: dict[str, str], *, secret_key: str, tenant: str, issuer: s
     client_id = form.get("client_id", "")
     await _check_client(client_id, form.get("client_secret", ""))
     signing = signing_key(secret_key)
+    audience = requested_audience(form.get("scope", ""))
     if grant == "client_credentials":
-        return _tokens(signing, tenant, issuer, client_id, None, mfa=False)
+        return _tokens(signing, tenant, issuer, client_id, None, mfa=False, audience=audience)
     if grant == "authorization_code":
         async with db.transaction():
             rows = await db.fetch(
@@ -217,7 +239,9 @@ async def token(form: dict[str, str], *, secret_key: str, tenant: str, issuer: s
                     raise OAuthError(
                         "invalid_grant", "AADSTS501481: The Code_Verifier does not match the code_challenge."
                     )
-            response = _tokens(signing, tenant, issuer, client_id, code["user_name"], code["mfa"], code["nonce"])
+            response = _tokens(
+                signing, tenant, issuer, client_id, code["user_name"], code["mfa"], code["nonce"], audience
+            )
             response["refresh_token"] = await issue_refresh_token(client_id, code["user_name"], code["mfa"])
         return response
     if grant == "refresh_token":
@@ -229,7 +253,7 @@ async def token(form: dict[str, str], *, secret_key: str, tenant: str, issuer: s
         )
         if not rows:
             raise OAuthError("invalid_grant", "AADSTS700082: The refresh token has expired or is invalid.")
-        response = _tokens(signing, tenant, issuer, client_id, rows[0]["user_name"], rows[0]["mfa"])
+        response = _tokens(signing, tenant, issuer, client_id, rows[0]["user_name"], rows[0]["mfa"], audience=audience)
         response["refresh_token"] = form["refresh_token"]  # sliding validity: the same token stays valid
         return response
     raise OAuthError("unsupported_grant_type", f"AADSTS70003: The grant type {grant!r} is not supported.")
@@ -248,13 +272,16 @@ async def issue_refresh_token(client_id: str, user_name: str, mfa: bool) -> str:
     return value
 
 
-def caller(authorization: str | None, secret_key: str, *, user_required: bool) -> dict:
-    """Check the bearer token of a Partner Center call; app+user calls must carry MFA (facts 2.1)."""
+def caller(
+    authorization: str | None, secret_key: str, *, user_required: bool, audience: str = PARTNER_CENTER_AUDIENCE
+) -> dict:
+    """Check the bearer token of a Partner Center call: issued for `audience` (the host's own); app+user calls
+    must carry MFA (facts 2.1)."""
     scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not value:
         raise PartnerCenterFault(401, INVALID_TOKEN[0], "Authorization header is missing or malformed.")
     try:
-        claims = jwt.decode(value, signing_key(secret_key), algorithms=["HS256"], audience=PARTNER_CENTER_AUDIENCE)
+        claims = jwt.decode(value, signing_key(secret_key), algorithms=["HS256"], audience=audience)
     except jwt.PyJWTError as exc:
         raise PartnerCenterFault(401, INVALID_TOKEN[0], f"{INVALID_TOKEN[1]} ({exc})") from None
     if claims.get("idtyp") == "user" and "mfa" not in claims.get("amr", []):
