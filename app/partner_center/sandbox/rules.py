@@ -5,94 +5,30 @@ Sources are in ../shared/partner_center_facts.md (section numbers in the comment
 
 from __future__ import annotations
 
-import calendar
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.money import round_amount, round_unit_price
+# Microsoft's NCE calendar and proration are Cloudseat's own billing arithmetic: one implementation, so the
+# charges Cloudseat posts and the line items the sandbox produces follow the same rules
+from app.billing.rules import (  # noqa: F401 - re-exported for the sandbox's modules
+    TERM_MONTHS,
+    Charge,
+    Period,
+    add_months,
+    billing_period,
+    days_left,
+    months_per_period,
+    per_seat_charge,
+    period_price,
+    quantity_change_charges,
+    term_end,
+)
+from app.money import round_unit_price
 
 CANCELLATION_WINDOW = timedelta(hours=168)  # facts 7.3: 7 days after purchase, renewal or a seat increase
 EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
 DISABLED_DAYS = 90  # then deleted after 90 days disabled
 CART_LIFETIME = timedelta(days=7)  # facts 6.1
-TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's last day (Jan 31 + 1 month = Feb 28)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def term_end(start: date, term: str) -> date:
-    """A term ends the day before its anniversary: P1Y from 2021-01-14 ends 2022-01-13 (facts 7.2)."""
-    return add_months(start, TERM_MONTHS[term]) - timedelta(days=1)
-
-
-def months_per_period(term: str, billing_cycle: str) -> int:
-    """How many months one charge covers: monthly plans bill each month, upfront plans the whole term."""
-    if billing_cycle == "monthly":
-        return 1
-    return TERM_MONTHS[term]
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date  # inclusive
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-
-def billing_period(start: date, term: str, billing_cycle: str, on: date, term_last_day: date) -> Period:
-    """The billing period of a subscription that contains `on`.
-
-    Periods start on the subscription's start day (month-based, facts 9.4) and never run past the term.
-    """
-    step = months_per_period(term, billing_cycle)
-    k = 0
-    while add_months(start, (k + 1) * step) <= on:
-        k += 1
-    period_start = add_months(start, k * step)
-    period_end = min(add_months(start, (k + 1) * step) - timedelta(days=1), term_last_day)
-    return Period(period_start, period_end)
-
-
-def period_price(term_price: Decimal, term: str, billing_cycle: str) -> Decimal:
-    """What one billing period costs per seat: the term price, or its monthly share (NCE_RULES 2)."""
-    if billing_cycle == "monthly":
-        return term_price / TERM_MONTHS[term]
-    return term_price
-
-
-def per_seat_charge(price_of_period: Decimal, days_left: int, period_days: int, currency: str) -> Decimal:
-    """round(period price × R ÷ N): Microsoft rounds per seat, then multiplies (NCE_RULES 5, facts 10A)."""
-    return round_amount(price_of_period * days_left / period_days, currency)
-
-
-@dataclass(frozen=True)
-class Charge:
-    charge_type: str
-    quantity: int
-    per_seat: Decimal
-
-    @property
-    def amount(self) -> Decimal:
-        return self.per_seat * self.quantity
-
-
-def quantity_change_charges(charge_type: str, old_quantity: int, new_quantity: int, per_seat: Decimal) -> list[Charge]:
-    """A seat change reverses the old quantity's remaining charge and bills the new quantity (facts 9.3)."""
-    return [Charge(charge_type, old_quantity, -per_seat), Charge(charge_type, new_quantity, per_seat)]
-
-
-def days_left(period: Period, on: date) -> int:
-    """Days from `on` to the period's end, the change day included (NCE_RULES 5)."""
-    return (period.end - on).days + 1
 
 
 def refundable_quantity(batches: list[tuple[int, datetime]], now: datetime) -> int:

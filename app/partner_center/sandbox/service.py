@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from app import clock, db
+from app.billing.rules import charge_from
 from app.partner_center.sandbox import catalog, pricing, rules, shapes
 from app.partner_center.sandbox.errors import (
     AGREEMENT_EXISTS,
@@ -649,16 +650,12 @@ async def _set_batches(subscription_id: uuid.UUID, batches: list[tuple[int, date
     )
 
 
-def _period(sub: dict, on: date) -> rules.Period:
-    return rules.billing_period(sub["start_date"], sub["term_duration"], sub["billing_cycle"], on, sub["end_date"])
-
-
 def _charge_for(sub: dict, on: date) -> tuple[rules.Period, Decimal]:
-    """The billing period containing `on` and what one seat costs from `on` to its end (NCE_RULES 5):
-    a whole period on its first day (new, cycle, renewal), the rest of it for a mid-period change."""
-    period = _period(sub, on)
-    price = rules.period_price(sub["unit_price"], sub["term_duration"], sub["billing_cycle"])
-    return period, rules.per_seat_charge(price, rules.days_left(period, on), _full_days(sub, period), sub["currency"])
+    """The billing period containing `on` and what one seat costs from `on` to its end (NCE_RULES 5)."""
+    return charge_from(
+        sub["start_date"], sub["end_date"], sub["term_duration"], sub["billing_cycle"], sub["unit_price"],
+        sub["currency"], on,
+    )  # fmt: skip
 
 
 def _line_row(sub: dict, period: rules.Period, per_seat: Decimal) -> tuple:
@@ -675,12 +672,6 @@ def _line_row(sub: dict, period: rules.Period, per_seat: Decimal) -> tuple:
         period.end,
         sub["promotion_id"],
     )
-
-
-def _full_days(sub: dict, period: rules.Period) -> int:
-    """N of the proration: the days of a whole period (a coterm first term is shorter and pro rata)."""
-    step = rules.months_per_period(sub["term_duration"], sub["billing_cycle"])
-    return (rules.add_months(period.start, step) - period.start).days
 
 
 async def _post_charges(

@@ -1,0 +1,108 @@
+"""NCE billing arithmetic (NCE_RULES 4-5, partner_center_facts 7, 9, 10): terms, billing periods and the
+per-seat proration Microsoft applies. Pure: dates and Decimals in, periods and charges out. The sandbox bills
+the CSP with these same functions, so Cloudseat's cost side matches Microsoft's line items to the cent."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from app.money import round_amount
+
+TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (Jan 31 + 1 month = Feb 28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def term_end(start: date, term: str) -> date:
+    """A term ends the day before its anniversary: P1Y from 2021-01-14 ends 2022-01-13 (facts 7.2)."""
+    return add_months(start, TERM_MONTHS[term]) - timedelta(days=1)
+
+
+def months_per_period(term: str, billing_cycle: str) -> int:
+    """How many months one charge covers: monthly plans bill each month, upfront plans the whole term."""
+    if billing_cycle == "monthly":
+        return 1
+    return TERM_MONTHS[term]
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def billing_period(start: date, term: str, billing_cycle: str, on: date, term_last_day: date) -> Period:
+    """The billing period of a subscription that contains `on`.
+
+    Periods start on the subscription's start day (month-based, facts 9.4) and never run past the term.
+    """
+    step = months_per_period(term, billing_cycle)
+    k = 0
+    while add_months(start, (k + 1) * step) <= on:
+        k += 1
+    period_start = add_months(start, k * step)
+    period_end = min(add_months(start, (k + 1) * step) - timedelta(days=1), term_last_day)
+    return Period(period_start, period_end)
+
+
+def period_price(term_price: Decimal, term: str, billing_cycle: str) -> Decimal:
+    """What one billing period costs per seat: the term price, or its monthly share (NCE_RULES 2)."""
+    if billing_cycle == "monthly":
+        return term_price / TERM_MONTHS[term]
+    return term_price
+
+
+def per_seat_charge(price_of_period: Decimal, days_left: int, period_days: int, currency: str) -> Decimal:
+    """round(period price × R ÷ N): Microsoft rounds per seat, then multiplies (NCE_RULES 5, facts 10A)."""
+    return round_amount(price_of_period * days_left / period_days, currency)
+
+
+@dataclass(frozen=True)
+class Charge:
+    charge_type: str
+    quantity: int
+    per_seat: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.per_seat * self.quantity
+
+
+def quantity_change_charges(charge_type: str, old_quantity: int, new_quantity: int, per_seat: Decimal) -> list[Charge]:
+    """A seat change reverses the old quantity's remaining charge and bills the new quantity (facts 9.3)."""
+    return [Charge(charge_type, old_quantity, -per_seat), Charge(charge_type, new_quantity, per_seat)]
+
+
+def days_left(period: Period, on: date) -> int:
+    """Days from `on` to the period's end, the change day included (NCE_RULES 5)."""
+    return (period.end - on).days + 1
+
+
+def full_period_days(period: Period, term: str, billing_cycle: str) -> int:
+    """N of the proration: the days of a whole period (a coterm term's short period is charged pro rata)."""
+    return (add_months(period.start, months_per_period(term, billing_cycle)) - period.start).days
+
+
+def charge_from(
+    start: date, end: date, term: str, billing_cycle: str, term_price: Decimal, currency: str, on: date
+) -> tuple[Period, Decimal]:
+    """The billing period of a subscription (started `start`, its term ending `end`) that contains `on`, and
+    what one seat costs from `on` to that period's end: a whole period on its first day (new, cycle, renewal),
+    the rest of it for a mid-period change, pro rata when a coterm end date cuts the period short."""
+    period = billing_period(start, term, billing_cycle, on, end)
+    price = period_price(term_price, term, billing_cycle)
+    return period, per_seat_charge(
+        price, days_left(period, on), full_period_days(period, term, billing_cycle), currency
+    )
