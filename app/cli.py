@@ -1,4 +1,4 @@
-"""The `cloudseat` command: serve, migrate, seed-demo, user create, token create."""
+"""The `cloudseat` command: serve, worker, migrate, seed-demo, user create, token create, pc check."""
 
 from __future__ import annotations
 
@@ -105,6 +105,39 @@ async def _serve(app: Litestar, settings: Settings) -> None:
     await asyncio.gather(*(run(server) for server in servers))
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Work the job queue and the scheduler tick without serving pages: more processes for the same database
+    (the queue hands each job to one of them)."""
+    from app import clock
+    from app.jobs.scheduler import Ticker
+    from app.jobs.worker import Worker
+
+    async def work() -> None:
+        await db.open_pool()
+        dsn = db.DB.config["dsn"]
+        listener = clock.OffsetListener(dsn) if settings.is_sandbox else None
+        if listener:
+            await listener.start()
+        worker, ticker = Worker(dsn, settings), Ticker()
+        await worker.start()
+        await ticker.start()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        print("Cloudseat worker: working the job queue (Ctrl-C stops)", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await ticker.stop()
+            await worker.stop()
+            if listener:
+                await listener.stop()
+            await db.close_pool()
+
+    _run(settings, work)
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     applied = _run(settings, db.migrate)
     print(f"Applied {len(applied)} migration(s).")
@@ -197,6 +230,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-seed", action="store_true", help="do not create the demo data")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("worker", help="work the job queue without serving pages").set_defaults(func=cmd_worker)
     sub.add_parser("seed-demo", help="create the demo CSP, resellers and customers").set_defaults(func=cmd_seed)
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user; without --password it prints a set-password link")

@@ -6,6 +6,7 @@ from __future__ import annotations
 class AppError(Exception):
     status_code = 400
     code = "bad_request"
+    field: str | None = None  # the part of the request it concerns
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -44,8 +45,9 @@ class Conflict(AppError):
     status_code = 409
     code = "conflict"
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message, code)
+        self.field = field  # "lines[2]": the order line a rule refused
 
 
 class Invalid(AppError):

@@ -26,6 +26,7 @@ from app.config import ROOT, Settings, get_settings
 from app.jobs.scheduler import Ticker
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
+from app.orders import api as orders_api
 from app.partner_center import routes as partner_center_routes
 from app.partner_center.sandbox import app as sandbox
 from app.partner_center.sandbox import controls as sandbox_controls
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         route_handlers=[
             accounts_api.router,
             catalog_api.router,
+            orders_api.router,
             Router(path="/", route_handlers=[mail_api.sandbox_mail], guards=[csp_admin_only]),
             sandbox_controls.router,
         ],

@@ -40,6 +40,12 @@ APP_TABLES = [
     "margin_rules",
     "operations",
     "partner_center_connection",
+    "baskets",
+    "basket_lines",
+    "orders",
+    "order_lines",
+    "subscriptions",
+    "charges",
 ]
 
 

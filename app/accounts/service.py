@@ -131,6 +131,8 @@ async def _insert_account(actor: Principal, kind: AccountKind, parent_id: uuid.U
     now = clock.now()
     row = {field: cleaned.get(field) for field in ACCOUNT_FIELDS if field in cleaned}
     row.update(id=uuid.uuid4(), kind=kind, parent_id=parent_id, status="active", created_at=now, updated_at=now)
+    if row.get("tenant_id"):  # an existing Microsoft tenant: ordering for it needs GDAP (NCE_RULES 3.3)
+        row["tenant_origin"] = "existing"
     async with db.transaction():
         await _check_domain_free(row.get("tenant_domain"))
         # from_dict is Table(**row) typed for a dict keyed by column name (the constructor's typed

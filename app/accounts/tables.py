@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     UUID,
+    Array,
     Boolean,
     ForeignKey,
     Numeric,
@@ -39,6 +40,11 @@ class Account(Table, tablename="accounts"):
     qualification = Text(default="commercial")
     status = Text(default="active")
     credit_limit = Numeric(digits=(18, 4), null=True, default=None)
+    billing_plans = Array(Text(), null=True, default=None)  # None: every plan
+    payment_hold = Boolean(default=False)
+    tenant_origin = Text(null=True, default=None)  # created | existing
+    gdap_relationship_id = Text(null=True, default=None)
+    gdap_status = Text(null=True, default=None)
     created_at = _ts()
     updated_at = _ts()
 
@@ -65,4 +71,5 @@ class McaAcceptance(Table, tablename="mca_acceptances"):
     accepted_at = _ts()
     method = Text()
     recorded_by = ForeignKey(User, null=True, db_column_name="recorded_by")
+    sent_at = _ts(null=True)  # attested at Partner Center
     created_at = _ts()

@@ -106,3 +106,22 @@ def charge_from(
     return period, per_seat_charge(
         price, days_left(period, on), full_period_days(period, term, billing_cycle), currency
     )
+
+
+def first_term_end(start: date, term: str, coterm_end: date | None) -> date:
+    """A new subscription's first term ends on its natural end, or on the coterm date it asked for."""
+    return coterm_end or term_end(start, term)
+
+
+def term_commitment(
+    start: date, end: date, term: str, billing_cycle: str, term_price: Decimal, currency: str
+) -> Decimal:
+    """What one seat commits to for a term (started `start`, ending `end`): every period's charge, the short
+    period of a coterm term pro rata. Upfront plans: one charge; monthly plans: each month's installment."""
+    total = Decimal(0)
+    on = start
+    while on <= end:
+        period, per_seat = charge_from(start, end, term, billing_cycle, term_price, currency, on)
+        total += per_seat
+        on = period.end + timedelta(days=1)
+    return total

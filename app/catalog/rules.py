@@ -100,6 +100,8 @@ class Quote:
     market: str
     fx_rate: Decimal | None
     explanation: tuple[str, ...] = field(default=())
+    microsoft_cost: Decimal = Decimal(0)  # what Microsoft charges the CSP for the term, after any promotion,
+    microsoft_currency: str = ""  # in the currency of its price list
 
     @property
     def per(self) -> str:
@@ -297,4 +299,6 @@ def quote(
         market=row.market,
         fx_rate=rate if rate != 1 else None,
         explanation=tuple(explanation),
+        microsoft_cost=round_unit_price(row.unit_price * (1 - promotion.percent) if promotion else row.unit_price),
+        microsoft_currency=row.currency,
     )

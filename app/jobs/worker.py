@@ -26,14 +26,17 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict, Settings], Awaitable[object]]
 MAX_ATTEMPTS = 6
+# a job picked by a process that died (killed, crashed) is picked again once its heartbeat is this old
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 
 def handlers() -> dict[str, Handler]:
     """The registry of job handlers: entrypoint name -> async function(payload, settings)."""
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
+    from app.orders import jobs as order_jobs
 
-    return {**mail_jobs.HANDLERS, **catalog_sync.HANDLERS}
+    return {**mail_jobs.HANDLERS, **catalog_sync.HANDLERS, **order_jobs.HANDLERS}
 
 
 def build(connection: asyncpg.Connection, settings: Settings) -> QueueManager:
@@ -69,7 +72,9 @@ class Worker:
     async def start(self) -> None:
         self._conn = await asyncpg.connect(self.dsn)
         self._qm = build(self._conn, self.settings)
-        self._task = asyncio.create_task(self._qm.run(dequeue_timeout=timedelta(seconds=5)))
+        self._task = asyncio.create_task(
+            self._qm.run(dequeue_timeout=timedelta(seconds=5), heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        )
 
     async def stop(self) -> None:
         if self._qm is not None:
@@ -81,8 +86,9 @@ class Worker:
             await self._conn.close()
 
 
-async def drain(dsn: str, settings: Settings) -> None:
-    """Run every job that is due now, then return (tests and `cloudseat` commands)."""
+async def drain(dsn: str, settings: Settings, *, heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT) -> None:
+    """Run every job that is due now, then return (tests and `cloudseat` commands). A job whose worker died
+    (no heartbeat for `heartbeat_timeout`) is due again."""
     conn = await asyncpg.connect(dsn)
     try:
         qm = build(conn, settings)
@@ -90,6 +96,7 @@ async def drain(dsn: str, settings: Settings) -> None:
             mode=QueueExecutionMode.drain,
             dequeue_timeout=timedelta(seconds=1),
             log_aggregation_interval=timedelta(0),
+            heartbeat_timeout=heartbeat_timeout,
         )
     finally:
         await conn.close()

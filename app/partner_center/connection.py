@@ -59,14 +59,22 @@ async def sync_client(settings: Settings) -> PartnerCenterClient:
     return client
 
 
-async def check(settings: Settings) -> list[str]:
-    """What `cloudseat pc check` prints: where, as whom, until when, and how much is there. It uses the
-    connected admin agent (app + user) when there is one, app-only tokens otherwise."""
+async def job_client(settings: Settings) -> PartnerCenterClient:
+    """For queued work: the connected admin agent's app + user tokens when there are some (every call takes
+    them), app-only tokens otherwise."""
     from app.partner_center.connect import user_tokens
 
     client = app_only_client(settings)
     if (tokens := await user_tokens(settings)) is not None:
         client.tokens = tokens
+    return client
+
+
+async def check(settings: Settings) -> list[str]:
+    """What `cloudseat pc check` prints: where, as whom, until when, and how much is there. It uses the
+    connected admin agent (app + user) when there is one, app-only tokens otherwise."""
+
+    client = await job_client(settings)
     try:
         token = await client.tokens.access_token()
         claims = jwt.decode(token, options={"verify_signature": False})

@@ -15,7 +15,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect
 
-from app.errors import AppError, Forbidden, Invalid, NotFound, Unauthorized
+from app.errors import AppError, Forbidden, NotFound, Unauthorized
 from app.web.render import is_htmx, render
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ def _page_error(request: Request, status: int, message: str) -> Response:
 def app_error_handler(request: Request, exc: AppError) -> Response:
     if is_api(request):
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return api_error(
-            exc.status_code, exc.code, exc.message, exc.field if isinstance(exc, Invalid) else None, headers
-        )
+        return api_error(exc.status_code, exc.code, exc.message, exc.field, headers)
     if isinstance(exc, Unauthorized):
         target = "/login?next=" + quote(request.url.path)
         if is_htmx(request):

@@ -99,6 +99,18 @@ API = [
     ),
     Case("DELETE", "/api/v1/catalog/margin-rules/{rule}", same(204, customer=403, other_reseller=404)),
     Case("GET", "/api/v1/operations/{operation}", same(200, other_reseller=404)),
+    # authorized callers reach the checks: the world's customer has not accepted the MCA yet
+    Case(
+        "POST",
+        "/api/v1/orders",
+        same(409, other_reseller=404),
+        {
+            "customer_id": "{customer}",
+            "lines": [{"offer_id": OFFER, "quantity": 1, "term": "P1Y", "billing_plan": "annual"}],
+        },
+    ),
+    Case("GET", "/api/v1/orders", same(200)),
+    Case("GET", "/api/v1/orders/{order}", same(200, other_reseller=404)),
 ]
 
 PAGE_CUSTOMER_FORM = {
@@ -201,6 +213,7 @@ def _template(path: str) -> str:
         "{offer}": "{offer_id:str}",
         "{rule}": "{rule_id:uuid}",
         "{operation}": "{operation_id:uuid}",
+        "{order}": "{order_id:uuid}",
     }
     path = path.split("?", maxsplit=1)[0]
     for placeholder, declared in replacements.items():
@@ -284,7 +297,14 @@ async def _ids(world, actor: str) -> dict[str, str]:
         },
     )
     operation = await operations.create("test", world["actors"]["csp"], account_id=world["customer"]["id"])
+    order = await db.fetchval(
+        "INSERT INTO orders (id, customer_id, bill_to_id, status, currency, created_at, updated_at) "
+        "VALUES (gen_random_uuid(), $1, $2, 'completed', 'EUR', now(), now()) RETURNING id",
+        world["customer"]["id"],
+        world["reseller"]["id"],
+    )
     return {
+        "order": str(order),
         "offer": OFFER,
         "rule": str(rule["id"]),
         "operation": str(operation["id"]),

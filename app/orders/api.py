@@ -1,0 +1,46 @@
+"""/api/v1/orders (API.md, Orders). Thin: the service and the rules decide."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from app.accounts.rules import Principal
+from app.orders import service
+from app.web.auth import provide_me, signed_in
+from app.web.paging import api_window, next_cursor
+
+
+@post("/orders", name="api_place_order", status_code=201)
+async def place_order(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
+    return await service.place_order(me, data)
+
+
+@get("/orders", name="api_orders")
+async def list_orders(
+    me: NamedDependency[Principal],
+    customer_id: FromQuery[uuid.UUID | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict:
+    size, offset = api_window(limit, cursor)
+    items, total = await service.list_orders(me, customer_id, size, offset)
+    return {"items": items, "next": next_cursor(size, offset, total)}
+
+
+@get("/orders/{order_id:uuid}", name="api_order")
+async def get_order(me: NamedDependency[Principal], order_id: FromPath[uuid.UUID]) -> Response:
+    return Response(await service.get_order(me, order_id))
+
+
+router = Router(
+    path="/",
+    route_handlers=[place_order, list_orders, get_order],
+    guards=[signed_in],
+    dependencies={"me": Provide(provide_me, sync_to_thread=False)},
+    tags=["orders"],
+)

@@ -1,0 +1,363 @@
+"""Provisioning an order at Partner Center, exactly once (issue 5).
+
+Every write to Microsoft carries an MS-RequestId derived from what it is for (the account's tenant, the
+acceptance, the order's cart of these lines), so a job killed at any point and run again repeats the same
+requests and Partner Center answers them as the first time. Local writes are keyed the same way (a line's
+subscription, a subscription's `new` charge), so a second pass adds nothing.
+
+Per wave (add-ons whose base is in the same order go in a second cart, once the base is active): a cart with the
+wave's lines; lines Microsoft refuses fail with its reason and release their credit, the rest are bought; the
+order is polled until its subscriptions exist; each line then gets its subscription and its `new` charge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from app import clock, db
+from app.audit import service as audit
+from app.billing import service as billing
+from app.config import Settings
+from app.operations import service as operations
+from app.partner_center import models as m
+from app.partner_center.client import PartnerCenterClient
+from app.partner_center.errors import BusinessRuleError
+
+log = logging.getLogger(__name__)
+JOB = "order_provision"
+REQUESTS = uuid.UUID("6c1f3f62-4c55-4f0b-9d4e-0f6e2b3c9a10")  # namespace of the derived MS-RequestIds
+POLL_SECONDS = 0.5
+POLL_LIMIT_SECONDS = 300.0  # then the job fails and the queue retries it later, from where it stood
+
+
+class LinesRefused(Exception):
+    """Microsoft refused the whole step for these lines (a customer it will not create, say)."""
+
+
+def request_id(*parts: object) -> str:
+    return str(uuid.uuid5(REQUESTS, ":".join(str(p) for p in parts)))
+
+
+async def provision(order_id: uuid.UUID, client: PartnerCenterClient) -> dict:
+    order = (await db.fetch("SELECT * FROM orders WHERE id = $1", order_id))[0]
+    if order["status"] in ("completed", "failed"):
+        return order  # delivered again after it finished
+    await db.execute("UPDATE orders SET status = 'provisioning', updated_at = $2 WHERE id = $1", order_id, clock.now())
+    await operations.set_status(order["operation_id"], "running")
+    try:
+        tenant = await ensure_tenant(client, order["customer_id"])
+        await ensure_agreement(client, order["customer_id"], tenant)
+    except LinesRefused as refused:
+        await _fail_lines(order_id, None, str(refused))
+    waves = [r["wave"] for r in await db.fetch("SELECT DISTINCT wave FROM order_lines WHERE order_id = $1", order_id)]
+    for wave in sorted(waves):
+        await _buy_wave(client, order, wave)
+    return await _close(order_id)
+
+
+# --- The customer at Partner Center --------------------------------------------------------------------------
+
+
+async def ensure_tenant(client: PartnerCenterClient, customer_id: uuid.UUID) -> str:
+    """The customer's Microsoft tenant, created at Partner Center the first time it orders."""
+    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
+    if account["tenant_id"]:
+        return str(account["tenant_id"])
+    reseller = None
+    if account["parent_id"]:
+        reseller = (await db.fetch("SELECT mpn_id FROM accounts WHERE id = $1", account["parent_id"]))[0]
+    body = _customer_body(account, reseller["mpn_id"] if reseller else None)
+    try:
+        created = await client.create_customer(body, request_id=request_id("tenant", customer_id))
+    except BusinessRuleError as exc:
+        raise LinesRefused(exc.description) from None
+    await db.execute(
+        "UPDATE accounts SET tenant_id = $2, tenant_domain = coalesce(tenant_domain, $3), tenant_origin = 'created', "
+        "updated_at = $4 WHERE id = $1",
+        customer_id,
+        uuid.UUID(str(created.id)),
+        created.company_profile.domain if created.company_profile else None,
+        clock.now(),
+    )
+    await audit.record(None, "account", customer_id, "tenant_created", after={"tenant_id": str(created.id)})
+    return str(created.id)
+
+
+def _customer_body(account: dict, reseller_mpn: str | None) -> dict:
+    name = account["name"].split()
+    domain = account["tenant_domain"] or _domain_from(account["name"], account["id"])
+    body: dict[str, Any] = {
+        "companyProfile": {"domain": domain},
+        "billingProfile": {
+            "email": account["email"],
+            "culture": "en-US",
+            "language": "en",
+            "companyName": account["name"],
+            "defaultAddress": {
+                "firstName": name[0],
+                "lastName": name[-1] if len(name) > 1 else name[0],
+                "addressLine1": account["address_line1"],
+                "addressLine2": account["address_line2"],
+                "city": account["city"],
+                "state": account["state"],
+                "postalCode": account["postal_code"],
+                "country": account["country"],
+                "phoneNumber": account["phone"],
+            },
+        },
+    }
+    if reseller_mpn:
+        body["associatedPartnerId"] = reseller_mpn
+    return body
+
+
+def _domain_from(name: str, account_id: uuid.UUID) -> str:
+    prefix = "".join(c for c in name.lower() if c.isalnum())[:18] or "tenant"
+    return f"{prefix}{account_id.hex[:8]}.onmicrosoft.com"
+
+
+async def ensure_agreement(client: PartnerCenterClient, customer_id: uuid.UUID, tenant: str) -> None:
+    """Send the customer's latest MCA acceptance to Partner Center, once (NCE_RULES 3.2)."""
+    rows = await db.fetch(
+        "SELECT * FROM mca_acceptances WHERE account_id = $1 ORDER BY accepted_at DESC LIMIT 1", customer_id
+    )
+    if not rows or rows[0]["sent_at"] is not None:
+        return
+    acceptance = rows[0]
+    template = await client.agreement_metadata()
+    body = {
+        "primaryContact": {
+            "firstName": acceptance["first_name"],
+            "lastName": acceptance["last_name"],
+            "email": acceptance["email"],
+            **({"phoneNumber": acceptance["phone"]} if acceptance["phone"] else {}),
+        },
+        "templateId": template.template_id,
+        "dateAgreed": acceptance["accepted_at"].isoformat().replace("+00:00", "Z"),
+        "type": "MicrosoftCustomerAgreement",
+    }
+    try:
+        await client.attest_agreement(tenant, body, request_id=request_id("mca", acceptance["id"]))
+    except BusinessRuleError as exc:
+        raise LinesRefused(exc.description) from None
+    await db.execute("UPDATE mca_acceptances SET sent_at = $2 WHERE id = $1", acceptance["id"], clock.now())
+
+
+# --- Carts, checkout, subscriptions --------------------------------------------------------------------------
+
+
+async def _lines(order_id: uuid.UUID, wave: int, status: str) -> list[dict]:
+    return await db.fetch(
+        "SELECT l.*, o.availability_id, o.product_id, o.sku_id, o.kind FROM order_lines l "
+        "JOIN catalog_offers o ON o.id = l.offer_id "
+        "WHERE l.order_id = $1 AND l.wave = $2 AND l.status = $3 ORDER BY l.line_no",
+        order_id,
+        wave,
+        status,
+    )
+
+
+async def _buy_wave(client: PartnerCenterClient, order: dict, wave: int) -> None:
+    order_id = order["id"]
+    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", order["customer_id"]))[0]
+    if account["tenant_id"] is None:
+        return  # the tenant could not be created: its lines have failed
+    tenant = str(account["tenant_id"])
+    mpn = None
+    if order["reseller_id"]:
+        mpn = await db.fetchval("SELECT mpn_id FROM accounts WHERE id = $1", order["reseller_id"])
+    pending = await _lines(order_id, wave, "pending")
+    while pending:
+        cart_key = request_id("cart", order_id, wave, *sorted(str(line["id"]) for line in pending))
+        # cart line ids are the lines' places, from 0, as Microsoft's own examples number them
+        items = [_cart_item(line, n, str(mpn) if mpn else None) for n, line in enumerate(pending)]
+        try:
+            cart = await client.create_cart(tenant, {"lineItems": items}, request_id=cart_key)
+        except BusinessRuleError as exc:
+            await _fail_lines(order_id, [line["id"] for line in pending], exc.description)
+            break
+        refused = {n: item.error for n, item in enumerate(cart.line_items) if item.error is not None}
+        if refused:  # fail what Microsoft refused, and buy the rest in a cart of their own
+            for n, line in enumerate(pending):
+                if n in refused:
+                    error = refused[n]
+                    await _fail_lines(order_id, [line["id"]], error.error_description or str(error.error_code))
+            pending = [line for n, line in enumerate(pending) if n not in refused]
+            continue
+        try:
+            result = await client.checkout(tenant, str(cart.id), request_id=request_id("checkout", cart_key))
+        except BusinessRuleError as exc:
+            await _fail_lines(order_id, [line["id"] for line in pending], exc.description)
+            break
+        await _record_checkout(order_id, pending, result)
+        break
+    for line in await _lines(order_id, wave, "ordered"):
+        item, subscription = await _wait_for_subscription(client, tenant, line)
+        await _provisioned(order, line, item, subscription)
+
+
+def _cart_item(line: dict, n: int, mpn: str | None) -> dict:
+    item: dict[str, Any] = {
+        "id": n,
+        "catalogItemId": f"{line['product_id']}:{line['sku_id']}:{line['availability_id']}",
+        "quantity": line["quantity"],
+        "billingCycle": line["billing_plan"],
+    }
+    if line["term"]:
+        item["termDuration"] = line["term"]
+    if line["promotion_id"]:
+        item["promotionId"] = line["promotion_id"]
+    if line["coterm_end_date"]:
+        item["customTermEndDate"] = line["coterm_end_date"].isoformat()
+    if mpn:  # the reseller is partner of record (NCE_RULES 3)
+        item["participants"] = [{"key": "transaction_reseller", "value": mpn}]
+    return item
+
+
+async def _record_checkout(order_id: uuid.UUID, lines: list[dict], result: m.CartCheckoutResult) -> None:
+    """Each line's Partner Center order and line number (Microsoft numbers an order's lines from 0 in the
+    cart's order); lines no order holds fail with Microsoft's reasons."""
+    placed: dict[int, tuple[str, int]] = {}
+    for pc_order in result.orders:
+        for item in pc_order.line_items:
+            if item.line_item_number is not None and pc_order.id:
+                placed[item.line_item_number] = (pc_order.id, item.line_item_number)
+    reasons = "; ".join(e.description or str(e.code) for e in result.order_errors)
+    for n, line in enumerate(lines):
+        if n not in placed:
+            await _fail_lines(order_id, [line["id"]], reasons or "Partner Center did not place this line.")
+            continue
+        await db.execute(
+            "UPDATE order_lines SET status = 'ordered', pc_order_id = $2, pc_line_no = $3 "
+            "WHERE id = $1 AND status = 'pending'",
+            line["id"],
+            *placed[n],
+        )
+
+
+async def _wait_for_subscription(
+    client: PartnerCenterClient, tenant: str, line: dict
+) -> tuple[m.OrderLineItem, m.Subscription]:
+    """Poll the order until Microsoft has provisioned the line's subscription and it is active."""
+    waited = 0.0
+    while True:
+        pc_order = await client.get_order(tenant, line["pc_order_id"])
+        item = next((i for i in pc_order.line_items if i.line_item_number == line["pc_line_no"]), None)
+        if item is not None and item.subscription_id:
+            subscription = await client.get_subscription(tenant, item.subscription_id)
+            if (subscription.status or "").lower() == "active":
+                return item, subscription
+        if waited >= POLL_LIMIT_SECONDS:
+            raise TimeoutError(f"Partner Center order {line['pc_order_id']} is still provisioning")
+        await asyncio.sleep(POLL_SECONDS)
+        waited += POLL_SECONDS
+
+
+async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Subscription) -> None:
+    """The line's subscription, its `new` charge and the credit it held released: one transaction, once. The
+    cost is what Microsoft's order says it charges per seat (after any promotion)."""
+    cost = item.pricing.price if item.pricing and item.pricing.price is not None else line["cost_price"]
+    now = clock.now()
+    start = _date(pc.effective_start_date) or now.date()
+    end = _date(pc.commitment_end_date) if line["term"] else None
+    async with db.transaction():
+        current = (await db.fetch("SELECT status FROM order_lines WHERE id = $1 FOR UPDATE", line["id"]))[0]
+        if current["status"] == "provisioned":
+            return
+        subscription = (
+            await db.fetch(
+                "INSERT INTO subscriptions (id, customer_id, bill_to_id, order_line_id, offer_id, title, "
+                "partner_center_id, pc_order_id, status, quantity, term, billing_plan, start_date, end_date, "
+                "auto_renew, is_trial, currency, unit_price, customer_unit_price, cost_price, cost_currency, "
+                "promotion_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, "
+                "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) RETURNING *",
+                uuid.uuid4(),
+                order["customer_id"],
+                order["bill_to_id"],
+                line["id"],
+                line["offer_id"],
+                line["title"],
+                pc.id,
+                line["pc_order_id"],
+                line["quantity"],
+                line["term"],
+                line["billing_plan"],
+                start,
+                end,
+                bool(pc.auto_renew_enabled) and line["kind"] != "trial",
+                line["kind"] == "trial",
+                line["currency"],
+                line["unit_price"],
+                line["customer_unit_price"],
+                cost,
+                line["cost_currency"],
+                pc.promotion_id or line["promotion_id"],
+                now,
+            )
+        )[0]
+        await billing.post_charge(subscription, "new", "new", line["quantity"], start)
+        await db.execute(
+            "UPDATE order_lines SET status = 'provisioned', subscription_id = $2, released_at = $3 WHERE id = $1",
+            line["id"],
+            subscription["id"],
+            now,
+        )
+        await audit.record(None, "subscription", subscription["id"], "created", after={"order_id": str(order["id"])})
+
+
+def _date(value: str | datetime | None) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(value.replace(" ", "")[:10])
+
+
+async def _fail_lines(order_id: uuid.UUID, line_ids: list[uuid.UUID] | None, reason: str) -> None:
+    """Lines Microsoft refused: failed with its reason, their credit released (None: every open line)."""
+    await db.execute(
+        "UPDATE order_lines SET status = 'failed', error = $3, released_at = coalesce(released_at, $4) "
+        "WHERE order_id = $1 AND status IN ('pending', 'ordered') AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))",
+        order_id,
+        line_ids,
+        reason,
+        clock.now(),
+    )
+
+
+async def _close(order_id: uuid.UUID) -> dict:
+    statuses = [r["status"] for r in await db.fetch("SELECT status FROM order_lines WHERE order_id = $1", order_id)]
+    if any(s in ("pending", "ordered") for s in statuses):
+        raise RuntimeError(f"order {order_id} has lines still open")  # the queue runs the job again
+    status = "completed" if "provisioned" in statuses else "failed"
+    now = clock.now()
+    rows = await db.fetch(
+        "UPDATE orders SET status = $2, updated_at = $3, completed_at = $3 WHERE id = $1 RETURNING *",
+        order_id,
+        status,
+        now,
+    )
+    failed = [
+        r for r in await db.fetch("SELECT title, error FROM order_lines WHERE order_id = $1", order_id) if r["error"]
+    ]
+    error = "; ".join(f"{r['title']}: {r['error']}" for r in failed) or None
+    await operations.set_status(rows[0]["operation_id"], "succeeded" if status == "completed" else "failed", error)
+    await audit.record(None, "order", order_id, status, after={"failed_lines": len(failed)})
+    return rows[0]
+
+
+async def run_job(payload: dict, settings: Settings) -> None:
+    from app.partner_center.connection import job_client
+
+    client = await job_client(settings)
+    try:
+        await provision(uuid.UUID(payload["order_id"]), client)
+    finally:
+        await client.aclose()
+
+
+HANDLERS = {JOB: run_job}
