@@ -27,6 +27,7 @@ from app.jobs.scheduler import Ticker
 from app.jobs.worker import Worker
 from app.mail import api as mail_api
 from app.orders import api as orders_api
+from app.orders import routes as orders_routes
 from app.partner_center import routes as partner_center_routes
 from app.partner_center.sandbox import app as sandbox
 from app.partner_center.sandbox import controls as sandbox_controls
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             pages.router,
             partner_center_routes.router,
             catalog_routes.router,
+            orders_routes.router,
             pages.healthz,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static", include_in_schema=False

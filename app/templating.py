@@ -10,6 +10,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from app.accounts.address_rules import country_name
 from app.accounts.rules import ROLE_LABELS
+from app.catalog.rules import TERM_MONTHS
+from app.catalog.service import PLAN_LABELS, TERM_LABELS
 from app.money import Money
 
 
@@ -38,8 +40,24 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
 
+def plan_label(term: str, plan: str) -> str:
+    """ "1 year, paid monthly" """
+    return f"{TERM_LABELS.get(term, term)}, {PLAN_LABELS.get(plan, plan).lower()}"
+
+
+def per_period(amount: Decimal | str, currency: str, term: str, plan: str) -> str:
+    """A term price as people pay it: "$5.36 /month" for a monthly plan, "$306.00 /year" upfront."""
+    value = Decimal(amount)
+    if plan == "monthly" and term in TERM_MONTHS:
+        return f"{money(value / TERM_MONTHS[term], currency)} /month"
+    per = {"P1Y": "year", "P3Y": "3 years", "P1M": "month"}.get(term)
+    return money(value, currency) + (f" /{per}" if per else "")
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.filters.update(money=money, when=when, country=country_name, plain=plain)
-    env.globals.update(role_label=ROLE_LABELS.get, money=money, kind_label=kind_label)
+    env.globals.update(
+        role_label=ROLE_LABELS.get, money=money, kind_label=kind_label, plan_label=plan_label, per_period=per_period
+    )
     env.autoescape = True

@@ -62,10 +62,10 @@ def parse_order(body: Any) -> tuple[uuid.UUID, list[Requested]]:
         raise Invalid({"lines": "An order has at least one line."})
     if len(lines) > MAX_LINES:
         raise Invalid({"lines": f"An order has at most {MAX_LINES} lines."})
-    return customer_id, [_parse_line(n, line) for n, line in enumerate(lines)]
+    return customer_id, [parse_line(n, line) for n, line in enumerate(lines)]
 
 
-def _parse_line(n: int, line: Any) -> Requested:
+def parse_line(n: int, line: Any) -> Requested:
     where = f"lines[{n}]"
     if not isinstance(line, dict):
         raise Invalid({where: "Each line is an object with offer_id, quantity, term and billing_plan."})
@@ -339,6 +339,7 @@ def order_json(order: dict, lines: list[dict], viewer: Principal) -> dict:
         "id": str(order["id"]),
         "number": order["number"],
         "customer_id": str(order["customer_id"]),
+        "customer_name": order.get("customer_name"),
         "status": order["status"],
         "currency": order["currency"],
         "created_at": order["created_at"].isoformat(),
@@ -369,4 +370,25 @@ def order_json(order: dict, lines: list[dict], viewer: Principal) -> dict:
             }
             for line in lines
         ],
+    }
+
+
+def line_summary(priced: Priced, today: date, *, customer_view: bool) -> dict:
+    """What a person confirms for a line: what it charges now, then what recurs, when, until when."""
+    line = priced.line
+    unit = priced.customer_price if customer_view else priced.bought.unit_price
+    first = priced.customer_first_charge if customer_view else priced.first_charge
+    currency = priced.bought.currency
+    summary: dict[str, Any] = {"first_charge": first, "currency": currency, "unit_price": unit}
+    if not line.term:
+        return {**summary, "recurring": None, "ends": None, "renews": False}
+    end = billing_rules.first_term_end(today, line.term, line.coterm_end_date)
+    months = catalog_rules.TERM_MONTHS[line.term]
+    monthly = line.billing_plan == "monthly" and months > 1
+    return {
+        **summary,
+        "recurring": round_amount(unit / months, currency) * line.quantity if monthly else None,
+        "next_charge": billing_rules.add_months(today, 1) if monthly else None,
+        "ends": end,
+        "renews": line.kind != "trial",
     }

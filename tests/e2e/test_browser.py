@@ -302,3 +302,50 @@ async def test_csp_admin_syncs_the_catalog_and_follows_its_progress(page: Page, 
     await expect(page.get_by_role("button", name="Sync now")).to_be_enabled()
     await expect(runs.first).to_contain_text("0 / 0 / 0")  # nothing changed since the first sync
     await page.screenshot(path=artifacts / "catalog-admin.png", full_page=True)
+
+
+async def add_to_basket(page: Page, offer_id: str, plan: str, seats: int) -> None:
+    await page.goto(f"/marketplace/offers/{offer_id}")
+    await page.get_by_label("Term and billing").select_option(label=plan)
+    await page.get_by_label("Seats").fill(str(seats))
+    await page.get_by_role("button", name="Add to basket").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Basket")
+
+
+async def test_a_customer_orders_a_base_and_its_addon_and_sees_both_provisioned(page: Page, artifacts):
+    await sign_in(page, CUSTOMER)
+    await nav(page).filter(has_text="Marketplace").click()
+    await wait_for_catalog(page)
+    await add_to_basket(page, "CFQ7TTC0MM8R:0002", "1 year, paid yearly", 1)  # Copilot: an add-on of Basic
+    await add_to_basket(page, "CFQ7TTC0LH18:0001", "1 year, paid monthly", 3)  # Business Basic
+    lines = page.locator("#basket-lines tbody tr")
+    await expect(lines).to_have_count(2)
+    basic = lines.filter(has_text="Microsoft 365 Business Basic")
+    await expect(basic).to_contain_text("a month from")  # the summary: due now, then monthly until the end
+
+    # seats change in place (htmx), and the amount due with them
+    due = await basic.locator("td.num").inner_text()
+    await page.get_by_label("Seats of Microsoft 365 Business Basic").fill("4")
+    await page.get_by_label("Seats of Microsoft 365 Business Basic").dispatch_event("change")
+    await expect(basic.locator("td.num")).not_to_have_text(due)
+
+    # the first order needs the Microsoft Customer Agreement: the checkout says so beside nothing else
+    await page.get_by_role("button", name="Place the order").click()
+    await expect(page.locator("#checkout-problem")).to_have_text(
+        "The customer must accept the Microsoft Customer Agreement before ordering."
+    )
+    await page.get_by_label("Signer first name").fill("Chris")
+    await page.get_by_label("Signer last name").fill("Customer")
+    await page.get_by_label("Signer email").fill("chris@contoso-dental.test")
+    await page.get_by_role("button", name="I accept the agreement").click()
+    await expect(page.locator("#mca")).to_contain_text("accepted by Chris Customer")
+    await page.screenshot(path=artifacts / "basket-customer.png", full_page=True)
+
+    await page.get_by_role("button", name="Place the order").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Order ")
+    progress = page.locator("#order-progress")
+    await expect(progress).to_contain_text("Completed", timeout=45000)  # followed live: base first, then add-on
+    await expect(progress.locator("tbody tr").filter(has_text="Active")).to_have_count(2)
+    await page.screenshot(path=artifacts / "order-completed.png", full_page=True)
+    await nav(page).filter(has_text="Orders").click()
+    await expect(page.locator("#orders-table tbody tr").first).to_contain_text("Completed")

@@ -189,6 +189,22 @@ PAGES = [
         {"scope": "customer", "customer_id": "{customer}", "kind": "markup_on_cost", "percent": "5"},
     ),
     Case("POST", "/catalog/margins/{rule}/delete", same(303, customer=403, other_reseller=404)),
+    Case("GET", "/basket", same(200)),
+    Case(
+        "POST",
+        "/basket/lines",
+        same(303, other_reseller=404),  # a customer's own basket is always for itself
+        {"offer_id": OFFER, "plan": "P1Y/annual", "quantity": "2", "customer_id": "{customer}"},
+    ),
+    Case("POST", "/basket/lines/{basket_line}", same(200), {"quantity": "3"}),
+    Case("POST", "/basket/lines/{basket_line}/delete", same(200)),
+    Case("POST", "/basket/customer", same(200, other_reseller=404), {"customer_id": "{customer}"}),
+    # the other reseller's basket is for nobody yet: the step asks for a customer first
+    Case("POST", "/basket/mca", same(200, other_reseller=422), MCA_BODY),
+    # the world's customer has not accepted the MCA: checkout is refused beside the basket (authorized)
+    Case("POST", "/basket/checkout", same(409, other_reseller=422)),
+    Case("GET", "/orders", same(200)),
+    Case("GET", "/orders/{order}", same(200, other_reseller=404)),
 ]
 
 PUBLIC = {  # reachable without signing in
@@ -214,6 +230,7 @@ def _template(path: str) -> str:
         "{rule}": "{rule_id:uuid}",
         "{operation}": "{operation_id:uuid}",
         "{order}": "{order_id:uuid}",
+        "{basket_line}": "{line_id:uuid}",
     }
     path = path.split("?", maxsplit=1)[0]
     for placeholder, declared in replacements.items():
@@ -303,7 +320,22 @@ async def _ids(world, actor: str) -> dict[str, str]:
         world["customer"]["id"],
         world["reseller"]["id"],
     )
+    actor_user = world["actors"][actor].user_id
+    own_customer = world["customer"]["id"] if actor != "other_reseller" else None
+    await db.execute(
+        "INSERT INTO baskets (user_id, customer_id, updated_at) VALUES ($1, $2, now()) "
+        "ON CONFLICT (user_id) DO UPDATE SET customer_id = $2",
+        actor_user,
+        own_customer,
+    )
+    basket_line = await db.fetchval(
+        "INSERT INTO basket_lines (id, user_id, offer_id, quantity, term, billing_plan, added_at) "
+        "VALUES (gen_random_uuid(), $1, $2, 1, 'P1Y', 'annual', now()) RETURNING id",
+        actor_user,
+        OFFER,
+    )
     return {
+        "basket_line": str(basket_line),
         "order": str(order),
         "offer": OFFER,
         "rule": str(rule["id"]),

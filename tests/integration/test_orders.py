@@ -498,3 +498,54 @@ async def test_a_worker_killed_mid_order_completes_it_once_when_work_resumes(cat
     await _until_closed(catalog, [order_id], timedelta(seconds=1))
     await catalog.set_faults()
     await _one_subscription_each([order_id])
+
+
+# --- The pages ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_reseller_orders_for_its_customer_through_the_basket(catalog: Sandbox, client):
+    reseller = await factories.reseller(country="US", currency="USD")
+    customer = await us_customer(reseller["id"], mca=False, name="Fabrikam Dental")
+    csrf = await factories.sign_in(client, await factories.user(reseller))
+    form = {"_csrf_token": csrf}
+    added = await client.post(
+        "/basket/lines",
+        data={**form, "offer_id": BASIC, "plan": "P1Y/annual", "quantity": "2", "customer_id": str(customer["id"])},
+    )
+    assert (added.status_code, added.headers["location"]) == (303, "/basket")
+    basket = await client.get("/basket")
+    assert "Attest that Fabrikam Dental accepted" in basket.text
+    assert "Term ends" in basket.text
+
+    refused = await client.post("/basket/checkout", data=form)
+    assert refused.status_code == 409
+    assert "The customer must accept the Microsoft Customer Agreement before ordering." in refused.text
+    assert await db.fetchval("SELECT count(*) FROM orders") == 0
+
+    attested = await client.post(
+        "/basket/mca", data={**form, "first_name": "Ada", "last_name": "Byron", "email": "ada@fabrikam.test"}
+    )
+    assert "accepted" in attested.text
+    assert await db.fetchval("SELECT method FROM mca_acceptances WHERE account_id = $1", customer["id"]) == (
+        "reseller_attested"
+    )
+    too_many = await client.post(f"/basket/lines/{(await _basket_line())}", data={**form, "quantity": "301"})
+    assert too_many.status_code == 200  # the basket keeps what was typed; the checkout decides
+    refused = await client.post("/basket/checkout", data=form)
+    assert refused.status_code == 409
+    assert "supports quantity range between 1 and 300." in refused.text
+    assert 'class="row-error"' in refused.text  # beside its line
+
+    await client.post(f"/basket/lines/{(await _basket_line())}", data={**form, "quantity": "2"})
+    placed = await client.post("/basket/checkout", data=form)
+    assert placed.status_code == 303
+    assert placed.headers["location"].startswith("/orders/")
+    assert await db.fetchval("SELECT count(*) FROM basket_lines") == 0
+    await provision(catalog)
+    page = await client.get(placed.headers["location"])
+    assert "Completed" in page.text
+    assert "1 year, paid yearly" in page.text
+
+
+async def _basket_line() -> uuid.UUID:
+    return await db.fetchval("SELECT id FROM basket_lines LIMIT 1")  # type: ignore[return-value]

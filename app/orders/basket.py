@@ -1,0 +1,204 @@
+"""The basket: one per user, kept in the database, for one customer at a time (a reseller picks it; a customer
+orders for itself). Checking it out places an order through the same service as the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from app import clock, db
+from app.accounts import service as accounts
+from app.accounts.rules import Principal
+from app.catalog import rules as catalog_rules
+from app.errors import AppError, Invalid, NotFound
+from app.orders import service
+
+MAX_LINES = service.MAX_LINES
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The basket priced for its customer: each line as the checkout would charge it, or why it cannot be."""
+
+    customer: dict | None
+    lines: list[dict]
+    priced: list[service.Priced] | None
+    problem: AppError | None
+
+
+async def _customer_for(actor: Principal, customer_id: uuid.UUID | None) -> uuid.UUID | None:
+    if actor.role == "customer_admin":
+        return actor.account_id
+    if customer_id is None:
+        return None
+    account = await accounts.get_account(actor, customer_id)
+    if account["kind"] != "customer":
+        raise Invalid({"customer_id": "Choose a customer."})
+    return customer_id
+
+
+async def lines(actor: Principal) -> list[dict]:
+    return await db.fetch(
+        "SELECT l.*, o.title, o.kind, o.min_quantity, o.max_quantity FROM basket_lines l "
+        "JOIN catalog_offers o ON o.id = l.offer_id WHERE l.user_id = $1 ORDER BY l.added_at, l.id",
+        actor.user_id,
+    )
+
+
+async def count(actor: Principal) -> int:
+    found = await db.fetchval("SELECT count(*) FROM basket_lines WHERE user_id = $1", actor.user_id)
+    return int(str(found or 0))
+
+
+async def customer_id(actor: Principal) -> uuid.UUID | None:
+    if actor.role == "customer_admin":
+        return actor.account_id
+    value = await db.fetchval("SELECT customer_id FROM baskets WHERE user_id = $1", actor.user_id)
+    return value if isinstance(value, uuid.UUID) else None
+
+
+async def _ensure(actor: Principal, customer: uuid.UUID | None = None) -> None:
+    await db.execute(
+        "INSERT INTO baskets (user_id, customer_id, updated_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT (user_id) DO UPDATE SET customer_id = coalesce($2, baskets.customer_id), updated_at = $3",
+        actor.user_id,
+        customer,
+        clock.now(),
+    )
+
+
+async def set_customer(actor: Principal, customer: uuid.UUID | None) -> None:
+    chosen = await _customer_for(actor, customer)
+    await _ensure(actor)
+    await db.execute("UPDATE baskets SET customer_id = $2 WHERE user_id = $1", actor.user_id, chosen)
+
+
+def _line_values(values: dict[str, Any]) -> service.Requested:
+    """A basket line from a form: the offer, a plan written "P1Y/monthly", and the seats."""
+    term, _, plan = str(values.get("plan", "")).partition("/")
+    body = {
+        "offer_id": str(values.get("offer_id", "")),
+        "quantity": _int(values.get("quantity")),
+        "term": term,
+        "billing_plan": plan,
+        "coterm_end_date": values.get("coterm_end_date") or None,
+    }
+    try:
+        return service.parse_line(0, body)
+    except Invalid as invalid:  # the form's own field names
+        raise Invalid({key.removeprefix("lines[0]."): message for key, message in invalid.errors.items()}) from None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+async def add(actor: Principal, values: dict[str, Any]) -> None:
+    wanted = _line_values(values)
+    chosen = await _customer_for(actor, _uuid(values.get("customer_id")))
+    if await count(actor) >= MAX_LINES:
+        raise Invalid({"offer_id": f"A basket holds at most {MAX_LINES} lines."})
+    async with db.transaction():
+        await _ensure(actor, chosen)
+        await db.execute(
+            "INSERT INTO basket_lines (id, user_id, offer_id, quantity, term, billing_plan, coterm_end_date, added_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            uuid.uuid4(),
+            actor.user_id,
+            wanted.offer_id,
+            wanted.quantity,
+            wanted.term,
+            wanted.billing_plan,
+            wanted.coterm_end_date,
+            clock.now(),
+        )
+
+
+async def update(actor: Principal, line_id: uuid.UUID, values: dict[str, Any]) -> None:
+    current = await _line(actor, line_id)
+    plan = values.get("plan") or f"{current['term']}/{current['billing_plan']}"
+    wanted = _line_values(
+        {
+            "offer_id": current["offer_id"],
+            "quantity": values.get("quantity", current["quantity"]),
+            "plan": plan,
+            "coterm_end_date": values.get("coterm_end_date", current["coterm_end_date"] or ""),
+        }
+    )
+    await db.execute(
+        "UPDATE basket_lines SET quantity = $2, term = $3, billing_plan = $4, coterm_end_date = $5 WHERE id = $1",
+        line_id,
+        wanted.quantity,
+        wanted.term,
+        wanted.billing_plan,
+        wanted.coterm_end_date,
+    )
+
+
+async def remove(actor: Principal, line_id: uuid.UUID) -> None:
+    await _line(actor, line_id)
+    await db.execute("DELETE FROM basket_lines WHERE id = $1", line_id)
+
+
+async def _line(actor: Principal, line_id: uuid.UUID) -> dict:
+    rows = await db.fetch("SELECT * FROM basket_lines WHERE id = $1 AND user_id = $2", line_id, actor.user_id)
+    if not rows:
+        raise NotFound("This basket line was not found.")
+    return rows[0]
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _body(customer: uuid.UUID, rows: list[dict]) -> dict:
+    return {
+        "customer_id": str(customer),
+        "lines": [
+            {
+                "offer_id": r["offer_id"],
+                "quantity": r["quantity"],
+                "term": r["term"],
+                "billing_plan": r["billing_plan"],
+                "coterm_end_date": r["coterm_end_date"].isoformat() if r["coterm_end_date"] else None,
+            }
+            for r in rows
+        ],
+    }
+
+
+async def summary(actor: Principal) -> Summary:
+    """The basket priced as the checkout will charge it; a line that cannot be priced says why."""
+    rows = await lines(actor)
+    chosen = await customer_id(actor)
+    customer = await accounts.get_account(actor, chosen) if chosen else None
+    if not rows or chosen is None:
+        return Summary(customer, rows, None, None)
+    _, requested = service.parse_order(_body(chosen, rows))
+    try:
+        priced = await service.price_lines(actor, chosen, requested)
+    except (AppError, catalog_rules.PriceUnavailable) as problem:
+        return Summary(customer, rows, None, problem if isinstance(problem, AppError) else None)
+    return Summary(customer, rows, priced, None)
+
+
+async def checkout(actor: Principal) -> dict:
+    """Place the basket's order (NCE_RULES 3 decides); the basket empties once the order is accepted."""
+    chosen = await customer_id(actor)
+    if chosen is None:
+        raise Invalid({"customer_id": "Choose the customer this order is for."})
+    rows = await lines(actor)
+    if not rows:
+        raise Invalid({"lines": "The basket is empty."})
+    order = await service.place_order(actor, _body(chosen, rows))
+    await db.execute(
+        "DELETE FROM basket_lines WHERE user_id = $1 AND id = ANY($2::uuid[])", actor.user_id, [r["id"] for r in rows]
+    )
+    return order
