@@ -99,15 +99,19 @@ async def account_create(request: Request, me: NamedDependency[Principal]) -> Re
 
 
 @post("/accounts/validate", name="account_validate_field")
-async def account_validate_field(request: Request, me: NamedDependency[Principal], field: FromQuery[str]) -> Response:
+async def account_validate_field(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], field: FromQuery[str]
+) -> Response:
     """Inline validation: the message for one field of the form, as the person fills it in."""
     data = await form_values(request)
     kind: rules.AccountKind = "reseller" if data.get("kind") == "reseller" else "customer"
     current_country = data.get("country")
     if data.get("account_id"):
         current_country = (await service.get_account(me, uuid.UUID(data["account_id"])))["country"]
-    _, errors = rules.clean_account({**data, "_current_country": current_country}, kind, partial=True)
+    cleaned, errors = rules.clean_account({**data, "_current_country": current_country}, kind, partial=True)
     message = errors.get(field, "")
+    if field == "tenant_domain" and not message and cleaned.get("tenant_domain"):
+        message = await service.tenant_domain_problem(settings, cleaned["tenant_domain"])
     return render(
         request,
         "accounts/form.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,8 +15,11 @@ from app.accounts.rules import AccountKind, AccountRef, Principal
 from app.accounts.tables import Account, McaAcceptance, User
 from app.audit import service as audit
 from app.auth import service as auth
+from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.mail import service as mail
+
+log = logging.getLogger(__name__)
 
 ACCOUNT_FIELDS = rules.ACCOUNT_FIELDS
 EDITABLE_FIELDS = ("name", "email", "phone", "address_line1", "address_line2", "city", "state", "postal_code")
@@ -96,6 +100,24 @@ async def _check_domain_free(domain: str | None, exclude: uuid.UUID | None = Non
         query = query.where(Account.id != exclude)
     if await query.run():
         raise Invalid({"tenant_domain": f"The domain {domain} is already taken. Choose another."})
+
+
+async def tenant_domain_problem(settings: Settings, domain: str) -> str:
+    """Why a new tenant's domain cannot be had, asking Cloudseat and then Microsoft; "" when it is free.
+    Partner Center unreachable: nothing to say now, the tenant's creation will tell."""
+    from app.partner_center.connection import app_only_client
+
+    if await Account.exists().where(Account.tenant_domain.ilike(domain)).run():
+        return f"The domain {domain} is already taken. Choose another."
+    client = app_only_client(settings)
+    try:
+        taken = await client.domain_exists(domain)
+    except Exception:  # advisory: the tenant's creation reports a taken domain at order time
+        log.warning("could not check the domain %s at Partner Center", domain, exc_info=True)
+        return ""
+    finally:
+        await client.aclose()
+    return f"The domain {domain} is already taken at Microsoft. Choose another." if taken else ""
 
 
 async def create_reseller(actor: Principal, data: dict) -> dict:

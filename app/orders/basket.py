@@ -3,6 +3,7 @@ orders for itself). Checking it out places an order through the same service as 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,10 +12,12 @@ from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.catalog import rules as catalog_rules
+from app.config import Settings
 from app.errors import AppError, Invalid, NotFound
 from app.orders import service
 
 MAX_LINES = service.MAX_LINES
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,53 @@ async def summary(actor: Principal) -> Summary:
     except (AppError, catalog_rules.PriceUnavailable) as problem:
         return Summary(customer, rows, None, problem if isinstance(problem, AppError) else None)
     return Summary(customer, rows, priced, None)
+
+
+async def end_dates(settings: Settings, customer: dict | None, terms: set[str]) -> dict[str, list[dict]]:
+    """The end dates a new term may take instead of its natural one, per term, as Partner Center offers them
+    for the customer's tenant (NCE_RULES 3.10): a calendar month end, or an active subscription's end date.
+    None before the customer has subscriptions (nothing to co-term with) or when Partner Center cannot say."""
+    from app.partner_center.connection import job_client
+
+    if customer is None or customer["tenant_id"] is None or not terms:
+        return {}
+    if not await db.fetchval(
+        "SELECT 1 FROM subscriptions WHERE customer_id = $1 AND status = 'active' LIMIT 1", customer["id"]
+    ):
+        return {}
+    titles = {
+        r["partner_center_id"]: r["title"]
+        for r in await db.fetch(
+            "SELECT partner_center_id, title FROM subscriptions WHERE customer_id = $1 AND status = 'active'",
+            customer["id"],
+        )
+    }
+    client = await job_client(settings)
+    found: dict[str, list[dict]] = {}
+    try:
+        for term in sorted(terms):
+            options = await client.custom_term_end_dates(str(customer["tenant_id"]), term)
+            found[term] = [
+                {
+                    "date": o.allowed_custom_term_end_date.date(),
+                    "label": _end_label(o.allowed_custom_term_end_date_type, o.coterm_subscription_ids, titles),
+                }
+                for o in options
+                if o.allowed_custom_term_end_date is not None
+            ]
+    except Exception:  # the basket still works without them: the natural end date applies
+        log.warning("no custom term end dates from Partner Center for %s", customer["id"], exc_info=True)
+        return {}
+    finally:
+        await client.aclose()
+    return found
+
+
+def _end_label(kind: str | None, subscriptions: list[str], titles: dict[str, str]) -> str:
+    if kind == "subscriptionAligned":
+        names = sorted({titles.get(s, "another subscription") for s in subscriptions})
+        return "with " + ", ".join(names)
+    return "end of the month"
 
 
 async def checkout(actor: Principal) -> dict:

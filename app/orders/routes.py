@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery
 from app import clock
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
+from app.config import Settings
 from app.errors import AppError, Conflict, Invalid
 from app.orders import basket, service
 from app.web.auth import provide_me, signed_in
@@ -21,8 +22,14 @@ from app.web.render import form_values, redirect, render
 PAGE_SIZE = 20
 
 
-async def _basket_context(me: Principal, problem: AppError | None = None, mca_errors: dict | None = None) -> dict:
+async def _basket_context(
+    me: Principal, settings: Settings, problem: AppError | None = None, mca_errors: dict | None = None
+) -> dict:
     found = await basket.summary(me)
+    terms = {line["term"] for line in found.lines if line["term"] and line["kind"] != "trial"}
+    customer_row = None
+    if found.customer is not None:
+        customer_row = {"id": found.customer["id"], "tenant_id": found.customer["tenant_id"]}
     customer_view = me.role == "customer_admin"
     today = clock.now().date()
     summaries = (
@@ -46,6 +53,7 @@ async def _basket_context(me: Principal, problem: AppError | None = None, mca_er
         "mca": mca,
         "mca_errors": mca_errors or {},
         "totals": _totals(summaries),
+        "end_dates": await basket.end_dates(settings, customer_row, terms),
     }
 
 
@@ -65,12 +73,14 @@ def _basket(request: Request, context: dict, status_code: int = 200) -> Response
 
 
 @get("/basket", name="basket")
-async def basket_page(request: Request, me: NamedDependency[Principal]) -> Response:
-    return _basket(request, await _basket_context(me))
+async def basket_page(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+) -> Response:
+    return _basket(request, await _basket_context(me, settings))
 
 
 @post("/basket/lines", name="basket_add")
-async def add_line(request: Request, me: NamedDependency[Principal]) -> Response:
+async def add_line(request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]) -> Response:
     values = await form_values(request)
     try:
         await basket.add(me, values)
@@ -85,29 +95,35 @@ async def add_line(request: Request, me: NamedDependency[Principal]) -> Response
 
 
 @post("/basket/lines/{line_id:uuid}", name="basket_update")
-async def update_line(request: Request, me: NamedDependency[Principal], line_id: FromPath[uuid.UUID]) -> Response:
+async def update_line(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], line_id: FromPath[uuid.UUID]
+) -> Response:
     try:
         await basket.update(me, line_id, await form_values(request))
     except Invalid as invalid:
-        return _basket(request, await _basket_context(me, invalid), 422)
-    return _basket(request, await _basket_context(me))
+        return _basket(request, await _basket_context(me, settings, invalid), 422)
+    return _basket(request, await _basket_context(me, settings))
 
 
 @post("/basket/lines/{line_id:uuid}/delete", name="basket_remove")
-async def remove_line(request: Request, me: NamedDependency[Principal], line_id: FromPath[uuid.UUID]) -> Response:
+async def remove_line(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], line_id: FromPath[uuid.UUID]
+) -> Response:
     await basket.remove(me, line_id)
-    return _basket(request, await _basket_context(me))
+    return _basket(request, await _basket_context(me, settings))
 
 
 @post("/basket/customer", name="basket_customer")
-async def choose_customer(request: Request, me: NamedDependency[Principal]) -> Response:
+async def choose_customer(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+) -> Response:
     values = await form_values(request)
     await basket.set_customer(me, basket._uuid(values.get("customer_id")))
-    return _basket(request, await _basket_context(me))
+    return _basket(request, await _basket_context(me, settings))
 
 
 @post("/basket/mca", name="basket_mca")
-async def accept_mca(request: Request, me: NamedDependency[Principal]) -> Response:
+async def accept_mca(request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]) -> Response:
     """The MCA step: the customer accepts, or its reseller (or the CSP) attests that it did."""
     customer = await basket.customer_id(me)
     if customer is None:
@@ -115,16 +131,16 @@ async def accept_mca(request: Request, me: NamedDependency[Principal]) -> Respon
     try:
         await accounts.record_mca_acceptance(me, customer, await form_values(request))
     except Invalid as invalid:
-        return _basket(request, await _basket_context(me, mca_errors=invalid.errors), 422)
-    return _basket(request, await _basket_context(me))
+        return _basket(request, await _basket_context(me, settings, mca_errors=invalid.errors), 422)
+    return _basket(request, await _basket_context(me, settings))
 
 
 @post("/basket/checkout", name="basket_checkout")
-async def checkout(request: Request, me: NamedDependency[Principal]) -> Response:
+async def checkout(request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]) -> Response:
     try:
         order = await basket.checkout(me)
     except (Conflict, Invalid) as refused:  # the first rule that refused, beside its line
-        return _basket(request, await _basket_context(me, refused), refused.status_code)
+        return _basket(request, await _basket_context(me, settings, refused), refused.status_code)
     return redirect(request, request.app.route_reverse("order_page", order_id=order["id"]))
 
 

@@ -54,16 +54,33 @@ def nav(page: Page):
             CSP_ADMIN,
             "Back office",
             "CSP admin",
-            ["Home", "Resellers", "Customers", "Marketplace", "Catalog", "Margins", "Outbox", "Partner Center"],
+            [
+                "Home",
+                "Resellers",
+                "Customers",
+                "Marketplace",
+                "Catalog",
+                "Margins",
+                "Outbox",
+                "Partner Center",
+                "Orders",
+                "Basket",
+            ],
         ),
         (
             "reseller",
             RESELLER,
             "Northwind Partners",
             "Reseller admin",
-            ["Home", "Customers", "Marketplace", "Margins", "My reseller account"],
+            ["Home", "Customers", "Marketplace", "Margins", "My reseller account", "Orders", "Basket"],
         ),
-        ("customer", CUSTOMER, "Contoso Dental", "Customer admin", ["Home", "Marketplace", "My company"]),
+        (
+            "customer",
+            CUSTOMER,
+            "Contoso Dental",
+            "Customer admin",
+            ["Home", "Marketplace", "My company", "Orders", "Basket"],
+        ),
     ],
     ids=["csp", "reseller", "customer"],
 )
@@ -218,7 +235,7 @@ async def test_a_reseller_cannot_open_another_resellers_customer(page: Page, art
     await expect(page.get_by_role("alert")).to_have_text("No such account.")
     await expect(page.get_by_text("Tailspin")).to_have_count(0)
     await expect(nav(page)).to_have_text(
-        ["Home", "Customers", "Marketplace", "Margins", "My reseller account"]
+        ["Home", "Customers", "Marketplace", "Margins", "My reseller account", "Orders", "Basket"]
     )  # still signed in
     await page.screenshot(path=artifacts / "not-found.png", full_page=True)
 

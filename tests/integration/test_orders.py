@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -549,3 +550,68 @@ async def test_a_reseller_orders_for_its_customer_through_the_basket(catalog: Sa
 
 async def _basket_line() -> uuid.UUID:
     return await db.fetchval("SELECT id FROM basket_lines LIMIT 1")  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def talks_to_sandbox(catalog: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose pages call the served sandbox (the `client` fixture's app has none to call)."""
+    from app.main import create_app
+
+    app = create_app(catalog.settings, manage_pool=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as served:
+        yield served
+
+
+async def test_a_new_tenants_domain_is_checked_at_microsoft_as_it_is_typed(talks_to_sandbox, admin):
+    served = talks_to_sandbox
+    csrf = await factories.sign_in(served, admin)
+
+    async def message(prefix: str) -> str:
+        response = await served.post(
+            "/accounts/validate?field=tenant_domain",
+            data={"_csrf_token": csrf, "kind": "customer", "country": "US", "tenant_domain": prefix},
+        )
+        assert response.status_code == 200
+        return response.text
+
+    # an existing tenant at Microsoft that nobody here has as a customer yet
+    assert "The domain tailspintoys.onmicrosoft.com is already taken at Microsoft. Choose another." in (
+        await message("tailspintoys")
+    )
+    assert "already taken" not in await message(f"fresh{uuid.uuid4().hex[:8]}")
+
+
+async def test_a_second_subscription_can_end_with_the_first_and_its_first_term_is_pro_rata(
+    catalog: Sandbox, talks_to_sandbox
+):
+    client = talks_to_sandbox
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        customer = await us_customer()
+        user = await factories.user(customer)
+        first = await order(client, await factories.api_token(user), customer, line(EXCHANGE, 1, "P1Y", "annual"))
+        await provision(catalog)
+        exchange = (await db.fetch("SELECT * FROM subscriptions"))[0]
+        # 40 days on: a new term would end later than the first subscription; it may end with it instead
+        fixed.advance(days=40)
+        csrf = await factories.sign_in(client, user)
+        form = {"_csrf_token": csrf}
+        await client.post("/basket/lines", data={**form, "offer_id": BASIC, "plan": "P1Y/annual", "quantity": "2"})
+        page = await client.get("/basket")
+        assert f'<option value="{exchange["end_date"]}"' in page.text
+        assert "with Exchange Online (Plan 1)" in page.text
+        line_id = await _basket_line()
+        await client.post(f"/basket/lines/{line_id}", data={**form, "coterm_end_date": str(exchange["end_date"])})
+        placed = await client.post("/basket/checkout", data=form)
+        assert placed.status_code == 303, placed.text
+        await provision(catalog)
+        basic = (await db.fetch("SELECT * FROM subscriptions WHERE offer_id = $1", BASIC))[0]
+        assert basic["end_date"] == exchange["end_date"]  # co-termed
+        charge = (await db.fetch("SELECT * FROM charges WHERE subscription_id = $1", basic["id"]))[0]
+        days = (basic["end_date"] - basic["start_date"]).days + 1
+        full = (basic["start_date"].replace(year=basic["start_date"].year + 1) - basic["start_date"]).days
+        assert charge["per_seat_amount"] == (basic["unit_price"] * days / full).quantize(Decimal("0.01"))
+        microsoft = await db.fetch(
+            "SELECT subtotal FROM pcs_line_items WHERE subscription_id::text = $1", basic["partner_center_id"]
+        )
+        assert [m["subtotal"] for m in microsoft] == [charge["cost_amount"]]  # Microsoft prorates the same way
+        assert first.status_code == 201
