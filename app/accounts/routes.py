@@ -8,12 +8,12 @@ from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
-from app.accounts import rules, service
+from app.accounts import rules, service, tenants
 from app.accounts.address_rules import COUNTRY_CODES, CURRENCY_CODES, country_name
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
-from app.errors import Forbidden, Invalid
+from app.errors import Conflict, Forbidden, Invalid
 from app.web.auth import provide_me, signed_in
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
@@ -125,11 +125,16 @@ async def account_validate_field(
 async def account_detail(
     request: Request,
     me: NamedDependency[Principal],
+    settings: NamedDependency[Settings],
     account_id: FromPath[uuid.UUID],
     created: FromQuery[str] = "",
 ) -> Response:
     account = await service.get_account(me, account_id)
     context = {
+        "gdap_link": tenants.approval_link(settings, account["gdap_relationship_id"])
+        if account["gdap_relationship_id"]
+        else "",
+        "gdap_error": "",
         "account": account,
         "users": await service.list_users(me, account_id),
         "parent": await service.get_account(me, account["parent_id"])
@@ -233,6 +238,44 @@ async def account_mca(request: Request, me: NamedDependency[Principal], account_
     return redirect(request, request.url_for("account_detail", account_id=account_id))
 
 
+async def _gdap_card(
+    request: Request, me: Principal, settings: Settings, account_id: uuid.UUID, refused: Conflict | None = None
+) -> Response:
+    account = await service.get_account(me, account_id)
+    link = tenants.approval_link(settings, account["gdap_relationship_id"]) if account["gdap_relationship_id"] else ""
+    context = {"account": account, "gdap_link": link, "gdap_error": refused.message if refused else ""}
+    status = refused.status_code if refused else 200
+    return render(request, "accounts/detail.html", context, block="gdap", force_block=True, status_code=status)
+
+
+@post("/accounts/{account_id:uuid}/gdap", name="account_gdap_request")
+async def account_gdap_request(
+    request: Request,
+    me: NamedDependency[Principal],
+    settings: NamedDependency[Settings],
+    account_id: FromPath[uuid.UUID],
+) -> Response:
+    try:
+        await tenants.request_gdap(me, settings, account_id)
+    except Conflict as refused:
+        return await _gdap_card(request, me, settings, account_id, refused)
+    return await _gdap_card(request, me, settings, account_id)
+
+
+@post("/accounts/{account_id:uuid}/gdap/refresh", name="account_gdap_refresh")
+async def account_gdap_refresh(
+    request: Request,
+    me: NamedDependency[Principal],
+    settings: NamedDependency[Settings],
+    account_id: FromPath[uuid.UUID],
+) -> Response:
+    try:
+        await tenants.refresh_gdap(me, settings, account_id)
+    except Conflict as refused:
+        return await _gdap_card(request, me, settings, account_id, refused)
+    return await _gdap_card(request, me, settings, account_id)
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -246,6 +289,8 @@ router = Router(
         user_invite,
         user_set_active,
         account_mca,
+        account_gdap_request,
+        account_gdap_refresh,
     ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},

@@ -142,6 +142,9 @@ PAGES = [
     ),
     Case("POST", "/users/{peer_user}/active", same(303, other_reseller=404), {"active": "false"}),
     Case("POST", "/accounts/{customer}/mca", same(303, other_reseller=404), MCA_BODY),
+    # the world's customer has no existing tenant to link: authorized callers are refused on the card
+    Case("POST", "/accounts/{customer}/gdap", same(409, customer=403, other_reseller=404)),
+    Case("POST", "/accounts/{customer}/gdap/refresh", same(409, customer=403, other_reseller=404)),
     Case("GET", "/profile", same(200)),
     Case("POST", "/profile/tokens", same(200), {"name": "matrix"}),
     Case("POST", "/profile/tokens/{token}/revoke", same(200)),

@@ -615,3 +615,32 @@ async def test_a_second_subscription_can_end_with_the_first_and_its_first_term_i
         )
         assert [m["subtotal"] for m in microsoft] == [charge["cost_amount"]]  # Microsoft prorates the same way
         assert first.status_code == 201
+
+
+async def test_an_existing_tenant_is_linked_through_gdap_and_then_ordered_for(talks_to_sandbox, catalog, admin):
+    from app.partner_center.sandbox import directory
+
+    served = talks_to_sandbox
+    tailspin = directory.EXISTING_TENANTS[0]
+    customer = await us_customer(tenant_id=str(tailspin.id), name="Tailspin Toys")
+    headers = await factories.api_token(admin)
+    refused = await order(served, headers, customer, line(EXCHANGE, 1))
+    assert refused.json()["error"]["code"] == "gdap_required"
+
+    csrf = await factories.sign_in(served, admin)
+    asked = await served.post(f"/accounts/{customer['id']}/gdap", data={"_csrf_token": csrf})
+    assert "waiting for approval" in asked.text
+    relationship = await db.fetchval("SELECT gdap_relationship_id FROM accounts WHERE id = $1", customer["id"])
+    assert f"/AdminPortal/Home/partners/invitation/granularAdminRelationships/{relationship}" in asked.text
+    await directory.approve(relationship, f"admin@{tailspin.domain}")  # the tenant's admin, on Microsoft's page
+    checked = await served.post(f"/accounts/{customer['id']}/gdap/refresh", data={"_csrf_token": csrf})
+    assert "The CSP manages this tenant" in checked.text
+
+    placed = await order(served, headers, customer, line(EXCHANGE, 1))
+    assert placed.status_code == 201, placed.text
+    await provision(catalog)
+    done = (await served.get(f"/api/v1/orders/{placed.json()['id']}", headers=headers)).json()
+    assert done["status"] == "completed"
+    assert (
+        await db.fetchval("SELECT count(*) FROM pcs_subscriptions WHERE customer_id = $1", tailspin.id) == 1
+    )  # bought in the tenant the customer already had
