@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
@@ -255,11 +256,7 @@ async def account_gdap_request(
     settings: NamedDependency[Settings],
     account_id: FromPath[uuid.UUID],
 ) -> Response:
-    try:
-        await tenants.request_gdap(me, settings, account_id)
-    except Conflict as refused:
-        return await _gdap_card(request, me, settings, account_id, refused)
-    return await _gdap_card(request, me, settings, account_id)
+    return await _gdap_step(request, me, settings, account_id, tenants.request_gdap)
 
 
 @post("/accounts/{account_id:uuid}/gdap/refresh", name="account_gdap_refresh")
@@ -269,8 +266,18 @@ async def account_gdap_refresh(
     settings: NamedDependency[Settings],
     account_id: FromPath[uuid.UUID],
 ) -> Response:
+    return await _gdap_step(request, me, settings, account_id, tenants.refresh_gdap)
+
+
+async def _gdap_step(
+    request: Request,
+    me: Principal,
+    settings: Settings,
+    account_id: uuid.UUID,
+    step: Callable[[Principal, Settings, uuid.UUID], Awaitable[str]],
+) -> Response:
     try:
-        await tenants.refresh_gdap(me, settings, account_id)
+        await step(me, settings, account_id)
     except Conflict as refused:
         return await _gdap_card(request, me, settings, account_id, refused)
     return await _gdap_card(request, me, settings, account_id)

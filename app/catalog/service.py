@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -451,27 +452,37 @@ PLAN_LABELS = {
 }
 
 
-async def price_table(viewer: Principal, offer: dict, customer_id: uuid.UUID | None) -> list[dict]:
-    """One row per plan the offer is sold with: the viewer's price, or why there is none."""
+async def _viewer_prices(
+    viewer: Principal, customer_id: uuid.UUID | None
+) -> Callable[[dict, dict], Awaitable[rules.Quote]]:
+    """Prices for a page: the viewer's (or its chosen customer's), all at this moment."""
     buyer = await buyer_for(viewer, customer_id)
     settings = await catalog_settings()
     at = clock.now()
+
+    async def price(offer: dict, plan: dict) -> rules.Quote:
+        return await quote_for(
+            offer,
+            buyer,
+            term=plan["term"],
+            billing_plan=plan["billing_plan"],
+            at=at,
+            settings=settings,
+            resale=resale(viewer),
+        )
+
+    return price
+
+
+async def price_table(viewer: Principal, offer: dict, customer_id: uuid.UUID | None) -> list[dict]:
+    """One row per plan the offer is sold with: the viewer's price, or why there is none."""
+    price = await _viewer_prices(viewer, customer_id)
     table = []
     for plan in sorted(_plans(offer), key=lambda p: (p["term"], p["billing_plan"])):
         row = {**plan, "term_label": TERM_LABELS.get(plan["term"], plan["term"])}
         row["plan_label"] = PLAN_LABELS.get(plan["billing_plan"], plan["billing_plan"])
         try:
-            row["quote"] = quote_json(
-                await quote_for(
-                    offer,
-                    buyer,
-                    term=plan["term"],
-                    billing_plan=plan["billing_plan"],
-                    at=at,
-                    settings=settings,
-                    resale=resale(viewer),
-                )
-            )
+            row["quote"] = quote_json(await price(offer, plan))
         except rules.PriceUnavailable as refused:
             row["refused"] = str(refused)
         table.append(row)
@@ -480,22 +491,12 @@ async def price_table(viewer: Principal, offer: dict, customer_id: uuid.UUID | N
 
 async def headline_prices(viewer: Principal, offers: list[dict], customer_id: uuid.UUID | None) -> dict[str, dict]:
     """For a list: each offer's lowest monthly-equivalent price for the viewer (the "from" price)."""
-    buyer = await buyer_for(viewer, customer_id)
-    settings = await catalog_settings()
-    at = clock.now()
+    price = await _viewer_prices(viewer, customer_id)
     found: dict[str, dict] = {}
     for offer in offers:
         for plan in _plans(offer):
             try:
-                quote = await quote_for(
-                    offer,
-                    buyer,
-                    term=plan["term"],
-                    billing_plan=plan["billing_plan"],
-                    at=at,
-                    settings=settings,
-                    resale=resale(viewer),
-                )
+                quote = await price(offer, plan)
             except rules.PriceUnavailable:
                 continue
             months = rules.TERM_MONTHS.get(plan["term"], 1)
