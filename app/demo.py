@@ -99,7 +99,8 @@ RESELLERS: list[ResellerSpec] = [
                     "address_line1": "Friedrichstraße 100",
                     "city": "Berlin",
                     "postal_code": "10117",
-                    "tenant_domain": "tailspintoys",
+                    # it already has a Microsoft tenant (one of the sandbox's): ordering waits for GDAP
+                    "tenant_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, "tailspintoys.onmicrosoft.com")),
                 },
                 "user": {"email": "admin@tailspin.test", "name": "Toni Tailspin"},
             },
