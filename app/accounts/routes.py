@@ -136,6 +136,9 @@ async def account_detail(
         if account["gdap_relationship_id"]
         else "",
         "gdap_error": "",
+        "qualification_error": "",
+        "qualification_errors": {},
+        "qualification_values": {},
         "account": account,
         "users": await service.list_users(me, account_id),
         "parent": await service.get_account(me, account["parent_id"])
@@ -239,14 +242,28 @@ async def account_mca(request: Request, me: NamedDependency[Principal], account_
     return redirect(request, request.url_for("account_detail", account_id=account_id))
 
 
-async def _gdap_card(
-    request: Request, me: Principal, settings: Settings, account_id: uuid.UUID, refused: Conflict | None = None
+async def _tenant_card(
+    request: Request,
+    me: Principal,
+    settings: Settings,
+    account_id: uuid.UUID,
+    block: str,
+    refused: Conflict | Invalid | None = None,
+    values: dict | None = None,
 ) -> Response:
+    """The GDAP or qualification card of a customer's page, after a step (with the refusal, if any)."""
     account = await service.get_account(me, account_id)
     link = tenants.approval_link(settings, account["gdap_relationship_id"]) if account["gdap_relationship_id"] else ""
-    context = {"account": account, "gdap_link": link, "gdap_error": refused.message if refused else ""}
+    context = {
+        "account": account,
+        "gdap_link": link,
+        "gdap_error": refused.message if refused and block == "gdap" else "",
+        "qualification_error": refused.message if isinstance(refused, Conflict) and block == "qualification" else "",
+        "qualification_errors": refused.errors if isinstance(refused, Invalid) else {},
+        "qualification_values": values or {},
+    }
     status = refused.status_code if refused else 200
-    return render(request, "accounts/detail.html", context, block="gdap", force_block=True, status_code=status)
+    return render(request, "accounts/detail.html", context, block=block, force_block=True, status_code=status)
 
 
 @post("/accounts/{account_id:uuid}/gdap", name="account_gdap_request")
@@ -256,7 +273,7 @@ async def account_gdap_request(
     settings: NamedDependency[Settings],
     account_id: FromPath[uuid.UUID],
 ) -> Response:
-    return await _gdap_step(request, me, settings, account_id, tenants.request_gdap)
+    return await _tenant_step(request, me, settings, account_id, "gdap", tenants.request_gdap)
 
 
 @post("/accounts/{account_id:uuid}/gdap/refresh", name="account_gdap_refresh")
@@ -266,21 +283,48 @@ async def account_gdap_refresh(
     settings: NamedDependency[Settings],
     account_id: FromPath[uuid.UUID],
 ) -> Response:
-    return await _gdap_step(request, me, settings, account_id, tenants.refresh_gdap)
+    return await _tenant_step(request, me, settings, account_id, "gdap", tenants.refresh_gdap)
 
 
-async def _gdap_step(
+@post("/accounts/{account_id:uuid}/qualification", name="account_qualification_request")
+async def account_qualification_request(
+    request: Request,
+    me: NamedDependency[Principal],
+    settings: NamedDependency[Settings],
+    account_id: FromPath[uuid.UUID],
+) -> Response:
+    values = await form_values(request)
+
+    async def ask(me: Principal, settings: Settings, account_id: uuid.UUID) -> str:
+        return await tenants.request_qualification(me, settings, account_id, values)
+
+    return await _tenant_step(request, me, settings, account_id, "qualification", ask, values)
+
+
+@post("/accounts/{account_id:uuid}/qualification/refresh", name="account_qualification_refresh")
+async def account_qualification_refresh(
+    request: Request,
+    me: NamedDependency[Principal],
+    settings: NamedDependency[Settings],
+    account_id: FromPath[uuid.UUID],
+) -> Response:
+    return await _tenant_step(request, me, settings, account_id, "qualification", tenants.refresh_qualification)
+
+
+async def _tenant_step(
     request: Request,
     me: Principal,
     settings: Settings,
     account_id: uuid.UUID,
+    block: str,
     step: Callable[[Principal, Settings, uuid.UUID], Awaitable[str]],
+    values: dict | None = None,
 ) -> Response:
     try:
         await step(me, settings, account_id)
-    except Conflict as refused:
-        return await _gdap_card(request, me, settings, account_id, refused)
-    return await _gdap_card(request, me, settings, account_id)
+    except (Conflict, Invalid) as refused:
+        return await _tenant_card(request, me, settings, account_id, block, refused, values)
+    return await _tenant_card(request, me, settings, account_id, block)
 
 
 router = Router(
@@ -298,6 +342,8 @@ router = Router(
         account_mca,
         account_gdap_request,
         account_gdap_refresh,
+        account_qualification_request,
+        account_qualification_refresh,
     ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},

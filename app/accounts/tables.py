@@ -45,6 +45,9 @@ class Account(Table, tablename="accounts"):
     tenant_origin = Text(null=True, default=None)  # created | existing
     gdap_relationship_id = Text(null=True, default=None)
     gdap_status = Text(null=True, default=None)
+    qualification_request = Text(null=True, default=None)  # education | government, asked at Partner Center
+    qualification_status = Text(null=True, default=None)  # Microsoft's vettingStatus
+    qualification_requested_at = _ts(null=True)
     created_at = _ts()
     updated_at = _ts()
 

@@ -1,21 +1,23 @@
-"""A customer's existing Microsoft tenant, linked through a GDAP relationship (NCE_RULES 3.3, facts 3.5).
+"""A customer's Microsoft tenant: created at Partner Center, or an existing one linked through a GDAP
+relationship (NCE_RULES 3.3, facts 3.5), and the segment qualifications Microsoft vets for it (NCE_RULES 3.4).
 
-The CSP (or the customer's reseller) asks Microsoft Graph for a delegated-admin relationship with the roles
-Cloudseat needs, locks it for approval, and gives the customer's Global Administrator the approval link. Ordering
-for the tenant waits until Graph reports the relationship active.
+For an existing tenant the CSP (or the customer's reseller) asks Microsoft Graph for a delegated-admin
+relationship with the roles Cloudseat needs, locks it for approval, and gives the customer's Global Administrator
+the approval link. Ordering for the tenant waits until Graph reports the relationship active.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
-from app.errors import Conflict, Forbidden
-from app.partner_center.client import gdap_approval_link
+from app.errors import Conflict, Forbidden, Invalid
+from app.partner_center.client import PartnerCenterClient, gdap_approval_link
 from app.partner_center.errors import BusinessRuleError
 
 # Entra built-in roles (template ids) Cloudseat needs to manage the customer's users and licences
@@ -25,6 +27,69 @@ ROLES = (
     "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",  # Directory Readers
 )
 REQUESTS = uuid.UUID("0f4a7c52-3f7e-4b8e-a6f1-6f2f7e0b9c11")
+
+
+class TenantRefused(Exception):
+    """Partner Center would not create the customer's tenant (a domain already taken, say)."""
+
+
+async def ensure_tenant(client: PartnerCenterClient, customer_id: uuid.UUID) -> str:
+    """The customer's Microsoft tenant, created at Partner Center the first time it is needed (its first order,
+    a qualification request); the same request if asked again."""
+    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
+    if account["tenant_id"]:
+        return str(account["tenant_id"])
+    reseller = None
+    if account["parent_id"]:
+        reseller = (await db.fetch("SELECT mpn_id FROM accounts WHERE id = $1", account["parent_id"]))[0]
+    body = _customer_body(account, reseller["mpn_id"] if reseller else None)
+    try:
+        created = await client.create_customer(body, request_id=str(uuid.uuid5(REQUESTS, f"tenant:{customer_id}")))
+    except BusinessRuleError as exc:
+        raise TenantRefused(exc.description) from None
+    await db.execute(
+        "UPDATE accounts SET tenant_id = $2, tenant_domain = coalesce(tenant_domain, $3), tenant_origin = 'created', "
+        "updated_at = $4 WHERE id = $1",
+        customer_id,
+        uuid.UUID(str(created.id)),
+        created.company_profile.domain if created.company_profile else None,
+        clock.now(),
+    )
+    await audit.record(None, "account", customer_id, "tenant_created", after={"tenant_id": str(created.id)})
+    return str(created.id)
+
+
+def _customer_body(account: dict, reseller_mpn: str | None) -> dict:
+    name = account["name"].split()
+    domain = account["tenant_domain"] or _domain_from(account["name"], account["id"])
+    body: dict[str, Any] = {
+        "companyProfile": {"domain": domain},
+        "billingProfile": {
+            "email": account["email"],
+            "culture": "en-US",
+            "language": "en",
+            "companyName": account["name"],
+            "defaultAddress": {
+                "firstName": name[0],
+                "lastName": name[-1] if len(name) > 1 else name[0],
+                "addressLine1": account["address_line1"],
+                "addressLine2": account["address_line2"],
+                "city": account["city"],
+                "state": account["state"],
+                "postalCode": account["postal_code"],
+                "country": account["country"],
+                "phoneNumber": account["phone"],
+            },
+        },
+    }
+    if reseller_mpn:
+        body["associatedPartnerId"] = reseller_mpn
+    return body
+
+
+def _domain_from(name: str, account_id: uuid.UUID) -> str:
+    prefix = "".join(c for c in name.lower() if c.isalnum())[:18] or "tenant"
+    return f"{prefix}{account_id.hex[:8]}.onmicrosoft.com"
 
 
 def approval_link(settings: Settings, relationship_id: str) -> str:
@@ -106,3 +171,96 @@ async def _store(actor: Principal, account_id: uuid.UUID, relationship_id: str, 
         await audit.record(
             actor, "account", account_id, action, after={"relationship_id": relationship_id, "status": status}
         )
+
+
+# --- Segment qualifications (NCE_RULES 3.4, facts 3.3) -----------------------------------------------------------
+
+# what a partner may ask Microsoft to vet; nonprofit eligibility comes from Microsoft's nonprofit programme
+QUALIFICATIONS = {"education": "Education", "government": "GovernmentCommunityCloud"}
+
+
+def _qualification_body(values: dict) -> tuple[str, dict, str | None]:
+    kind = str(values.get("qualification") or "")
+    if kind not in QUALIFICATIONS:
+        raise Invalid({"qualification": "Choose education or government."})
+    body: dict = {"qualification": QUALIFICATIONS[kind]}
+    code = None
+    if kind == "education":
+        segment = str(values.get("education_segment") or "")
+        if segment not in ("K12", "HigherEducation"):
+            raise Invalid({"education_segment": "Choose K-12 or higher education."})
+        body |= {"educationSegment": segment, "website": str(values.get("website") or "").strip() or None}
+    else:
+        code = str(values.get("validation_code") or "").strip()
+        if not code:
+            raise Invalid({"validation_code": "Enter the validation code Microsoft gave for this customer."})
+    return kind, body, code
+
+
+async def request_qualification(actor: Principal, settings: Settings, account_id: uuid.UUID, values: dict) -> str:
+    """Ask Microsoft to vet the customer for a segment (creating its tenant first if it has none); returns
+    Microsoft's vetting status. Segment offers can be ordered once it is Approved."""
+    from app.partner_center.connection import job_client
+
+    account = await accounts.get_account(actor, account_id)
+    if account["kind"] != "customer":
+        raise Conflict("not_a_customer", "Only customers are qualified for a segment.")
+    kind, body, code = _qualification_body(values)
+    if account["qualification"] == kind:
+        raise Conflict("already_qualified", f"This customer is already qualified for {kind}.")
+    if account["tenant_origin"] == "existing" and account["gdap_status"] != "active":
+        raise Conflict("gdap_required", "Link the customer's tenant through GDAP before asking for a qualification.")
+    client = await job_client(settings)
+    try:
+        tenant = await ensure_tenant(client, account_id)
+        vetted = await client.add_qualification(
+            tenant,
+            body,
+            validation_code=code,
+            request_id=str(uuid.uuid5(REQUESTS, f"qualification:{account_id}:{kind}")),
+        )
+    except (BusinessRuleError, TenantRefused) as refused:
+        reason = refused.description if isinstance(refused, BusinessRuleError) else str(refused)
+        raise Conflict("qualification_refused", f"Microsoft refused the qualification: {reason}") from None
+    finally:
+        await client.aclose()
+    status = vetted.vetting_status or "InReview"
+    await _store_qualification(actor, account_id, kind, status, requested=True)
+    return status
+
+
+async def refresh_qualification(actor: Principal, settings: Settings, account_id: uuid.UUID) -> str:
+    """Microsoft's vetting of the requested qualification; Approved makes it the customer's segment."""
+    from app.partner_center.connection import job_client
+
+    account = await accounts.get_account(actor, account_id)
+    kind = account["qualification_request"]
+    if not kind or not account["tenant_id"]:
+        return "none"
+    client = await job_client(settings)
+    try:
+        found = await client.qualifications(str(account["tenant_id"]))
+    finally:
+        await client.aclose()
+    status = next((q.vetting_status for q in found if q.qualification == QUALIFICATIONS[kind]), None) or "unknown"
+    if status != account["qualification_status"]:
+        await _store_qualification(actor, account_id, kind, status)
+    return status
+
+
+async def _store_qualification(
+    actor: Principal, account_id: uuid.UUID, kind: str, status: str, *, requested: bool = False
+) -> None:
+    async with db.transaction():
+        await db.execute(
+            "UPDATE accounts SET qualification_request = $2, qualification_status = $3, "
+            "qualification = CASE WHEN $3 = 'Approved' THEN $2 ELSE qualification END, "
+            "qualification_requested_at = CASE WHEN $5 THEN $4 ELSE qualification_requested_at END, updated_at = $4 "
+            "WHERE id = $1",
+            account_id,
+            kind,
+            status,
+            clock.now(),
+            requested,
+        )
+        await audit.record(actor, "account", account_id, "qualification", after={"segment": kind, "status": status})

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app import clock, db
+from app.accounts import tenants
 from app.audit import service as audit
 from app.billing import service as billing
 from app.config import Settings
@@ -49,9 +50,9 @@ async def provision(order_id: uuid.UUID, client: PartnerCenterClient) -> dict:
     await db.execute("UPDATE orders SET status = 'provisioning', updated_at = $2 WHERE id = $1", order_id, clock.now())
     await operations.set_status(order["operation_id"], "running")
     try:
-        tenant = await ensure_tenant(client, order["customer_id"])
+        tenant = await tenants.ensure_tenant(client, order["customer_id"])
         await ensure_agreement(client, order["customer_id"], tenant)
-    except LinesRefused as refused:
+    except (tenants.TenantRefused, LinesRefused) as refused:
         await _fail_lines(order_id, None, str(refused))
     waves = [r["wave"] for r in await db.fetch("SELECT DISTINCT wave FROM order_lines WHERE order_id = $1", order_id)]
     for wave in sorted(waves):
@@ -60,64 +61,6 @@ async def provision(order_id: uuid.UUID, client: PartnerCenterClient) -> dict:
 
 
 # --- The customer at Partner Center --------------------------------------------------------------------------
-
-
-async def ensure_tenant(client: PartnerCenterClient, customer_id: uuid.UUID) -> str:
-    """The customer's Microsoft tenant, created at Partner Center the first time it orders."""
-    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
-    if account["tenant_id"]:
-        return str(account["tenant_id"])
-    reseller = None
-    if account["parent_id"]:
-        reseller = (await db.fetch("SELECT mpn_id FROM accounts WHERE id = $1", account["parent_id"]))[0]
-    body = _customer_body(account, reseller["mpn_id"] if reseller else None)
-    try:
-        created = await client.create_customer(body, request_id=request_id("tenant", customer_id))
-    except BusinessRuleError as exc:
-        raise LinesRefused(exc.description) from None
-    await db.execute(
-        "UPDATE accounts SET tenant_id = $2, tenant_domain = coalesce(tenant_domain, $3), tenant_origin = 'created', "
-        "updated_at = $4 WHERE id = $1",
-        customer_id,
-        uuid.UUID(str(created.id)),
-        created.company_profile.domain if created.company_profile else None,
-        clock.now(),
-    )
-    await audit.record(None, "account", customer_id, "tenant_created", after={"tenant_id": str(created.id)})
-    return str(created.id)
-
-
-def _customer_body(account: dict, reseller_mpn: str | None) -> dict:
-    name = account["name"].split()
-    domain = account["tenant_domain"] or _domain_from(account["name"], account["id"])
-    body: dict[str, Any] = {
-        "companyProfile": {"domain": domain},
-        "billingProfile": {
-            "email": account["email"],
-            "culture": "en-US",
-            "language": "en",
-            "companyName": account["name"],
-            "defaultAddress": {
-                "firstName": name[0],
-                "lastName": name[-1] if len(name) > 1 else name[0],
-                "addressLine1": account["address_line1"],
-                "addressLine2": account["address_line2"],
-                "city": account["city"],
-                "state": account["state"],
-                "postalCode": account["postal_code"],
-                "country": account["country"],
-                "phoneNumber": account["phone"],
-            },
-        },
-    }
-    if reseller_mpn:
-        body["associatedPartnerId"] = reseller_mpn
-    return body
-
-
-def _domain_from(name: str, account_id: uuid.UUID) -> str:
-    prefix = "".join(c for c in name.lower() if c.isalnum())[:18] or "tenant"
-    return f"{prefix}{account_id.hex[:8]}.onmicrosoft.com"
 
 
 async def ensure_agreement(client: PartnerCenterClient, customer_id: uuid.UUID, tenant: str) -> None:

@@ -145,6 +145,9 @@ PAGES = [
     # the world's customer has no existing tenant to link: authorized callers are refused on the card
     Case("POST", "/accounts/{customer}/gdap", same(409, customer=403, other_reseller=404)),
     Case("POST", "/accounts/{customer}/gdap/refresh", same(409, customer=403, other_reseller=404)),
+    # a field missing: authorized callers reach the form's validation (Partner Center is not needed for it)
+    Case("POST", "/accounts/{customer}/qualification", same(422, other_reseller=404), {"qualification": "education"}),
+    Case("POST", "/accounts/{customer}/qualification/refresh", same(200, other_reseller=404)),
     Case("GET", "/profile", same(200)),
     Case("POST", "/profile/tokens", same(200), {"name": "matrix"}),
     Case("POST", "/profile/tokens/{token}/revoke", same(200)),

@@ -18,6 +18,7 @@ import pytest
 
 from app import clock, db
 from app.accounts import service as accounts
+from app.accounts import tenants
 from app.config import ROOT
 from app.jobs.worker import drain
 from app.orders import jobs
@@ -168,7 +169,7 @@ async def test_a_line_microsoft_refuses_fails_with_its_reason_and_releases_its_c
     placed = await order(client, headers, customer, line(BASIC, 2), line(EXCHANGE, 1))
     assert placed.status_code == 201
     await db.execute("UPDATE pcs_faults SET provisioning_ms = 0")
-    tenant = await jobs.ensure_tenant(catalog.client(await catalog.user_tokens()), customer["id"])
+    tenant = await tenants.ensure_tenant(catalog.client(await catalog.user_tokens()), customer["id"])
     await db.execute(
         "INSERT INTO pcs_subscriptions (id, customer_id, product_id, sku_id, availability_id, segment, friendly_name, "
         "quantity, status, term_duration, billing_cycle, unit_price, currency, start_date, end_date, auto_renew, "
@@ -644,3 +645,34 @@ async def test_an_existing_tenant_is_linked_through_gdap_and_then_ordered_for(ta
     assert (
         await db.fetchval("SELECT count(*) FROM pcs_subscriptions WHERE customer_id = $1", tailspin.id) == 1
     )  # bought in the tenant the customer already had
+
+
+async def test_an_education_qualification_is_asked_of_microsoft_and_opens_its_offers(talks_to_sandbox, catalog, admin):
+    served = talks_to_sandbox
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        customer = await us_customer(name="Litware College")
+        headers = await factories.api_token(admin)
+        csrf = await factories.sign_in(served, admin)
+        missing = await served.post(
+            f"/accounts/{customer['id']}/qualification", data={"_csrf_token": csrf, "qualification": "education"}
+        )
+        assert missing.status_code == 422
+        assert "Choose K-12 or higher education." in missing.text
+        asked = await served.post(
+            f"/accounts/{customer['id']}/qualification",
+            data={"_csrf_token": csrf, "qualification": "education", "education_segment": "HigherEducation",
+                  "website": "https://college.example"},
+        )  # fmt: skip
+        assert asked.status_code == 200, asked.text
+        assert "InReview" in asked.text
+        account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer["id"]))[0]
+        assert account["tenant_id"] is not None  # the tenant was created to be vetted
+        assert (account["qualification"], account["qualification_status"]) == ("commercial", "InReview")
+        refused = await order(served, headers, customer, line(A3_FACULTY, 5, "P1Y", "annual"))
+        assert refused.json()["error"]["code"] == "segment"
+
+        fixed.advance(days=1, minutes=1)  # Microsoft's vetting (the sandbox approves after a day)
+        checked = await served.post(f"/accounts/{customer['id']}/qualification/refresh", data={"_csrf_token": csrf})
+        assert "Buys <strong>education</strong> prices" in checked.text
+        placed = await order(served, headers, customer, line(A3_FACULTY, 5, "P1Y", "annual"))
+        assert placed.status_code == 201, placed.text
