@@ -664,7 +664,7 @@ async def test_an_education_qualification_is_asked_of_microsoft_and_opens_its_of
                   "website": "https://college.example"},
         )  # fmt: skip
         assert asked.status_code == 200, asked.text
-        assert "InReview" in asked.text
+        assert "in review" in asked.text
         account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer["id"]))[0]
         assert account["tenant_id"] is not None  # the tenant was created to be vetted
         assert (account["qualification"], account["qualification_status"]) == ("commercial", "InReview")
