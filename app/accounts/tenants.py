@@ -9,6 +9,7 @@ the approval link. Ordering for the tenant waits until Graph reports the relatio
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from app import clock, db
@@ -143,9 +144,13 @@ async def request_gdap(actor: Principal, settings: Settings, account_id: uuid.UU
 
 async def refresh_gdap(actor: Principal, settings: Settings, account_id: uuid.UUID) -> str:
     """Graph's current status of the customer's relationship (active once its admin approved)."""
+    return await _refresh_gdap(actor, settings, await _linked_customer(actor, account_id))
+
+
+async def _refresh_gdap(actor: Principal | None, settings: Settings, account: dict) -> str:
     from app.partner_center.connection import job_client
 
-    account = await _linked_customer(actor, account_id)
+    account_id = account["id"]
     if not account["gdap_relationship_id"]:
         return "none"
     client = await job_client(settings)
@@ -159,7 +164,9 @@ async def refresh_gdap(actor: Principal, settings: Settings, account_id: uuid.UU
     return status
 
 
-async def _store(actor: Principal, account_id: uuid.UUID, relationship_id: str, status: str, action: str) -> None:
+async def _store(
+    actor: Principal | None, account_id: uuid.UUID, relationship_id: str, status: str, action: str
+) -> None:
     async with db.transaction():
         await db.execute(
             "UPDATE accounts SET gdap_relationship_id = $2, gdap_status = $3, updated_at = $4 WHERE id = $1",
@@ -231,9 +238,13 @@ async def request_qualification(actor: Principal, settings: Settings, account_id
 
 async def refresh_qualification(actor: Principal, settings: Settings, account_id: uuid.UUID) -> str:
     """Microsoft's vetting of the requested qualification; Approved makes it the customer's segment."""
+    return await _refresh_qualification(actor, settings, await accounts.get_account(actor, account_id))
+
+
+async def _refresh_qualification(actor: Principal | None, settings: Settings, account: dict) -> str:
     from app.partner_center.connection import job_client
 
-    account = await accounts.get_account(actor, account_id)
+    account_id = account["id"]
     kind = account["qualification_request"]
     if not kind or not account["tenant_id"]:
         return "none"
@@ -249,7 +260,7 @@ async def refresh_qualification(actor: Principal, settings: Settings, account_id
 
 
 async def _store_qualification(
-    actor: Principal, account_id: uuid.UUID, kind: str, status: str, *, requested: bool = False
+    actor: Principal | None, account_id: uuid.UUID, kind: str, status: str, *, requested: bool = False
 ) -> None:
     async with db.transaction():
         await db.execute(
@@ -264,3 +275,35 @@ async def _store_qualification(
             requested,
         )
         await audit.record(actor, "account", account_id, "qualification", after={"segment": kind, "status": status})
+
+
+# --- Waiting on Microsoft: the scheduler asks again ----------------------------------------------------------
+
+JOB = "tenant_status"
+WAITING_SQL = """
+SELECT id FROM accounts WHERE kind = 'customer' AND (
+    (gdap_relationship_id IS NOT NULL AND gdap_status IN ('created', 'approvalPending', 'activating', 'approved'))
+    OR (qualification_request IS NOT NULL AND qualification_status = 'InReview'))
+"""
+
+
+async def due(now: datetime) -> int:
+    """Every hour, for each customer waiting on a GDAP approval or a qualification's vetting, queue a look at
+    Microsoft's answer (one per customer and hour, whichever processes tick)."""
+    from app.jobs import queue
+
+    waiting = await db.fetch(WAITING_SQL)
+    for row in waiting:
+        await queue.enqueue(JOB, {"account_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}:{now:%Y%m%d%H}")
+    return len(waiting)
+
+
+async def run_job(payload: dict, settings: Settings) -> None:
+    rows = await db.fetch("SELECT * FROM accounts WHERE id = $1", uuid.UUID(payload["account_id"]))
+    if not rows:
+        return
+    await _refresh_gdap(None, settings, rows[0])
+    await _refresh_qualification(None, settings, rows[0])
+
+
+HANDLERS = {JOB: run_job}

@@ -17,9 +17,10 @@ INTERVAL_SECONDS = 60
 
 
 def due_checks() -> list[Callable[[datetime], Awaitable[object]]]:
+    from app.accounts import tenants
     from app.catalog import sync
 
-    return [sync.due]
+    return [sync.due, tenants.due]
 
 
 async def tick(now: datetime | None = None) -> None:

@@ -32,11 +32,12 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 def handlers() -> dict[str, Handler]:
     """The registry of job handlers: entrypoint name -> async function(payload, settings)."""
+    from app.accounts import tenants
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
     from app.orders import jobs as order_jobs
 
-    return {**mail_jobs.HANDLERS, **catalog_sync.HANDLERS, **order_jobs.HANDLERS}
+    return {**mail_jobs.HANDLERS, **catalog_sync.HANDLERS, **order_jobs.HANDLERS, **tenants.HANDLERS}
 
 
 def build(connection: asyncpg.Connection, settings: Settings) -> QueueManager:

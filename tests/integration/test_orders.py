@@ -633,9 +633,15 @@ async def test_an_existing_tenant_is_linked_through_gdap_and_then_ordered_for(ta
     assert "waiting for approval" in asked.text
     relationship = await db.fetchval("SELECT gdap_relationship_id FROM accounts WHERE id = $1", customer["id"])
     assert f"/AdminPortal/Home/partners/invitation/granularAdminRelationships/{relationship}" in asked.text
-    await directory.approve(relationship, f"admin@{tailspin.domain}")  # the tenant's admin, on Microsoft's page
     checked = await served.post(f"/accounts/{customer['id']}/gdap/refresh", data={"_csrf_token": csrf})
-    assert "The CSP manages this tenant" in checked.text
+    assert "waiting for approval" in checked.text
+    await directory.approve(relationship, f"admin@{tailspin.domain}")  # the tenant's admin, on Microsoft's page
+    # nobody presses a button: the scheduler's hourly look at what Microsoft has answered finds it active
+    assert await tenants.due(clock.now()) == 1
+    await provision(catalog)
+    page = await served.get(f"/accounts/{customer['id']}")
+    assert "The CSP manages this tenant" in page.text
+    assert await tenants.due(clock.now()) == 0
 
     placed = await order(served, headers, customer, line(EXCHANGE, 1))
     assert placed.status_code == 201, placed.text
