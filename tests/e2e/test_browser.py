@@ -366,3 +366,23 @@ async def test_a_customer_orders_a_base_and_its_addon_and_sees_both_provisioned(
     await page.screenshot(path=artifacts / "order-completed.png", full_page=True)
     await nav(page).filter(has_text="Orders").click()
     await expect(page.locator("#orders-table tbody tr").first).to_contain_text("Completed")
+
+
+async def test_a_reseller_orders_for_its_customer_and_attests_the_agreement(page: Page, artifacts):
+    await sign_in(page, RESELLER)
+    await nav(page).filter(has_text="Marketplace").click()
+    await wait_for_catalog(page)
+    await add_to_basket(page, "CFQ7TTC0LHPL:000W", "1 year, paid yearly", 10)  # Microsoft 365 A3 for faculty
+    await page.get_by_label("Ordering for").select_option(label="Litware Schools (US, USD)")
+    lines = page.locator("#basket-lines tbody tr")
+    await expect(lines.first).to_contain_text("Term ends")  # priced for Litware once it is chosen
+    await page.get_by_label("Signer first name").fill("Lee")
+    await page.get_by_label("Signer last name").fill("Litware")
+    await page.get_by_label("Signer email").fill("lee@litware.test")
+    await page.get_by_role("button", name="Record the acceptance").click()
+    await expect(page.locator("#mca")).to_contain_text("accepted by Lee Litware")
+    await page.get_by_role("button", name="Place the order").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Order ")
+    await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
+    await expect(page.locator("#order-progress tbody tr")).to_contain_text(["Active"])
+    await page.screenshot(path=artifacts / "order-reseller.png", full_page=True)
