@@ -156,9 +156,9 @@ def resale(viewer: Principal) -> bool:
 
 
 # everything one price needs, in one round trip: the plan's rows in force, the margin rules that may apply, the
-# FX rates into the buyer's currency, and Microsoft's automatic promotions for the plan in the buyer's market.
-# A unit price knows no seat count or purchase history: promotions needing more than one seat or a first
-# purchase are left to the order's own check with Partner Center.
+# FX rates into the buyer's currency, and Microsoft's automatic promotions for the plan in the buyer's market
+# and the seat count ($9: one seat for a unit price, the line's seats for an order). Promotions for a first
+# purchase are not automatic: they are named on the cart.
 QUOTE_INPUTS_SQL = """
 SELECT
   ARRAY(SELECT ROW(market, currency, segment, term, billing_plan, unit_price, erp_price, effective_start,
@@ -170,7 +170,8 @@ SELECT
   ARRAY(SELECT ROW(from_currency, to_currency, effective_from, rate) FROM fx_rates WHERE to_currency = $7) AS fx,
   ARRAY(SELECT ROW(p.id, (x->>'percent')::numeric)
         FROM catalog_promotions p, jsonb_array_elements(p.products) x
-        WHERE p.market = $8 AND p.auto_applicable AND NOT p.first_purchase_only AND coalesce(p.min_seats, 1) <= 1
+        WHERE p.market = $8 AND p.auto_applicable AND NOT p.first_purchase_only
+          AND coalesce(p.min_seats, 1) <= $9 AND (p.max_seats IS NULL OR $9 <= p.max_seats)
           AND p.starts_at <= $5 AND p.ends_at >= $5
           AND p.products @> jsonb_build_array(jsonb_build_object('offer_id', $1::text))
           AND x->>'offer_id' = $1 AND x->>'term' = $2 AND x->>'billing_plan' = $3) AS promotions
@@ -186,6 +187,7 @@ async def quote_for(
     at: datetime,
     settings: dict,
     resale: bool = True,
+    seats: int = 1,
 ) -> rules.Quote:
     """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide. A
     reseller's customer: what the customer pays (`resale`), or what the CSP bills the reseller."""
@@ -200,6 +202,7 @@ async def quote_for(
             [a for a in (buyer.customer_id, buyer.reseller_id) if a],
             buyer.currency,
             buyer.country,
+            seats,
         )
     )[0]
     margins = [rules.MarginRule(*r) for r in inputs["margins"]]

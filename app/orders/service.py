@@ -119,11 +119,18 @@ async def price_lines(actor: Principal, customer_id: uuid.UUID, requested: list[
                 at=now,
                 settings=settings,
                 resale=False,
+                seats=wanted.quantity,
             )
             sold = bought
             if buyer.reseller_id:
                 sold = await catalog.quote_for(
-                    offer, qualified, term=wanted.term, billing_plan=wanted.billing_plan, at=now, settings=settings
+                    offer,
+                    qualified,
+                    term=wanted.term,
+                    billing_plan=wanted.billing_plan,
+                    at=now,
+                    settings=settings,
+                    seats=wanted.quantity,
                 )
         except catalog_rules.PriceUnavailable as unavailable:
             raise refused(rules.Refusal("price_unavailable", str(unavailable), n)) from None

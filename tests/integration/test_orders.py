@@ -682,3 +682,29 @@ async def test_an_education_qualification_is_asked_of_microsoft_and_opens_its_of
         assert "Buys <strong>education</strong> prices" in checked.text
         placed = await order(served, headers, customer, line(A3_FACULTY, 5, "P1Y", "annual"))
         assert placed.status_code == 201, placed.text
+
+
+async def test_a_promotion_for_enough_seats_lowers_the_order_and_microsofts_cost_alike(catalog: Sandbox, admin, client):
+    sales = "CFQ7TTC0LH3B:0002"  # Dynamics 365 Sales Enterprise: 15% off on three years from 5 seats
+    customer = await us_customer()
+    headers = await factories.api_token(admin)
+    few = (await order(client, headers, customer, line(sales, 4, "P3Y", "monthly"))).json()
+    many = (await order(client, headers, customer, line(sales, 5, "P3Y", "monthly"))).json()
+    lines = {r["quantity"]: r for r in await db.fetch("SELECT * FROM order_lines")}
+    assert lines[4]["promotion_id"] is None
+    assert lines[5]["promotion_id"] == "39NFJQT1T6HX:0001:39NFJQT1Q9KB"
+    # the same amount every month: 15% off the monthly installment, times 36
+    per_month = (lines[4]["unit_price"] / 36 * Decimal("0.85")).quantize(Decimal("0.01"))
+    assert lines[5]["unit_price"] == per_month * 36
+    await provision(catalog)
+    for placed in (few, many):
+        assert (await client.get(f"/api/v1/orders/{placed['id']}", headers=headers)).json()["status"] == "completed"
+    promoted = (await db.fetch("SELECT * FROM subscriptions WHERE quantity = 5"))[0]
+    charge = (await db.fetch("SELECT * FROM charges WHERE subscription_id = $1", promoted["id"]))[0]
+    microsoft = await db.fetch(
+        "SELECT subtotal, promotion_id FROM pcs_line_items WHERE subscription_id::text = $1",
+        promoted["partner_center_id"],
+    )
+    assert [(m["subtotal"], m["promotion_id"]) for m in microsoft] == [
+        (charge["cost_amount"], "39NFJQT1T6HX:0001:39NFJQT1Q9KB")
+    ]
