@@ -434,11 +434,12 @@ def offer_json(row: dict) -> dict:
         "upgrade_targets": list(row["upgrade_targets"]),
         "min_quantity": row["min_quantity"],
         "max_quantity": row["max_quantity"],
-        "plans": sorted(_plans(row), key=lambda p: (p["term"], p["billing_plan"])),
+        "plans": sorted(plans_of(row), key=lambda p: (p["term"], p["billing_plan"])),
     }
 
 
-def _plans(row: dict) -> list[dict]:
+def plans_of(row: dict) -> list[dict]:
+    """The terms and plans an offer row (selected with PLANS_SQL) is sold with."""
     plans = row.get("plans") or []
     return json.loads(plans) if isinstance(plans, str) else list(plans)
 
@@ -481,7 +482,7 @@ async def price_table(viewer: Principal, offer: dict, customer_id: uuid.UUID | N
     """One row per plan the offer is sold with: the viewer's price, or why there is none."""
     price = await _viewer_prices(viewer, customer_id)
     table = []
-    for plan in sorted(_plans(offer), key=lambda p: (p["term"], p["billing_plan"])):
+    for plan in sorted(plans_of(offer), key=lambda p: (p["term"], p["billing_plan"])):
         row = {**plan, "term_label": TERM_LABELS.get(plan["term"], plan["term"])}
         row["plan_label"] = PLAN_LABELS.get(plan["billing_plan"], plan["billing_plan"])
         try:
@@ -497,7 +498,7 @@ async def headline_prices(viewer: Principal, offers: list[dict], customer_id: uu
     price = await _viewer_prices(viewer, customer_id)
     found: dict[str, dict] = {}
     for offer in offers:
-        for plan in _plans(offer):
+        for plan in plans_of(offer):
             try:
                 quote = await price(offer, plan)
             except rules.PriceUnavailable:

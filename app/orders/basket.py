@@ -12,6 +12,7 @@ from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.catalog import rules as catalog_rules
+from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import AppError, Invalid, NotFound
 from app.orders import service
@@ -42,11 +43,16 @@ async def _customer_for(actor: Principal, customer_id: uuid.UUID | None) -> uuid
 
 
 async def lines(actor: Principal) -> list[dict]:
-    return await db.fetch(
-        "SELECT l.*, o.title, o.kind, o.min_quantity, o.max_quantity FROM basket_lines l "
-        "JOIN catalog_offers o ON o.id = l.offer_id WHERE l.user_id = $1 ORDER BY l.added_at, l.id",
+    """The basket's lines, each with the terms and plans its offer is sold with (to change them in place)."""
+    rows = await db.fetch(
+        f"SELECT l.*, o.title, o.kind, o.min_quantity, o.max_quantity, {catalog.PLANS_SQL} FROM basket_lines l "
+        "JOIN catalog_offers o ON o.id = l.offer_id WHERE l.user_id = $2 ORDER BY l.added_at, l.id",
+        clock.now(),
         actor.user_id,
     )
+    for row in rows:
+        row["plans"] = sorted(catalog.plans_of(row), key=lambda p: (p["term"], p["billing_plan"]))
+    return rows
 
 
 async def count(actor: Principal) -> int:

@@ -174,12 +174,37 @@ async def _record_checkout(order_id: uuid.UUID, lines: list[dict], result: m.Car
         if n not in placed:
             await _fail_lines(order_id, [line["id"]], reasons or "Partner Center did not place this line.")
             continue
-        await db.execute(
-            "UPDATE order_lines SET status = 'ordered', pc_order_id = $2, pc_line_no = $3 "
-            "WHERE id = $1 AND status = 'pending'",
-            line["id"],
-            *placed[n],
-        )
+        async with db.transaction():
+            ordered = await db.execute(
+                "UPDATE order_lines SET status = 'ordered', pc_order_id = $2, pc_line_no = $3 "
+                "WHERE id = $1 AND status = 'pending'",
+                line["id"],
+                *placed[n],
+            )
+            if ordered.endswith(" 1"):
+                await _pending_subscription(line["id"])
+
+
+# Microsoft has the order: the line's subscription exists, pending, until Partner Center provisions it
+PENDING_SQL = """
+WITH created AS (
+    INSERT INTO subscriptions (id, customer_id, bill_to_id, order_line_id, offer_id, title, pc_order_id, status,
+        quantity, term, billing_plan, auto_renew, is_trial, currency, unit_price, customer_unit_price, cost_price,
+        cost_currency, promotion_id, created_at, updated_at)
+    SELECT gen_random_uuid(), o.customer_id, o.bill_to_id, l.id, l.offer_id, l.title, l.pc_order_id, 'pending',
+        l.quantity, l.term, l.billing_plan, l.term <> '' AND c.kind <> 'trial', c.kind = 'trial', l.currency,
+        l.unit_price, l.customer_unit_price, l.cost_price, l.cost_currency, l.promotion_id, $2, $2
+    FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN catalog_offers c ON c.id = l.offer_id
+    WHERE l.id = $1
+    ON CONFLICT (order_line_id) DO NOTHING
+    RETURNING id, order_line_id
+)
+UPDATE order_lines l SET subscription_id = created.id FROM created WHERE l.id = created.order_line_id
+"""
+
+
+async def _pending_subscription(line_id: uuid.UUID) -> None:
+    await db.execute(PENDING_SQL, line_id, clock.now())
 
 
 async def _wait_for_subscription(
@@ -213,31 +238,15 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
             return
         subscription = (
             await db.fetch(
-                "INSERT INTO subscriptions (id, customer_id, bill_to_id, order_line_id, offer_id, title, "
-                "partner_center_id, pc_order_id, status, quantity, term, billing_plan, start_date, end_date, "
-                "auto_renew, is_trial, currency, unit_price, customer_unit_price, cost_price, cost_currency, "
-                "promotion_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, "
-                "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) RETURNING *",
-                uuid.uuid4(),
-                order["customer_id"],
-                order["bill_to_id"],
+                "UPDATE subscriptions SET status = 'active', partner_center_id = $2, start_date = $3, end_date = $4, "
+                "auto_renew = $5, cost_price = $6, promotion_id = $7, updated_at = $8 "
+                "WHERE order_line_id = $1 RETURNING *",
                 line["id"],
-                line["offer_id"],
-                line["title"],
                 pc.id,
-                line["pc_order_id"],
-                line["quantity"],
-                line["term"],
-                line["billing_plan"],
                 start,
                 end,
                 bool(pc.auto_renew_enabled) and line["kind"] != "trial",
-                line["kind"] == "trial",
-                line["currency"],
-                line["unit_price"],
-                line["customer_unit_price"],
                 cost,
-                line["cost_currency"],
                 pc.promotion_id or line["promotion_id"],
                 now,
             )
@@ -249,7 +258,10 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
             subscription["id"],
             now,
         )
-        await audit.record(None, "subscription", subscription["id"], "created", after={"order_id": str(order["id"])})
+        await audit.record(
+            None, "subscription", subscription["id"], "activated", before={"status": "pending"},
+            after={"status": "active", "partner_center_id": pc.id, "order_id": str(order["id"])},
+        )  # fmt: skip
 
 
 def _date(value: str | datetime | None) -> date | None:

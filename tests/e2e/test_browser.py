@@ -376,6 +376,10 @@ async def test_a_reseller_orders_for_its_customer_and_attests_the_agreement(page
     await page.get_by_label("Ordering for").select_option(label="Litware Schools (US, USD)")
     lines = page.locator("#basket-lines tbody tr")
     await expect(lines.first).to_contain_text("Term ends")  # priced for Litware once it is chosen
+    await page.get_by_label("Term and billing of Microsoft 365 A3 for faculty").select_option(
+        label="1 year, paid monthly"
+    )
+    await expect(lines.first).to_contain_text("a month from")  # the plan changed in place
     await page.get_by_label("Signer first name").fill("Lee")
     await page.get_by_label("Signer last name").fill("Litware")
     await page.get_by_label("Signer email").fill("lee@litware.test")

@@ -496,6 +496,10 @@ async def test_a_worker_killed_mid_order_completes_it_once_when_work_resumes(cat
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     assert await db.fetchval("SELECT status FROM orders WHERE id = $1", uuid.UUID(order_id)) == "provisioning"
+    if moment == "provisioning":  # Microsoft has the order: the subscription is there, pending
+        assert await db.fetchval("SELECT status FROM subscriptions WHERE customer_id = $1", customer["id"]) == (
+            "pending"
+        )
     # the app starts again: its worker picks the dead one's job once the heartbeat is stale
     await _until_closed(catalog, [order_id], timedelta(seconds=1))
     await catalog.set_faults()
