@@ -128,8 +128,11 @@ async def accept_mca(request: Request, me: NamedDependency[Principal], settings:
     customer = await basket.customer_id(me)
     if customer is None:
         raise Invalid({"customer_id": "Choose the customer this order is for."})
+    values = await form_values(request)
+    if values.get("accepted_on"):  # a date on the form: the acceptance's day, at midnight UTC
+        values["accepted_at"] = f"{values.pop('accepted_on')}T00:00:00Z"
     try:
-        await accounts.record_mca_acceptance(me, customer, await form_values(request))
+        await accounts.record_mca_acceptance(me, customer, values)
     except Invalid as invalid:
         return _basket(request, await _basket_context(me, settings, mca_errors=invalid.errors), 422)
     return _basket(request, await _basket_context(me, settings))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -528,10 +528,32 @@ async def test_a_reseller_orders_for_its_customer_through_the_basket(catalog: Sa
     assert "The customer must accept the Microsoft Customer Agreement before ordering." in refused.text
     assert await db.fetchval("SELECT count(*) FROM orders") == 0
 
+    earlier = clock.now().date() - timedelta(days=21)
+    future = await client.post(
+        "/basket/mca",
+        data={
+            **form,
+            "first_name": "Ada",
+            "last_name": "Byron",
+            "email": "ada@fabrikam.test",
+            "accepted_on": "2099-01-01",
+        },
+    )
+    assert "The acceptance cannot be in the future." in future.text
     attested = await client.post(
-        "/basket/mca", data={**form, "first_name": "Ada", "last_name": "Byron", "email": "ada@fabrikam.test"}
+        "/basket/mca",
+        data={
+            **form,
+            "first_name": "Ada",
+            "last_name": "Byron",
+            "email": "ada@fabrikam.test",
+            "accepted_on": "2026-11-02",
+        },
     )
     assert "accepted" in attested.text
+    assert await db.fetchval("SELECT accepted_at FROM mca_acceptances WHERE account_id = $1", customer["id"]) == (
+        datetime(earlier.year, earlier.month, earlier.day, tzinfo=UTC)
+    )
     assert await db.fetchval("SELECT method FROM mca_acceptances WHERE account_id = $1", customer["id"]) == (
         "reseller_attested"
     )
