@@ -162,13 +162,24 @@ def _cart_item(line: dict, n: int, mpn: str | None) -> dict:
 
 
 async def _record_checkout(order_id: uuid.UUID, lines: list[dict], result: m.CartCheckoutResult) -> None:
-    """Each line's Partner Center order and line number (Microsoft numbers an order's lines from 0 in the
-    cart's order); lines no order holds fail with Microsoft's reasons."""
+    """Each line's Partner Center order and line number; lines no order holds fail with Microsoft's reasons.
+    Microsoft may split a checkout into several orders (one per order group), each numbering its lines from 0,
+    so a line is found by its catalog item and seats, in the cart's order."""
+    items = [
+        (o.id, i.line_item_number, i)
+        for o in result.orders
+        for i in o.line_items
+        if o.id and i.line_item_number is not None
+    ]
     placed: dict[int, tuple[str, int]] = {}
-    for pc_order in result.orders:
-        for item in pc_order.line_items:
-            if item.line_item_number is not None and pc_order.id:
-                placed[item.line_item_number] = (pc_order.id, item.line_item_number)
+    for n, line in enumerate(lines):
+        offer = f"{line['product_id']}:{line['sku_id']}".upper()
+        for pc_order, number, item in items:
+            if (pc_order, number) in placed.values() or not (item.offer_id or "").upper().startswith(offer):
+                continue
+            if item.quantity == line["quantity"]:
+                placed[n] = (pc_order, number)
+                break
     reasons = "; ".join(e.description or str(e.code) for e in result.order_errors)
     for n, line in enumerate(lines):
         if n not in placed:

@@ -734,3 +734,20 @@ async def test_a_promotion_for_enough_seats_lowers_the_order_and_microsofts_cost
     assert [(m["subtotal"], m["promotion_id"]) for m in microsoft] == [
         (charge["cost_amount"], "39NFJQT1T6HX:0001:39NFJQT1Q9KB")
     ]
+
+
+async def test_two_lines_of_one_offer_each_get_their_own_subscription(catalog: Sandbox, admin, client):
+    customer = await us_customer()
+    headers = await factories.api_token(admin)
+    placed = await order(client, headers, customer, line(EXCHANGE, 3, "P1Y", "annual"), line(EXCHANGE, 2))
+    assert placed.status_code == 201, placed.text
+    await provision(catalog)
+    rows = await db.fetch(
+        "SELECT l.quantity, l.billing_plan, s.quantity AS seats, s.billing_plan AS plan, p.quantity AS at_microsoft, "
+        "p.billing_cycle FROM order_lines l JOIN subscriptions s ON s.order_line_id = l.id "
+        "JOIN pcs_subscriptions p ON p.id::text = s.partner_center_id ORDER BY l.line_no"
+    )
+    assert [(r["quantity"], r["seats"], r["at_microsoft"], r["plan"], r["billing_cycle"]) for r in rows] == [
+        (3, 3, 3, "annual", "annual"),
+        (2, 2, 2, "monthly", "monthly"),
+    ]
