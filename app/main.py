@@ -31,6 +31,7 @@ from app.orders import routes as orders_routes
 from app.partner_center import routes as partner_center_routes
 from app.partner_center.sandbox import app as sandbox
 from app.partner_center.sandbox import controls as sandbox_controls
+from app.subscriptions import api as subscriptions_api
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             accounts_api.router,
             catalog_api.router,
             orders_api.router,
+            subscriptions_api.router,
             Router(path="/", route_handlers=[mail_api.sandbox_mail], guards=[csp_admin_only]),
             sandbox_controls.router,
         ],

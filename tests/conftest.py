@@ -46,6 +46,7 @@ APP_TABLES = [
     "order_lines",
     "subscriptions",
     "charges",
+    "subscription_seat_batches",
 ]
 
 

@@ -27,6 +27,7 @@ from app.operations import service as operations
 from app.partner_center import models as m
 from app.partner_center.client import PartnerCenterClient
 from app.partner_center.errors import BusinessRuleError
+from app.subscriptions.rules import CANCELLATION_WINDOW
 
 log = logging.getLogger(__name__)
 JOB = "order_provision"
@@ -262,6 +263,16 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
                 now,
             )
         )[0]
+        # the seats' cancellation window, as Microsoft counts it from the purchase (NCE_RULES 4)
+        window = pc.cancellation_allowed_until_date or now + CANCELLATION_WINDOW
+        await db.execute(
+            "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
+            "VALUES ($1, $2, $3, $4)",
+            subscription["id"],
+            line["quantity"],
+            window,
+            now,
+        )
         await billing.post_charge(subscription, "new", "new", line["quantity"], start)
         await db.execute(
             "UPDATE order_lines SET status = 'provisioned', subscription_id = $2, released_at = $3 WHERE id = $1",

@@ -109,6 +109,8 @@ API = [
             "lines": [{"offer_id": OFFER, "quantity": 1, "term": "P1Y", "billing_plan": "annual"}],
         },
     ),
+    Case("GET", "/api/v1/subscriptions", same(200)),
+    Case("GET", "/api/v1/subscriptions/{subscription}", same(200, other_reseller=404)),
     Case("GET", "/api/v1/orders", same(200)),
     Case("GET", "/api/v1/orders/{order}", same(200, other_reseller=404)),
 ]
@@ -237,6 +239,7 @@ def _template(path: str) -> str:
         "{operation}": "{operation_id:uuid}",
         "{order}": "{order_id:uuid}",
         "{basket_line}": "{line_id:uuid}",
+        "{subscription}": "{subscription_id:uuid}",
     }
     path = path.split("?", maxsplit=1)[0]
     for placeholder, declared in replacements.items():
@@ -340,7 +343,17 @@ async def _ids(world, actor: str) -> dict[str, str]:
         actor_user,
         OFFER,
     )
+    subscription = await db.fetchval(
+        "INSERT INTO subscriptions (id, customer_id, bill_to_id, offer_id, title, status, quantity, term, "
+        "billing_plan, auto_renew, currency, unit_price, customer_unit_price, cost_price, cost_currency, created_at, "
+        "updated_at) VALUES (gen_random_uuid(), $1, $2, $3, 'Basic', 'active', 1, 'P1Y', 'annual', true, 'EUR', "
+        "60, 66, 50, 'EUR', now(), now()) RETURNING id",
+        world["customer"]["id"],
+        world["reseller"]["id"],
+        OFFER,
+    )
     return {
+        "subscription": str(subscription),
         "basket_line": str(basket_line),
         "order": str(order),
         "offer": OFFER,

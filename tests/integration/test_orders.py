@@ -751,3 +751,31 @@ async def test_two_lines_of_one_offer_each_get_their_own_subscription(catalog: S
         (3, 3, 3, "annual", "annual"),
         (2, 2, 2, "monthly", "monthly"),
     ]
+
+
+async def test_a_provisioned_subscription_reads_back_with_its_refundable_seats_and_window(catalog: Sandbox, client):
+    reseller = await factories.reseller(country="US", currency="USD")
+    customer = await us_customer(reseller["id"])
+    as_customer = await factories.api_token(await factories.user(customer))
+    as_reseller = await factories.api_token(await factories.user(reseller))
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        placed = await order(client, as_reseller, customer, line(BASIC, 4, "P1Y", "annual"))
+        assert placed.status_code == 201
+        await provision(catalog)
+        listed = (await client.get("/api/v1/subscriptions", params={"customer_id": str(customer["id"])},
+                                   headers=as_customer)).json()  # fmt: skip
+        (item,) = listed["items"]
+        assert (item["status"], item["quantity"], item["refundable_quantity"], item["auto_renew"]) == (
+            "active", 4, 4, True
+        )  # fmt: skip
+        window = datetime.fromisoformat(item["cancellation_window_ends_at"].replace("Z", "+00:00"))
+        assert timedelta(hours=167) < window - clock.now() <= timedelta(hours=168)
+        # the reseller sees what it is billed; the customer its own price (the reseller's 0% margin here)
+        billed = (await client.get(f"/api/v1/subscriptions/{item['id']}", headers=as_reseller)).json()
+        assert billed["unit_price"] == item["unit_price"]
+        assert item["partner_center_id"] == billed["partner_center_id"]
+        fixed.advance(hours=169)
+        closed = (await client.get(f"/api/v1/subscriptions/{item['id']}", headers=as_customer)).json()
+        assert (closed["refundable_quantity"], closed["cancellation_window_ends_at"]) == (0, None)
+        bad = await client.get("/api/v1/subscriptions", params={"status": "alive"}, headers=as_customer)
+        assert (bad.status_code, bad.json()["error"]["field"]) == (422, "status")

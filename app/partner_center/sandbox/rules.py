@@ -24,16 +24,11 @@ from app.billing.rules import (  # noqa: F401 - re-exported for the sandbox's mo
     term_end,
 )
 from app.money import round_unit_price
+from app.subscriptions.rules import CANCELLATION_WINDOW, refundable_quantity  # noqa: F401 - re-exported
 
-CANCELLATION_WINDOW = timedelta(hours=168)  # facts 7.3: 7 days after purchase, renewal or a seat increase
 EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
 DISABLED_DAYS = 90  # then deleted after 90 days disabled
 CART_LIFETIME = timedelta(days=7)  # facts 6.1
-
-
-def refundable_quantity(batches: list[tuple[int, datetime]], now: datetime) -> int:
-    """Seats still inside their own 168-hour window (facts 7.2 refundableQuantity)."""
-    return sum(quantity for quantity, allowed_until in batches if allowed_until > now)
 
 
 def take_from_batches(batches: list[tuple[int, datetime]], remove: int, now: datetime) -> list[tuple[int, datetime]]:

@@ -1,0 +1,43 @@
+"""/api/v1/subscriptions (API.md, Subscriptions): reading them. Thin: the service decides."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Response, Router, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
+
+from app.accounts.rules import Principal
+from app.subscriptions import service
+from app.web.auth import provide_me, signed_in
+from app.web.paging import api_window, next_cursor
+
+
+@get("/subscriptions", name="api_subscriptions")
+async def list_subscriptions(
+    me: NamedDependency[Principal],
+    customer_id: FromQuery[uuid.UUID | None] = None,
+    status: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict:
+    size, offset = api_window(limit, cursor)
+    items, total = await service.list_subscriptions(
+        me, customer_id=customer_id, status=status, limit=size, offset=offset
+    )
+    return {"items": items, "next": next_cursor(size, offset, total)}
+
+
+@get("/subscriptions/{subscription_id:uuid}", name="api_subscription")
+async def get_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
+    return Response(await service.get_subscription(me, subscription_id))
+
+
+router = Router(
+    path="/",
+    route_handlers=[list_subscriptions, get_subscription],
+    guards=[signed_in],
+    dependencies={"me": Provide(provide_me, sync_to_thread=False)},
+    tags=["subscriptions"],
+)
