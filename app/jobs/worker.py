@@ -36,8 +36,15 @@ def handlers() -> dict[str, Handler]:
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
     from app.orders import jobs as order_jobs
+    from app.subscriptions import changes
 
-    return {**mail_jobs.HANDLERS, **catalog_sync.HANDLERS, **order_jobs.HANDLERS, **tenants.HANDLERS}
+    return {
+        **mail_jobs.HANDLERS,
+        **catalog_sync.HANDLERS,
+        **order_jobs.HANDLERS,
+        **tenants.HANDLERS,
+        **changes.HANDLERS,
+    }
 
 
 def build(connection: asyncpg.Connection, settings: Settings) -> QueueManager:

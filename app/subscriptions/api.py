@@ -1,15 +1,17 @@
-"""/api/v1/subscriptions (API.md, Subscriptions): reading them. Thin: the service decides."""
+"""/api/v1/subscriptions (API.md, Subscriptions). Thin: the service and the rules decide."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Response, Router, get
+from litestar import Response, Router, get, patch
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.accounts.rules import Principal
-from app.subscriptions import service
+from app.operations import service as operations
+from app.subscriptions import changes, service
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
 
@@ -29,6 +31,14 @@ async def list_subscriptions(
     return {"items": items, "next": next_cursor(size, offset, total)}
 
 
+@patch("/subscriptions/{subscription_id:uuid}", name="api_change_subscription", status_code=202)
+async def change_subscription(
+    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any]
+) -> dict:
+    operation = await changes.request_change(me, subscription_id, data)
+    return {"operation": operations.operation_json(operation)}
+
+
 @get("/subscriptions/{subscription_id:uuid}", name="api_subscription")
 async def get_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
     return Response(await service.get_subscription(me, subscription_id))
@@ -36,7 +46,7 @@ async def get_subscription(me: NamedDependency[Principal], subscription_id: From
 
 router = Router(
     path="/",
-    route_handlers=[list_subscriptions, get_subscription],
+    route_handlers=[list_subscriptions, get_subscription, change_subscription],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},
     tags=["subscriptions"],

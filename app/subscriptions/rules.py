@@ -12,6 +12,39 @@ def refundable_quantity(batches: list[tuple[int, datetime]], now: datetime) -> i
     return sum(quantity for quantity, allowed_until in batches if allowed_until > now)
 
 
+def take_from_batches(batches: list[tuple[int, datetime]], remove: int, now: datetime) -> list[tuple[int, datetime]]:
+    """Remove seats from the open windows, newest first, so the seats bought last are refunded first."""
+    remaining = []
+    for quantity, allowed_until in sorted(batches, key=lambda b: b[1], reverse=True):
+        kept = quantity
+        if allowed_until > now and remove > 0:
+            taken = min(kept, remove)
+            remove -= taken
+            kept -= taken
+        if kept > 0:
+            remaining.append((kept, allowed_until))
+    if remove > 0:
+        raise ValueError("more seats than the open windows hold")
+    return remaining
+
+
+SEATS_LOCKED = (
+    "Seats can only be reduced within 168 hours of purchase or renewal. Schedule the change for renewal instead."
+)
+
+
+def seat_change_refusal(status: str, old: int, new: int, refundable: int, minimum: int, maximum: int) -> str | None:
+    """Why a seat change cannot be made now (NCE_RULES 4), or None: increases any time while active, decreases
+    only by seats still inside their cancellation window."""
+    if status != "active":
+        return f"Seats can only be changed while the subscription is active; it is {status}."
+    if not minimum <= new <= maximum:
+        return f"This subscription supports quantity range between {minimum} and {maximum}."
+    if new < old and old - new > refundable:
+        return SEATS_LOCKED
+    return None
+
+
 def window_ends_at(batches: list[tuple[int, datetime]], now: datetime) -> datetime | None:
     """When the last open cancellation window closes; None when every window has closed."""
     open_windows = [until for quantity, until in batches if until > now and quantity > 0]

@@ -111,6 +111,7 @@ API = [
     ),
     Case("GET", "/api/v1/subscriptions", same(200)),
     Case("GET", "/api/v1/subscriptions/{subscription}", same(200, other_reseller=404)),
+    Case("PATCH", "/api/v1/subscriptions/{subscription}", same(202, other_reseller=404), {"quantity": 2}),
     Case("GET", "/api/v1/orders", same(200)),
     Case("GET", "/api/v1/orders/{order}", same(200, other_reseller=404)),
 ]

@@ -24,27 +24,15 @@ from app.billing.rules import (  # noqa: F401 - re-exported for the sandbox's mo
     term_end,
 )
 from app.money import round_unit_price
-from app.subscriptions.rules import CANCELLATION_WINDOW, refundable_quantity  # noqa: F401 - re-exported
+from app.subscriptions.rules import (  # noqa: F401 - re-exported for the sandbox's modules
+    CANCELLATION_WINDOW,
+    refundable_quantity,
+    take_from_batches,
+)
 
 EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
 DISABLED_DAYS = 90  # then deleted after 90 days disabled
 CART_LIFETIME = timedelta(days=7)  # facts 6.1
-
-
-def take_from_batches(batches: list[tuple[int, datetime]], remove: int, now: datetime) -> list[tuple[int, datetime]]:
-    """Remove seats from the open windows, newest first, so the seats bought last are refunded first."""
-    remaining = []
-    for quantity, allowed_until in sorted(batches, key=lambda b: b[1], reverse=True):
-        kept = quantity
-        if allowed_until > now and remove > 0:
-            taken = min(kept, remove)
-            remove -= taken
-            kept -= taken
-        if kept > 0:
-            remaining.append((kept, allowed_until))
-    if remove > 0:
-        raise ValueError("more seats than the open windows hold")
-    return remaining
 
 
 def next_status_after_term(auto_renew: bool, status: str, is_trial: bool) -> str:

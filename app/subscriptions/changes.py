@@ -1,0 +1,182 @@
+"""Changing a subscription now: seats and auto-renew (NCE_RULES 4), queued against Partner Center.
+
+The request is checked against the rules, then queued as an operation; the job changes the subscription at
+Partner Center (with an MS-RequestId derived from the operation, so a retried job repeats the same request),
+then in one transaction updates the local subscription, its seat windows and its charges (NCE_RULES 5: the old
+quantity reversed and the new one charged for the rest of the period)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app import clock, db
+from app.accounts.rules import Principal
+from app.audit import service as audit
+from app.billing import rules as billing_rules
+from app.config import Settings
+from app.errors import Conflict, Invalid
+from app.jobs import queue
+from app.operations import service as operations
+from app.partner_center.errors import BusinessRuleError
+from app.subscriptions import rules, service
+
+JOB = "subscription_change"
+REQUESTS = uuid.UUID("7b8f0c1e-52d4-4f0e-9a5e-3c2d1b0a9f88")
+
+
+def _batches(rows: list[dict]) -> list[tuple[int, Any]]:
+    return [(r["quantity"], r["window_ends_at"]) for r in rows]
+
+
+async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
+    """PATCH /subscriptions/{id}: `{quantity?, auto_renew?}` checked now, done by a queued operation."""
+    if not isinstance(body, dict) or not ({"quantity", "auto_renew"} & set(body)):
+        raise Invalid({"quantity": "Send quantity, auto_renew or both."})
+    quantity, auto_renew = body.get("quantity"), body.get("auto_renew")
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
+        raise Invalid({"quantity": "quantity is a whole number of seats."})
+    if auto_renew is not None and not isinstance(auto_renew, bool):
+        raise Invalid({"auto_renew": "auto_renew is true or false."})
+    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        offer = (await db.fetch("SELECT * FROM catalog_offers WHERE id = $1", sub["offer_id"]))[0]
+        batches = await db.fetch(
+            "SELECT quantity, window_ends_at FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"]
+        )
+        if quantity is not None and quantity != sub["quantity"]:
+            refundable = rules.refundable_quantity(_batches(batches), clock.now())
+            refusal = rules.seat_change_refusal(
+                sub["status"], sub["quantity"], quantity, refundable, offer["min_quantity"], offer["max_quantity"]
+            )
+            if refusal:
+                raise Conflict("seat_change_refused", refusal)
+        if auto_renew is not None and (sub["status"] != "active" or sub["is_trial"] or not sub["term"]):
+            raise Conflict(
+                "auto_renew_refused", "Auto-renew can only be changed on an active subscription with a term."
+            )
+        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
+        await queue.enqueue(
+            JOB,
+            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "quantity": quantity,
+             "auto_renew": auto_renew, "actor": str(actor.user_id)},
+            dedupe_key=f"{JOB}:{operation['id']}",
+        )  # fmt: skip
+    return operation
+
+
+async def apply(payload: dict, settings: Settings) -> None:
+    """The queued change: Partner Center first, then the local subscription, seats and charges, once."""
+    from app.partner_center.connection import job_client
+
+    operation_id = uuid.UUID(payload["operation_id"])
+    if await db.fetchval("SELECT status FROM operations WHERE id = $1", operation_id) in ("succeeded", "failed"):
+        return
+    await operations.set_status(operation_id, "running")
+    sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", uuid.UUID(payload["subscription_id"])))[0]
+    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", sub["customer_id"])
+    changes: dict[str, Any] = {}
+    if payload.get("quantity") is not None:
+        changes["quantity"] = payload["quantity"]
+    if payload.get("auto_renew") is not None:
+        changes["autoRenewEnabled"] = payload["auto_renew"]
+    client = await job_client(settings)
+    try:
+        current = await client.get_subscription(str(tenant), sub["partner_center_id"])
+        try:
+            changed = await client.update_subscription(
+                str(tenant), current, request_id=str(uuid.uuid5(REQUESTS, str(operation_id))), **changes
+            )
+        except BusinessRuleError as refused:
+            await operations.set_status(operation_id, "failed", refused.description)
+            return
+    finally:
+        await client.aclose()
+    await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
+
+
+async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any) -> None:
+    now = clock.now()
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"]}
+        quantity = payload.get("quantity")
+        if quantity is not None and quantity != sub["quantity"]:
+            await _seats(sub, quantity, now, window, operation_id)
+        auto_renew = sub["auto_renew"] if payload.get("auto_renew") is None else payload["auto_renew"]
+        await db.execute(
+            "UPDATE subscriptions SET quantity = $2, auto_renew = $3, updated_at = $4 WHERE id = $1",
+            sub["id"],
+            sub["quantity"] if quantity is None else quantity,
+            auto_renew,
+            now,
+        )
+        actor = uuid.UUID(payload["actor"]) if payload.get("actor") else None
+        after = {"quantity": sub["quantity"] if quantity is None else quantity, "auto_renew": auto_renew}
+        await audit.record(None, "subscription", sub["id"], "changed", before=before, after={**after, "by": str(actor)})
+        await operations.set_status(operation_id, "succeeded")
+
+
+async def _seats(sub: dict, quantity: int, now: Any, window: Any, operation_id: uuid.UUID) -> None:
+    """The seats' windows and the change's charges: the old quantity reversed, the new one charged, each for the
+    rest of the period at the locked price (NCE_RULES 5)."""
+    old = sub["quantity"]
+    rows = await db.fetch(
+        "SELECT quantity, window_ends_at FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"]
+    )
+    if quantity > old:
+        await db.execute(
+            "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
+            "VALUES ($1, $2, $3, $4)",
+            sub["id"],
+            quantity - old,
+            window or now + rules.CANCELLATION_WINDOW,
+            now,
+        )
+    else:
+        kept = rules.take_from_batches(_batches(rows), old - quantity, now)
+        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
+        await db.execute(
+            "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
+            "SELECT $1, q, w, $4 FROM unnest($2::int[], $3::timestamptz[]) AS b(q, w)",
+            sub["id"],
+            [q for q, _ in kept],
+            [w for _, w in kept],
+            now,
+        )
+    if not sub["term"] or not sub["end_date"]:
+        return
+    charge_type = "add_quantity" if quantity > old else "remove_quantity"
+    today = now.date()
+    period, per_seat = billing_rules.charge_from(
+        sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["unit_price"], sub["currency"], today
+    )
+    _, cost = billing_rules.charge_from(
+        sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["cost_price"], sub["cost_currency"],
+        today,
+    )  # fmt: skip
+    await db.execute(
+        "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
+        "SELECT $1, $2, $3, $4 || c.side, c.quantity, $5, $6, c.sign * $7::numeric, c.sign * $7::numeric * c.quantity, "
+        "$8, c.sign * $9::numeric, c.sign * $9::numeric * c.quantity, $10, $11 "
+        "FROM (VALUES (':old', $12::int, -1), (':new', $13::int, 1)) AS c(side, quantity, sign) "
+        "ON CONFLICT (subscription_id, period_start, reason) DO NOTHING",
+        sub["id"],
+        sub["bill_to_id"],
+        charge_type,
+        f"seats:{operation_id}",
+        period.start,
+        period.end,
+        per_seat,
+        sub["currency"],
+        cost,
+        sub["cost_currency"],
+        now,
+        old,
+        quantity,
+    )
+
+
+HANDLERS = {JOB: apply}

@@ -1,0 +1,109 @@
+"""Changing a subscription now through the API: seats and auto-renew at the sandbox, windows and charges here
+(NCE_RULES 4 and 5)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app import clock, db
+from tests import factories
+from tests.integration.sandbox_fixtures import Sandbox
+from tests.integration.test_catalog import synced
+from tests.integration.test_orders import EXCHANGE, line, order, provision, us_customer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def admin(committed):
+    return await factories.user(None)
+
+
+@pytest.fixture
+async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
+    await synced(pc_sandbox, admin)
+    return pc_sandbox
+
+
+async def _bought(client, headers, quantity: int = 2, plan: str = "monthly") -> dict:
+    customer = await us_customer()
+    placed = await order(client, headers, customer, line(EXCHANGE, quantity, "P1Y", plan))
+    assert placed.status_code == 201, placed.text
+    return customer
+
+
+async def _change(client, headers, subscription_id, catalog: Sandbox, **body):
+    response = await client.patch(f"/api/v1/subscriptions/{subscription_id}", json=body, headers=headers)
+    if response.status_code == 202:
+        await provision(catalog)
+    return response
+
+
+async def test_seats_added_and_removed_inside_the_window_bill_like_microsoft(catalog: Sandbox, admin, client):
+    headers = await factories.api_token(admin)
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        await _bought(client, headers, 2)
+        await provision(catalog)
+        sub = (await db.fetch("SELECT * FROM subscriptions"))[0]
+        fixed.advance(days=3)
+        added = await _change(client, headers, sub["id"], catalog, quantity=5)
+        assert added.status_code == 202, added.text
+        assert added.json()["operation"]["status"] == "queued"
+        item = (await client.get(f"/api/v1/subscriptions/{sub['id']}", headers=headers)).json()
+        assert (item["quantity"], item["refundable_quantity"]) == (5, 5)
+        pc = (await db.fetch("SELECT * FROM pcs_subscriptions WHERE id::text = $1", sub["partner_center_id"]))[0]
+        assert pc["quantity"] == 5
+
+        ours = await db.fetch(
+            "SELECT charge_type, quantity, per_seat_amount, cost_amount FROM charges WHERE subscription_id = $1 "
+            "ORDER BY id",
+            sub["id"],
+        )
+        # 3 days into a month of (30 or 31) days: the old 2 seats reversed and the new 5 charged for the rest
+        assert [(c["charge_type"], c["quantity"]) for c in ours] == [
+            ("new", 2), ("add_quantity", 2), ("add_quantity", 5)
+        ]  # fmt: skip
+        assert ours[1]["per_seat_amount"] == -ours[2]["per_seat_amount"]
+        assert Decimal(0) < ours[2]["per_seat_amount"] < ours[0]["per_seat_amount"]
+        microsoft = await db.fetch(
+            "SELECT charge_type, quantity, subtotal FROM pcs_line_items WHERE subscription_id = $1",
+            pc["id"],
+        )
+        assert sorted(m["subtotal"] for m in microsoft) == sorted(c["cost_amount"] for c in ours)  # to the cent
+
+        fixed.advance(days=1)
+        removed = await _change(client, headers, sub["id"], catalog, quantity=3)  # the 3 added seats' window is open
+        assert removed.status_code == 202
+        assert (await db.fetchval("SELECT quantity FROM subscriptions WHERE id = $1", sub["id"])) == 3
+
+        fixed.advance(days=7)  # every window has closed
+        refused = await client.patch(f"/api/v1/subscriptions/{sub['id']}", json={"quantity": 2}, headers=headers)
+        assert (refused.status_code, refused.json()["error"]["message"]) == (
+            409,
+            "Seats can only be reduced within 168 hours of purchase or renewal. Schedule the change for renewal "
+            "instead.",
+        )
+        assert await db.fetchval("SELECT quantity FROM pcs_subscriptions WHERE id = $1", pc["id"]) == 3  # unchanged
+        more = await _change(client, headers, sub["id"], catalog, quantity=4)  # increases: any time
+        assert more.status_code == 202
+        assert await db.fetchval("SELECT quantity FROM pcs_subscriptions WHERE id = $1", pc["id"]) == 4
+
+
+async def test_auto_renew_is_toggled_at_microsoft(catalog: Sandbox, admin, client):
+    headers = await factories.api_token(admin)
+    await _bought(client, headers, 1, "annual")
+    await provision(catalog)
+    sub = (await db.fetch("SELECT * FROM subscriptions"))[0]
+    assert (await _change(client, headers, sub["id"], catalog, auto_renew=False)).status_code == 202
+    assert (
+        await db.fetchval("SELECT auto_renew FROM pcs_subscriptions WHERE id::text = $1", sub["partner_center_id"])
+        is False
+    )
+    item = (await client.get(f"/api/v1/subscriptions/{sub['id']}", headers=headers)).json()
+    assert item["auto_renew"] is False
+    bad = await client.patch(f"/api/v1/subscriptions/{sub['id']}", json={"auto_renew": "no"}, headers=headers)
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "auto_renew")
+    events = await db.fetch("SELECT * FROM events WHERE subject_type = 'subscription' AND action = 'changed'")
+    assert len(events) == 1
