@@ -48,18 +48,16 @@ def remaining_installments(sub: dict) -> Decimal:
     return remaining * sub["quantity"]
 
 
-async def post_charge(
-    subscription: dict,
-    charge_type: str,
-    reason: str,
-    quantity: int,
-    on: date,
-    *,
-    cost_per_seat: Decimal | None = None,
-) -> None:
-    """Post one charge line for `quantity` seats from `on` to the end of its billing period, at the
-    subscription's locked price; idempotent per subscription, period and reason. `cost_per_seat`: what
-    Microsoft charges for the same seats and days, when already known (else from the cost price)."""
+async def post_charge(subscription: dict, charge_type: str, reason: str, quantity: int, on: date) -> None:
+    """One charge line for `quantity` seats from `on` to the end of its billing period."""
+    await post_charges(subscription, charge_type, [(reason, quantity, 1)], on)
+
+
+async def post_charges(subscription: dict, charge_type: str, lines: list[tuple[str, int, int]], on: date) -> None:
+    """Charge lines `(reason, quantity, sign)` for seats from `on` to the end of their billing period, at the
+    subscription's locked price and Microsoft's cost for the same seats and days (NCE_RULES 5: a change posts
+    the old quantity reversed, sign -1, and the new one charged); idempotent per subscription, period and
+    reason."""
     sub = subscription
     if sub["term"]:
         period, per_seat = rules.charge_from(
@@ -72,18 +70,16 @@ async def post_charge(
         )  # fmt: skip
     else:  # a perpetual licence: billed once
         period, per_seat, cost = rules.Period(on, on), sub["unit_price"], sub["cost_price"]
-    cost = cost if cost_per_seat is None else cost_per_seat
     await db.execute(
         "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
         "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
-        "VALUES ($1, $2, $3, $4, $5::int, $6, $7, $8::numeric, $8::numeric * $5::int, $9, $10::numeric, "
-        "$10::numeric * $5::int, $11, $12) "
+        "SELECT $1, $2, $3, c.reason, c.quantity, $4, $5, c.sign * $6::numeric, c.sign * $6::numeric * c.quantity, "
+        "$7, c.sign * $8::numeric, c.sign * $8::numeric * c.quantity, $9, $10 "
+        "FROM unnest($11::text[], $12::int[], $13::int[]) AS c(reason, quantity, sign) "
         "ON CONFLICT (subscription_id, period_start, reason) DO NOTHING",
         sub["id"],
         sub["bill_to_id"],
         charge_type,
-        reason,
-        quantity,
         period.start,
         period.end,
         per_seat,
@@ -91,6 +87,9 @@ async def post_charge(
         cost,
         sub["cost_currency"],
         clock.now(),
+        [reason for reason, _, _ in lines],
+        [quantity for _, quantity, _ in lines],
+        [sign for _, _, sign in lines],
     )
 
 

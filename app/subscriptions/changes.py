@@ -13,7 +13,7 @@ from typing import Any
 from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
-from app.billing import rules as billing_rules
+from app.billing import service as billing
 from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.jobs import queue
@@ -147,35 +147,12 @@ async def _seats(sub: dict, quantity: int, now: Any, window: Any, operation_id: 
         )
     if not sub["term"] or not sub["end_date"]:
         return
-    charge_type = "add_quantity" if quantity > old else "remove_quantity"
-    today = now.date()
-    period, per_seat = billing_rules.charge_from(
-        sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["unit_price"], sub["currency"], today
-    )
-    _, cost = billing_rules.charge_from(
-        sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["cost_price"], sub["cost_currency"],
-        today,
-    )  # fmt: skip
-    await db.execute(
-        "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
-        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
-        "SELECT $1, $2, $3, $4 || c.side, c.quantity, $5, $6, c.sign * $7::numeric, c.sign * $7::numeric * c.quantity, "
-        "$8, c.sign * $9::numeric, c.sign * $9::numeric * c.quantity, $10, $11 "
-        "FROM (VALUES (':old', $12::int, -1), (':new', $13::int, 1)) AS c(side, quantity, sign) "
-        "ON CONFLICT (subscription_id, period_start, reason) DO NOTHING",
-        sub["id"],
-        sub["bill_to_id"],
-        charge_type,
-        f"seats:{operation_id}",
-        period.start,
-        period.end,
-        per_seat,
-        sub["currency"],
-        cost,
-        sub["cost_currency"],
-        now,
-        old,
-        quantity,
+    reason = f"seats:{operation_id}"
+    await billing.post_charges(
+        sub,
+        "add_quantity" if quantity > old else "remove_quantity",
+        [(f"{reason}:old", old, -1), (f"{reason}:new", quantity, 1)],
+        now.date(),
     )
 
 
