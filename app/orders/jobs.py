@@ -244,6 +244,8 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
     now = clock.now()
     start = _date(pc.effective_start_date) or now.date()
     end = _date(pc.commitment_end_date) if line["term"] else None
+    # the cancellation window, as Microsoft counts it from the purchase (NCE_RULES 4)
+    window = pc.cancellation_allowed_until_date or now + CANCELLATION_WINDOW
     async with db.transaction():
         current = (await db.fetch("SELECT status FROM order_lines WHERE id = $1 FOR UPDATE", line["id"]))[0]
         if current["status"] == "provisioned":
@@ -251,8 +253,8 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
         subscription = (
             await db.fetch(
                 "UPDATE subscriptions SET status = 'active', partner_center_id = $2, start_date = $3, end_date = $4, "
-                "auto_renew = $5, cost_price = $6, promotion_id = $7, updated_at = $8 "
-                "WHERE order_line_id = $1 RETURNING *",
+                "auto_renew = $5, cost_price = $6, promotion_id = $7, updated_at = $8, "
+                "cancellation_window_ends_at = $9 WHERE order_line_id = $1 RETURNING *",
                 line["id"],
                 pc.id,
                 start,
@@ -261,10 +263,9 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
                 cost,
                 pc.promotion_id or line["promotion_id"],
                 now,
+                window,
             )
         )[0]
-        # the seats' cancellation window, as Microsoft counts it from the purchase (NCE_RULES 4)
-        window = pc.cancellation_allowed_until_date or now + CANCELLATION_WINDOW
         await db.execute(
             "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
             "VALUES ($1, $2, $3, $4)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Response, Router, get, patch
+from litestar import Response, Router, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -39,6 +39,14 @@ async def change_subscription(
     return {"operation": operations.operation_json(operation)}
 
 
+@post("/subscriptions/{subscription_id:uuid}/cancel", name="api_cancel_subscription", status_code=202)
+async def cancel_subscription(
+    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any] = None
+) -> dict:
+    operation = await changes.request_cancel(me, subscription_id, data)
+    return {"operation": operations.operation_json(operation)}
+
+
 @get("/subscriptions/{subscription_id:uuid}", name="api_subscription")
 async def get_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
     return Response(await service.get_subscription(me, subscription_id))
@@ -46,7 +54,7 @@ async def get_subscription(me: NamedDependency[Principal], subscription_id: From
 
 router = Router(
     path="/",
-    route_handlers=[list_subscriptions, get_subscription, change_subscription],
+    route_handlers=[list_subscriptions, get_subscription, change_subscription, cancel_subscription],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},
     tags=["subscriptions"],

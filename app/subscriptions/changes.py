@@ -66,6 +66,34 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
     return operation
 
 
+async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
+    """POST /subscriptions/{id}/cancel: `{quantity?}`. Some seats: a seat reduction (their windows must be
+    open); all of them, or no quantity: the whole subscription, inside its own window."""
+    body = body if isinstance(body, dict) else {}
+    quantity = body.get("quantity")
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
+        raise Invalid({"quantity": "quantity is the number of seats to cancel, at least 1."})
+    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
+    current = await db.fetchval("SELECT quantity FROM subscriptions WHERE id = $1", subscription_id)
+    if quantity is not None and isinstance(current, int) and quantity < current:
+        return await request_change(actor, subscription_id, {"quantity": current - quantity})
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        if quantity is not None and quantity > sub["quantity"]:
+            raise Invalid({"quantity": f"The subscription has {sub['quantity']} seats."})
+        refusal = rules.cancel_refusal(sub["status"], sub["cancellation_window_ends_at"], clock.now())
+        if refusal:
+            raise Conflict("cancel_refused", refusal)
+        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
+        await queue.enqueue(
+            JOB,
+            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "cancel": True,
+             "actor": str(actor.user_id)},
+            dedupe_key=f"{JOB}:{operation['id']}",
+        )  # fmt: skip
+    return operation
+
+
 async def apply(payload: dict, settings: Settings) -> None:
     """The queued change: Partner Center first, then the local subscription, seats and charges, once."""
     from app.partner_center.connection import job_client
@@ -76,7 +104,7 @@ async def apply(payload: dict, settings: Settings) -> None:
     await operations.set_status(operation_id, "running")
     sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", uuid.UUID(payload["subscription_id"])))[0]
     tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", sub["customer_id"])
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {"status": "deleted"} if payload.get("cancel") else {}
     if payload.get("quantity") is not None:
         changes["quantity"] = payload["quantity"]
     if payload.get("auto_renew") is not None:
@@ -93,7 +121,32 @@ async def apply(payload: dict, settings: Settings) -> None:
             return
     finally:
         await client.aclose()
-    await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
+    if payload.get("cancel"):
+        await _cancelled(sub, payload, operation_id)
+    else:
+        await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
+
+
+async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
+    """Cancelled inside the window: the seats' charge for the rest of the period refunded (NCE_RULES 5)."""
+    now = clock.now()
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        if sub["status"] == "cancelled":
+            return
+        if sub["term"] and sub["end_date"]:
+            await billing.post_charges(sub, "cancel", [(f"cancel:{operation_id}", sub["quantity"], -1)], now.date())
+        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
+        await db.execute(
+            "UPDATE subscriptions SET status = 'cancelled', auto_renew = false, updated_at = $2 WHERE id = $1",
+            sub["id"],
+            now,
+        )
+        await audit.record(
+            None, "subscription", sub["id"], "cancelled", before={"status": sub["status"]},
+            after={"status": "cancelled", "by": payload.get("actor")},
+        )  # fmt: skip
+        await operations.set_status(operation_id, "succeeded")
 
 
 async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any) -> None:

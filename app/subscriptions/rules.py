@@ -45,6 +45,17 @@ def seat_change_refusal(status: str, old: int, new: int, refundable: int, minimu
     return None
 
 
+def cancel_refusal(status: str, window_ends: datetime | None, now: datetime) -> str | None:
+    """Why the whole subscription cannot be cancelled now (NCE_RULES 4), or None: only while active, inside the
+    168 hours after its purchase or renewal."""
+    if status != "active":
+        return f"Only an active subscription can be cancelled; this one is {status}."
+    if window_ends is None or now > window_ends:
+        closed = window_ends.date().isoformat() if window_ends else "its purchase"
+        return f"This subscription can no longer be cancelled: its cancellation window closed on {closed}."
+    return None
+
+
 def window_ends_at(batches: list[tuple[int, datetime]], now: datetime) -> datetime | None:
     """When the last open cancellation window closes; None when every window has closed."""
     open_windows = [until for quantity, until in batches if until > now and quantity > 0]

@@ -107,3 +107,40 @@ async def test_auto_renew_is_toggled_at_microsoft(catalog: Sandbox, admin, clien
     assert (bad.status_code, bad.json()["error"]["field"]) == (422, "auto_renew")
     events = await db.fetch("SELECT * FROM events WHERE subject_type = 'subscription' AND action = 'changed'")
     assert len(events) == 1
+
+
+async def test_a_subscription_is_cancelled_inside_its_window_and_refunded_like_microsoft(
+    catalog: Sandbox, admin, client
+):
+    headers = await factories.api_token(admin)
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        await _bought(client, headers, 3)
+        await _bought(client, headers, 2)
+        await provision(catalog)
+        first, second = await db.fetch("SELECT * FROM subscriptions ORDER BY quantity DESC")
+        fixed.advance(days=2)
+        some = await client.post(f"/api/v1/subscriptions/{first['id']}/cancel", json={"quantity": 1}, headers=headers)
+        assert some.status_code == 202  # some seats: a reduction inside their window
+        await provision(catalog)
+        assert await db.fetchval("SELECT quantity FROM subscriptions WHERE id = $1", first["id"]) == 2
+        whole = await client.post(f"/api/v1/subscriptions/{first['id']}/cancel", headers=headers)
+        assert whole.status_code == 202, whole.text
+        await provision(catalog)
+        item = (await client.get(f"/api/v1/subscriptions/{first['id']}", headers=headers)).json()
+        assert (item["status"], item["auto_renew"], item["refundable_quantity"]) == ("cancelled", False, 0)
+        pc = (await db.fetch("SELECT * FROM pcs_subscriptions WHERE id::text = $1", first["partner_center_id"]))[0]
+        assert pc["status"] == "deleted"
+        ours = await db.fetch(
+            "SELECT charge_type, quantity, cost_amount FROM charges WHERE subscription_id = $1 ORDER BY id", first["id"]
+        )
+        assert [(c["charge_type"], c["quantity"]) for c in ours][-1] == ("cancel", 2)
+        microsoft = await db.fetch("SELECT subtotal FROM pcs_line_items WHERE subscription_id = $1", pc["id"])
+        assert sorted(m["subtotal"] for m in microsoft) == sorted(c["cost_amount"] for c in ours)
+
+        fixed.advance(days=6)  # the second subscription's window (purchase + 168 hours) has closed
+        closed = (second["cancellation_window_ends_at"] or clock.now()).date()
+        refused = await client.post(f"/api/v1/subscriptions/{second['id']}/cancel", headers=headers)
+        assert (refused.status_code, refused.json()["error"]["message"]) == (
+            409,
+            f"This subscription can no longer be cancelled: its cancellation window closed on {closed.isoformat()}.",
+        )
