@@ -47,6 +47,16 @@ async def cancel_subscription(
     return {"operation": operations.operation_json(operation)}
 
 
+@post("/subscriptions/{subscription_id:uuid}/suspend", name="api_suspend_subscription", status_code=202)
+async def suspend_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
+    return {"operation": operations.operation_json(await changes.request_status(me, subscription_id, "suspended"))}
+
+
+@post("/subscriptions/{subscription_id:uuid}/reactivate", name="api_reactivate_subscription", status_code=202)
+async def reactivate_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
+    return {"operation": operations.operation_json(await changes.request_status(me, subscription_id, "active"))}
+
+
 @get("/subscriptions/{subscription_id:uuid}", name="api_subscription")
 async def get_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
     return Response(await service.get_subscription(me, subscription_id))
@@ -54,7 +64,14 @@ async def get_subscription(me: NamedDependency[Principal], subscription_id: From
 
 router = Router(
     path="/",
-    route_handlers=[list_subscriptions, get_subscription, change_subscription, cancel_subscription],
+    route_handlers=[
+        list_subscriptions,
+        get_subscription,
+        change_subscription,
+        cancel_subscription,
+        suspend_subscription,
+        reactivate_subscription,
+    ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},
     tags=["subscriptions"],

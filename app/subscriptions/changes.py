@@ -15,7 +15,7 @@ from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.billing import service as billing
 from app.config import Settings
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Forbidden, Invalid
 from app.jobs import queue
 from app.operations import service as operations
 from app.partner_center.errors import BusinessRuleError
@@ -94,6 +94,33 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
     return operation
 
 
+STATUS_MOVES = {"suspended": "active", "active": "suspended"}  # target -> the status it starts from
+
+
+async def request_status(actor: Principal, subscription_id: uuid.UUID, target: str) -> dict:
+    """Suspend or reactivate (NCE_RULES 4): CSP admins, and resellers for their customers. Service is blocked
+    while suspended; Microsoft keeps billing the CSP and Cloudseat keeps billing the account."""
+    if actor.role == "customer_admin":
+        raise Forbidden("The CSP or the customer's reseller suspends and reactivates subscriptions.")
+    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        if sub["status"] != STATUS_MOVES[target]:
+            verb = "suspended" if target == "suspended" else "reactivated"
+            raise Conflict(
+                "status_refused",
+                f"Only {STATUS_MOVES[target]} subscriptions can be {verb}; this one is {sub['status']}.",
+            )
+        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
+        await queue.enqueue(
+            JOB,
+            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "status": target,
+             "actor": str(actor.user_id)},
+            dedupe_key=f"{JOB}:{operation['id']}",
+        )  # fmt: skip
+    return operation
+
+
 async def apply(payload: dict, settings: Settings) -> None:
     """The queued change: Partner Center first, then the local subscription, seats and charges, once."""
     from app.partner_center.connection import job_client
@@ -105,6 +132,8 @@ async def apply(payload: dict, settings: Settings) -> None:
     sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", uuid.UUID(payload["subscription_id"])))[0]
     tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", sub["customer_id"])
     changes: dict[str, Any] = {"status": "deleted"} if payload.get("cancel") else {}
+    if payload.get("status"):
+        changes["status"] = payload["status"]
     if payload.get("quantity") is not None:
         changes["quantity"] = payload["quantity"]
     if payload.get("auto_renew") is not None:
@@ -123,8 +152,25 @@ async def apply(payload: dict, settings: Settings) -> None:
         await client.aclose()
     if payload.get("cancel"):
         await _cancelled(sub, payload, operation_id)
+    elif payload.get("status"):
+        await _status(sub, payload, operation_id)
     else:
         await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
+
+
+async def _status(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
+    async with db.transaction():
+        await db.execute(
+            "UPDATE subscriptions SET status = $2, updated_at = $3 WHERE id = $1",
+            sub["id"],
+            payload["status"],
+            clock.now(),
+        )
+        await audit.record(
+            None, "subscription", sub["id"], payload["status"], before={"status": sub["status"]},
+            after={"status": payload["status"], "by": payload.get("actor")},
+        )  # fmt: skip
+        await operations.set_status(operation_id, "succeeded")
 
 
 async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:

@@ -114,6 +114,9 @@ API = [
     Case("PATCH", "/api/v1/subscriptions/{subscription}", same(202, other_reseller=404), {"quantity": 2}),
     # the world's subscription has no open window: authorized callers reach the rule that refuses
     Case("POST", "/api/v1/subscriptions/{subscription}/cancel", same(409, other_reseller=404), {}),
+    # the world's subscription is active: reactivating it is refused by the rule, suspending is queued
+    Case("POST", "/api/v1/subscriptions/{subscription}/reactivate", same(409, customer=403, other_reseller=404)),
+    Case("POST", "/api/v1/subscriptions/{subscription}/suspend", same(202, customer=403, other_reseller=404)),
     Case("GET", "/api/v1/orders", same(200)),
     Case("GET", "/api/v1/orders/{order}", same(200, other_reseller=404)),
 ]

@@ -144,3 +144,40 @@ async def test_a_subscription_is_cancelled_inside_its_window_and_refunded_like_m
             409,
             f"This subscription can no longer be cancelled: its cancellation window closed on {closed.isoformat()}.",
         )
+
+
+async def test_a_reseller_suspends_and_reactivates_its_customers_subscription(catalog: Sandbox, admin, client):
+    reseller = await factories.reseller(country="US", currency="USD")
+    customer = await us_customer(reseller["id"])
+    as_reseller = await factories.api_token(await factories.user(reseller))
+    as_customer = await factories.api_token(await factories.user(customer))
+    placed = await order(client, as_reseller, customer, line(EXCHANGE, 2, "P1Y", "annual"))
+    assert placed.status_code == 201
+    await provision(catalog)
+    sub = (await db.fetch("SELECT * FROM subscriptions"))[0]
+    url = f"/api/v1/subscriptions/{sub['id']}"
+    assert (await client.post(f"{url}/suspend", headers=as_customer)).status_code == 403
+    assert (await client.post(f"{url}/suspend", headers=as_reseller)).status_code == 202
+    await provision(catalog)
+    pc_status = "SELECT status FROM pcs_subscriptions WHERE id::text = $1"
+    assert await db.fetchval(pc_status, sub["partner_center_id"]) == "suspended"
+    assert (await client.get(url, headers=as_customer)).json()["status"] == "suspended"
+    blocked = await client.patch(url, json={"quantity": 3}, headers=as_reseller)
+    assert (blocked.status_code, blocked.json()["error"]["message"]) == (
+        409,
+        "Seats can only be changed while the subscription is active; it is suspended.",
+    )
+    assert (await client.post(f"{url}/reactivate", headers=as_reseller)).status_code == 202
+    await provision(catalog)
+    assert await db.fetchval(pc_status, sub["partner_center_id"]) == "active"
+    assert (await client.get(url, headers=as_customer)).json()["status"] == "active"
+    again = await client.post(f"{url}/reactivate", headers=as_reseller)
+    assert (again.status_code, again.json()["error"]["message"]) == (
+        409,
+        "Only suspended subscriptions can be reactivated; this one is active.",
+    )
+    log = [
+        r["action"]
+        for r in await db.fetch("SELECT action FROM events WHERE subject_id = $1 ORDER BY id", str(sub["id"]))
+    ]
+    assert log[-2:] == ["suspended", "active"]
