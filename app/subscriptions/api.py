@@ -57,6 +57,11 @@ async def reactivate_subscription(me: NamedDependency[Principal], subscription_i
     return {"operation": operations.operation_json(await changes.request_status(me, subscription_id, "active"))}
 
 
+@get("/subscriptions/{subscription_id:uuid}/events", name="api_subscription_events")
+async def subscription_events(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
+    return {"items": await service.events(me, subscription_id), "next": None}
+
+
 @get("/subscriptions/{subscription_id:uuid}", name="api_subscription")
 async def get_subscription(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
     return Response(await service.get_subscription(me, subscription_id))
@@ -71,6 +76,7 @@ router = Router(
         cancel_subscription,
         suspend_subscription,
         reactivate_subscription,
+        subscription_events,
     ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},

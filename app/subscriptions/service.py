@@ -6,6 +6,7 @@ import uuid
 
 from app import clock, db
 from app.accounts.rules import AccountRef, Principal, can_see
+from app.audit import service as audit
 from app.errors import Invalid, NotFound
 from app.money import round_amount
 from app.subscriptions import rules
@@ -85,3 +86,18 @@ def subscription_json(row: dict, viewer: Principal) -> dict:
         "is_trial": row["is_trial"],
         "partner_center_id": row["partner_center_id"],
     }
+
+
+async def events(viewer: Principal, subscription_id: uuid.UUID) -> list[dict]:
+    """The subscription's change log (NCE_RULES 4): who, when, what, before and after, newest first."""
+    await get_subscription(viewer, subscription_id)  # 404 outside the viewer's scope
+    return [
+        {
+            "at": e["at"].isoformat().replace("+00:00", "Z"),
+            "actor": e["actor"],
+            "action": e["action"],
+            "before": e["before"],
+            "after": e["after"],
+        }
+        for e in await audit.history("subscription", subscription_id, limit=200)
+    ]

@@ -111,6 +111,7 @@ API = [
     ),
     Case("GET", "/api/v1/subscriptions", same(200)),
     Case("GET", "/api/v1/subscriptions/{subscription}", same(200, other_reseller=404)),
+    Case("GET", "/api/v1/subscriptions/{subscription}/events", same(200, other_reseller=404)),
     Case("PATCH", "/api/v1/subscriptions/{subscription}", same(202, other_reseller=404), {"quantity": 2}),
     # the world's subscription has no open window: authorized callers reach the rule that refuses
     Case("POST", "/api/v1/subscriptions/{subscription}/cancel", same(409, other_reseller=404), {}),
