@@ -321,6 +321,14 @@ async def test_csp_admin_syncs_the_catalog_and_follows_its_progress(page: Page, 
     await page.screenshot(path=artifacts / "catalog-admin.png", full_page=True)
 
 
+async def settled(page: Page) -> None:
+    """htmx has swapped and processed its last answer: the new elements listen for events again (a person is
+    never faster than that; a test can be)."""
+    await page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 async def add_to_basket(page: Page, offer_id: str, plan: str, seats: int) -> None:
     await page.goto(f"/marketplace/offers/{offer_id}")
     await page.get_by_label("Term and billing").select_option(label=plan)
@@ -345,6 +353,7 @@ async def test_a_customer_orders_a_base_and_its_addon_and_sees_both_provisioned(
     await page.get_by_label("Seats of Microsoft 365 Business Basic").fill("4")
     await page.get_by_label("Seats of Microsoft 365 Business Basic").dispatch_event("change")
     await expect(basic.locator("td.num")).not_to_have_text(due)
+    await settled(page)
 
     # the first order needs the Microsoft Customer Agreement: the checkout says so beside nothing else
     await page.get_by_role("button", name="Place the order").click()
@@ -356,6 +365,7 @@ async def test_a_customer_orders_a_base_and_its_addon_and_sees_both_provisioned(
     await page.get_by_label("Signer email").fill("chris@contoso-dental.test")
     await page.get_by_role("button", name="I accept the agreement").click()
     await expect(page.locator("#mca")).to_contain_text("accepted by Chris Customer")
+    await settled(page)
     await page.screenshot(path=artifacts / "basket-customer.png", full_page=True)
 
     await page.get_by_role("button", name="Place the order").click()
@@ -376,15 +386,18 @@ async def test_a_reseller_orders_for_its_customer_and_attests_the_agreement(page
     await page.get_by_label("Ordering for").select_option(label="Litware Schools (US, USD)")
     lines = page.locator("#basket-lines tbody tr")
     await expect(lines.first).to_contain_text("Term ends")  # priced for Litware once it is chosen
+    await settled(page)
     await page.get_by_label("Term and billing of Microsoft 365 A3 for faculty").select_option(
         label="1 year, paid monthly"
     )
     await expect(lines.first).to_contain_text("a month from")  # the plan changed in place
+    await settled(page)
     await page.get_by_label("Signer first name").fill("Lee")
     await page.get_by_label("Signer last name").fill("Litware")
     await page.get_by_label("Signer email").fill("lee@litware.test")
     await page.get_by_role("button", name="Record the acceptance").click()
     await expect(page.locator("#mca")).to_contain_text("accepted by Lee Litware")
+    await settled(page)
     await page.get_by_role("button", name="Place the order").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Order ")
     await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
