@@ -29,6 +29,14 @@ def _batches(rows: list[dict]) -> list[tuple[int, Any]]:
     return [(r["quantity"], r["window_ends_at"]) for r in rows]
 
 
+async def _queue(actor: Principal, sub: dict, change: dict) -> dict:
+    """The change as an operation for the caller to follow, and its job (on the caller's transaction)."""
+    operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
+    payload = {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "actor": str(actor.user_id)}
+    await queue.enqueue(JOB, {**payload, **change}, dedupe_key=f"{JOB}:{operation['id']}")
+    return operation
+
+
 async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
     """PATCH /subscriptions/{id}: `{quantity?, auto_renew?}` checked now, done by a queued operation."""
     if not isinstance(body, dict) or not ({"quantity", "auto_renew"} & set(body)):
@@ -56,14 +64,7 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
             raise Conflict(
                 "auto_renew_refused", "Auto-renew can only be changed on an active subscription with a term."
             )
-        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
-        await queue.enqueue(
-            JOB,
-            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "quantity": quantity,
-             "auto_renew": auto_renew, "actor": str(actor.user_id)},
-            dedupe_key=f"{JOB}:{operation['id']}",
-        )  # fmt: skip
-    return operation
+        return await _queue(actor, sub, {"quantity": quantity, "auto_renew": auto_renew})
 
 
 async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
@@ -84,14 +85,7 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
         refusal = rules.cancel_refusal(sub["status"], sub["cancellation_window_ends_at"], clock.now())
         if refusal:
             raise Conflict("cancel_refused", refusal)
-        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
-        await queue.enqueue(
-            JOB,
-            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "cancel": True,
-             "actor": str(actor.user_id)},
-            dedupe_key=f"{JOB}:{operation['id']}",
-        )  # fmt: skip
-    return operation
+        return await _queue(actor, sub, {"cancel": True})
 
 
 STATUS_MOVES = {"suspended": "active", "active": "suspended"}  # target -> the status it starts from
@@ -111,14 +105,7 @@ async def request_status(actor: Principal, subscription_id: uuid.UUID, target: s
                 "status_refused",
                 f"Only {STATUS_MOVES[target]} subscriptions can be {verb}; this one is {sub['status']}.",
             )
-        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
-        await queue.enqueue(
-            JOB,
-            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "status": target,
-             "actor": str(actor.user_id)},
-            dedupe_key=f"{JOB}:{operation['id']}",
-        )  # fmt: skip
-    return operation
+        return await _queue(actor, sub, {"status": target})
 
 
 async def apply(payload: dict, settings: Settings) -> None:
