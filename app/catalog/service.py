@@ -189,8 +189,27 @@ async def quote_for(
     resale: bool = True,
     seats: int = 1,
 ) -> rules.Quote:
-    """Gather the rows, rules, rates and promotions for one offer and buyer, and let the rules decide. A
-    reseller's customer: what the customer pays (`resale`), or what the CSP bills the reseller."""
+    """One offer's price for `buyer`. A reseller's customer: what the customer pays (`resale`), or what the CSP
+    bills the reseller."""
+    billed, paid = await quote_layers(
+        offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings, seats=seats
+    )
+    return paid if resale else billed
+
+
+async def quote_layers(
+    offer: dict,
+    buyer: rules.Buyer,
+    *,
+    term: str,
+    billing_plan: str,
+    at: datetime,
+    settings: dict,
+    seats: int = 1,
+) -> tuple[rules.Quote, rules.Quote]:
+    """Gather the rows, rules, rates and promotions for one offer and buyer in one round trip, and let the
+    rules decide: (what the bill-to pays, what the customer pays). They differ only for a reseller's customer,
+    whose reseller's own rule goes on top of what the CSP bills the reseller."""
     inputs = (
         await db.fetch(
             QUOTE_INPUTS_SQL,
@@ -223,10 +242,10 @@ async def quote_for(
         markets=list(settings["markets"]),
         highest_across_markets=offer["kind"] == "software_subscription" and buyer.customer_id is None,
     )
-    if not (resold and resale):
-        return bought
+    if not resold:
+        return bought, bought
     own = [r for r in margins if r.scope == "customer"]
-    return rules.resell(bought, rules.margin_rule(own, offer["id"], buyer, default=None), buyer)
+    return bought, rules.resell(bought, rules.margin_rule(own, offer["id"], buyer, default=None), buyer)
 
 
 def plain(value: Decimal) -> str:

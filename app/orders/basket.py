@@ -11,7 +11,6 @@ from typing import Any
 from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
-from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import AppError, Invalid, NotFound
@@ -193,8 +192,8 @@ async def summary(actor: Principal) -> Summary:
     _, requested = service.parse_order(_body(chosen, rows))
     try:
         priced = await service.price_lines(actor, chosen, requested)
-    except (AppError, catalog_rules.PriceUnavailable) as problem:
-        return Summary(customer, rows, None, problem if isinstance(problem, AppError) else None)
+    except AppError as problem:  # price_lines says a price it cannot make as a refusal of its line
+        return Summary(customer, rows, None, problem)
     return Summary(customer, rows, priced, None)
 
 

@@ -27,9 +27,6 @@ async def _basket_context(
 ) -> dict:
     found = await basket.summary(me)
     terms = {line["term"] for line in found.lines if line["term"] and line["kind"] != "trial"}
-    customer_row = None
-    if found.customer is not None:
-        customer_row = {"id": found.customer["id"], "tenant_id": found.customer["tenant_id"]}
     customer_view = me.role == "customer_admin"
     today = clock.now().date()
     summaries = (
@@ -53,7 +50,7 @@ async def _basket_context(
         "mca": mca,
         "mca_errors": mca_errors or {},
         "totals": _totals(summaries),
-        "end_dates": await basket.end_dates(settings, customer_row, terms),
+        "end_dates": await basket.end_dates(settings, found.customer, terms),
     }
 
 

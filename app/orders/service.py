@@ -4,6 +4,7 @@ the provisioning. Reading orders back for the API and the pages."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -111,27 +112,15 @@ async def price_lines(actor: Principal, customer_id: uuid.UUID, requested: list[
         # the segment is NCE_RULES 3.4's to refuse, in its turn: price the offer as its segment's customers pay
         qualified = dataclasses.replace(buyer, qualification=offer["segment"])
         try:
-            bought = await catalog.quote_for(
+            bought, sold = await catalog.quote_layers(
                 offer,
                 qualified,
                 term=wanted.term,
                 billing_plan=wanted.billing_plan,
                 at=now,
                 settings=settings,
-                resale=False,
                 seats=wanted.quantity,
             )
-            sold = bought
-            if buyer.reseller_id:
-                sold = await catalog.quote_for(
-                    offer,
-                    qualified,
-                    term=wanted.term,
-                    billing_plan=wanted.billing_plan,
-                    at=now,
-                    settings=settings,
-                    seats=wanted.quantity,
-                )
         except catalog_rules.PriceUnavailable as unavailable:
             raise refused(rules.Refusal("price_unavailable", str(unavailable), n)) from None
         first, commitment = _first_charge(wanted, bought.unit_price, bought.currency, today)
@@ -208,8 +197,6 @@ async def situation(customer: dict, bill_to: dict, today: date) -> rules.Situati
 
 
 def _json(value: Any) -> dict:
-    import json
-
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
