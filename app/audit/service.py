@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from app import clock
+from app import clock, db
 from app.accounts.rules import Principal
 from app.audit.tables import Event
 
@@ -51,6 +51,24 @@ async def record(
             after=json.dumps(_plain(after)) if after is not None else None,
         )
     ).run()
+
+
+async def record_many(subject_type: str, action: str, changes: list[tuple[object, dict, dict]]) -> None:
+    """Many system changes `(subject_id, before, after)` of one kind in one statement (the scheduler's bulk moves)."""
+    if not changes:
+        return
+    await db.execute(
+        "INSERT INTO events (at, actor_id, actor, subject_type, subject_id, action, before, after) "
+        "SELECT $1, NULL, $2, $3, s, $4, b::jsonb, a::jsonb "
+        "FROM unnest($5::text[], $6::text[], $7::text[]) AS e(s, b, a)",
+        clock.now(),
+        SYSTEM,
+        subject_type,
+        action,
+        [str(subject) for subject, _, _ in changes],
+        [json.dumps(_plain(before)) for _, before, _ in changes],
+        [json.dumps(_plain(after)) for _, _, after in changes],
+    )
 
 
 async def history(subject_type: str, subject_id: object, limit: int = 50) -> list[dict]:

@@ -37,6 +37,7 @@ def months_per_period(term: str, billing_cycle: str) -> int:
 class Period:
     start: date
     end: date  # inclusive
+    full_days: int = 0  # N of the proration: the whole period's days, before a coterm end cuts it short
 
     @property
     def days(self) -> int:
@@ -52,9 +53,9 @@ def billing_period(start: date, term: str, billing_cycle: str, on: date, term_la
     k = 0
     while add_months(start, (k + 1) * step) <= on:
         k += 1
-    period_start = add_months(start, k * step)
-    period_end = min(add_months(start, (k + 1) * step) - timedelta(days=1), term_last_day)
-    return Period(period_start, period_end)
+    period_start, next_start = add_months(start, k * step), add_months(start, (k + 1) * step)
+    period_end = min(next_start - timedelta(days=1), term_last_day)
+    return Period(period_start, period_end, (next_start - period_start).days)
 
 
 def period_price(term_price: Decimal, term: str, billing_cycle: str) -> Decimal:
@@ -90,11 +91,6 @@ def days_left(period: Period, on: date) -> int:
     return (period.end - on).days + 1
 
 
-def full_period_days(period: Period, term: str, billing_cycle: str) -> int:
-    """N of the proration: the days of a whole period (a coterm term's short period is charged pro rata)."""
-    return (add_months(period.start, months_per_period(term, billing_cycle)) - period.start).days
-
-
 def charge_from(
     start: date, end: date, term: str, billing_cycle: str, term_price: Decimal, currency: str, on: date
 ) -> tuple[Period, Decimal]:
@@ -104,7 +100,7 @@ def charge_from(
     period = billing_period(start, term, billing_cycle, on, end)
     price = period_price(term_price, term, billing_cycle)
     return period, per_seat_charge(
-        price, days_left(period, on), full_period_days(period, term, billing_cycle), currency
+        price, days_left(period, on), period.full_days, currency
     )
 
 

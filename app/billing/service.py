@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -54,43 +55,63 @@ async def post_charge(subscription: dict, charge_type: str, reason: str, quantit
 
 
 async def post_charges(subscription: dict, charge_type: str, lines: list[tuple[str, int, int]], on: date) -> None:
-    """Charge lines `(reason, quantity, sign)` for seats from `on` to the end of their billing period, at the
-    subscription's locked price and Microsoft's cost for the same seats and days (NCE_RULES 5: a change posts
-    the old quantity reversed, sign -1, and the new one charged); idempotent per subscription, period and
-    reason."""
-    sub = subscription
+    """Charge lines `(reason, quantity, sign)` for seats from `on` to the end of their billing period (NCE_RULES 5:
+    a change posts the old quantity reversed, sign -1, and the new one charged)."""
+    await post_many(
+        [ChargeLine(subscription, charge_type, reason, quantity, sign, on) for reason, quantity, sign in lines]
+    )
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    subscription: dict
+    charge_type: str
+    reason: str  # the event and side it bills; unique per subscription and period
+    quantity: int
+    sign: int
+    on: date
+
+
+def _priced(line: ChargeLine) -> tuple:
+    """The line's period, per-seat amount and per-seat cost: the subscription's locked price and Microsoft's cost
+    for the same seats and days."""
+    sub = line.subscription
     if sub["term"]:
         period, per_seat = rules.charge_from(
             sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["unit_price"],
-            sub["currency"], on,
+            sub["currency"], line.on,
         )  # fmt: skip
         _, cost = rules.charge_from(
             sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["cost_price"],
-            sub["cost_currency"], on,
+            sub["cost_currency"], line.on,
         )  # fmt: skip
     else:  # a perpetual licence: billed once
-        period, per_seat, cost = rules.Period(on, on), sub["unit_price"], sub["cost_price"]
-    await db.execute(
+        period, per_seat, cost = rules.Period(line.on, line.on), sub["unit_price"], sub["cost_price"]
+    sign = line.sign
+    return (
+        sub["id"], sub["bill_to_id"], line.charge_type, line.reason, line.quantity, period.start, period.end,
+        sign * per_seat, sign * per_seat * line.quantity, sub["currency"], sign * cost, sign * cost * line.quantity,
+        sub["cost_currency"],
+    )  # fmt: skip
+
+
+async def post_many(lines: list[ChargeLine]) -> int:
+    """The one charge writer: every line in one statement, idempotent per subscription, period and reason.
+    Returns how many were new."""
+    if not lines:
+        return 0
+    columns = list(zip(*(_priced(line) for line in lines), strict=True))
+    status = await db.execute(
         "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
         "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
-        "SELECT $1, $2, $3, c.reason, c.quantity, $4, $5, c.sign * $6::numeric, c.sign * $6::numeric * c.quantity, "
-        "$7, c.sign * $8::numeric, c.sign * $8::numeric * c.quantity, $9, $10 "
-        "FROM unnest($11::text[], $12::int[], $13::int[]) AS c(reason, quantity, sign) "
+        "SELECT s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, $14 FROM unnest($1::uuid[], $2::uuid[], "
+        "$3::text[], $4::text[], $5::int[], $6::date[], $7::date[], $8::numeric[], $9::numeric[], $10::text[], "
+        "$11::numeric[], $12::numeric[], $13::text[]) AS c(s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur) "
         "ON CONFLICT (subscription_id, period_start, reason) DO NOTHING",
-        sub["id"],
-        sub["bill_to_id"],
-        charge_type,
-        period.start,
-        period.end,
-        per_seat,
-        sub["currency"],
-        cost,
-        sub["cost_currency"],
+        *[list(column) for column in columns],
         clock.now(),
-        [reason for reason, _, _ in lines],
-        [quantity for _, quantity, _ in lines],
-        [sign for _, _, sign in lines],
     )
+    return int(status.split()[-1])
 
 
 async def charges_json(subscription_id: uuid.UUID) -> list[dict]:

@@ -95,6 +95,18 @@ async def _account(viewer: Principal, account_id: uuid.UUID) -> dict:
     return rows[0]
 
 
+def buyer_of(account: dict) -> rules.Buyer:
+    """A customer account as a buyer: its market, currency, segment, reseller and billing options."""
+    return rules.Buyer(
+        country=account["country"],
+        currency=account["currency"],
+        qualification=account["qualification"],
+        customer_id=str(account["id"]),
+        reseller_id=str(account["parent_id"]) if account["parent_id"] else None,
+        monthly_surcharge_percent=account["monthly_surcharge_percent"],
+    )
+
+
 async def buyer_for(viewer: Principal, customer_id: uuid.UUID | None) -> rules.Buyer:
     """Whose price to show: the named customer, the viewer's own company, or (CSP browsing) the home market."""
     settings = await catalog_settings()
@@ -104,14 +116,7 @@ async def buyer_for(viewer: Principal, customer_id: uuid.UUID | None) -> rules.B
         account = await _account(viewer, customer_id)
         if account["kind"] != "customer":
             raise Invalid({"customer_id": "customer_id names a customer account."})
-        return rules.Buyer(
-            country=account["country"],
-            currency=account["currency"],
-            qualification=account["qualification"],
-            customer_id=str(account["id"]),
-            reseller_id=str(account["parent_id"]) if account["parent_id"] else None,
-            monthly_surcharge_percent=account["monthly_surcharge_percent"],
-        )
+        return buyer_of(account)
     if viewer.role == "reseller_admin" and viewer.account_id:
         reseller = await _account(viewer, viewer.account_id)
         return rules.Buyer(country=reseller["country"], currency=reseller["currency"], reseller_id=str(reseller["id"]))

@@ -19,8 +19,9 @@ INTERVAL_SECONDS = 60
 def due_checks() -> list[Callable[[datetime], Awaitable[object]]]:
     from app.accounts import tenants
     from app.catalog import sync
+    from app.subscriptions import lifecycle
 
-    return [sync.due, tenants.due]
+    return [sync.due, tenants.due, lifecycle.due]
 
 
 async def tick(now: datetime | None = None) -> None:

@@ -36,7 +36,7 @@ def handlers() -> dict[str, Handler]:
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
     from app.orders import jobs as order_jobs
-    from app.subscriptions import changes
+    from app.subscriptions import changes, lifecycle
 
     return {
         **mail_jobs.HANDLERS,
@@ -44,6 +44,7 @@ def handlers() -> dict[str, Handler]:
         **order_jobs.HANDLERS,
         **tenants.HANDLERS,
         **changes.HANDLERS,
+        **lifecycle.HANDLERS,
     }
 
 

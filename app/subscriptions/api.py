@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Response, Router, get, patch, post
+from litestar import Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -57,6 +57,22 @@ async def reactivate_subscription(me: NamedDependency[Principal], subscription_i
     return {"operation": operations.operation_json(await changes.request_status(me, subscription_id, "active"))}
 
 
+@put("/subscriptions/{subscription_id:uuid}/scheduled-change", name="api_schedule_change", status_code=202)
+async def schedule_change(
+    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any]
+) -> dict:
+    return {"operation": operations.operation_json(await changes.request_schedule(me, subscription_id, data))}
+
+
+@delete(
+    "/subscriptions/{subscription_id:uuid}/scheduled-change",
+    name="api_unschedule_change",
+    status_code=202,
+)
+async def unschedule_change(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
+    return {"operation": operations.operation_json(await changes.request_unschedule(me, subscription_id))}
+
+
 @get("/subscriptions/{subscription_id:uuid}/events", name="api_subscription_events")
 async def subscription_events(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
     return {"items": await service.events(me, subscription_id), "next": None}
@@ -76,6 +92,8 @@ router = Router(
         cancel_subscription,
         suspend_subscription,
         reactivate_subscription,
+        schedule_change,
+        unschedule_change,
         subscription_events,
     ],
     guards=[signed_in],

@@ -7,6 +7,7 @@ quantity reversed and the new one charged for the rest of the period)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.billing import service as billing
+from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid
 from app.jobs import queue
@@ -88,6 +90,65 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
         return await _queue(actor, sub, {"cancel": True})
 
 
+SCHEDULE_FIELDS = {"quantity", "offer_id", "term", "billing_plan"}
+
+
+async def request_schedule(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
+    """PUT /subscriptions/{id}/scheduled-change: what the next term should be (NCE_RULES 4). Applied by Microsoft
+    at renewal; needs auto-renew on. The SKU may only move to one of the offer's upgrade targets."""
+    if not isinstance(body, dict) or not (SCHEDULE_FIELDS & set(body)) or set(body) - SCHEDULE_FIELDS:
+        raise Invalid({"quantity": "Send quantity, offer_id, term and/or billing_plan for the next term."})
+    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        current = await catalog.get_offer(sub["offer_id"])
+        offer_id = str(body.get("offer_id") or sub["offer_id"]).strip().upper()
+        if offer_id != sub["offer_id"] and offer_id not in current["upgrade_targets"]:
+            raise Invalid({"offer_id": f"{offer_id} is not an upgrade of {current['title']}."})
+        offer = current if offer_id == sub["offer_id"] else await catalog.get_offer(offer_id)
+        change = {
+            "quantity": body.get("quantity", sub["quantity"]),
+            "offer_id": offer_id,
+            "term": body.get("term", sub["term"]),
+            "billing_plan": body.get("billing_plan", sub["billing_plan"]),
+        }
+        refusal = rules.schedule_refusal(sub["status"], sub["auto_renew"], sub["is_trial"], sub["term"])
+        if refusal:
+            raise Conflict("schedule_refused", refusal)
+        quantity = change["quantity"]
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise Invalid({"quantity": "quantity is a whole number of seats."})
+        if not offer["min_quantity"] <= quantity <= offer["max_quantity"]:
+            raise Invalid({"quantity": rules.quantity_range(offer["min_quantity"], offer["max_quantity"])})
+        if {"term": change["term"], "billing_plan": change["billing_plan"]} not in catalog.plans_of(offer):
+            raise Invalid({"billing_plan": f"{offer['title']} is not sold for that term and billing plan."})
+        return await _queue(actor, sub, {"scheduled": change})
+
+
+async def request_unschedule(actor: Principal, subscription_id: uuid.UUID) -> dict:
+    """DELETE /subscriptions/{id}/scheduled-change: renew as the subscription is."""
+    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
+    async with db.transaction():
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        if sub["scheduled_change"] is None:
+            raise Conflict("no_scheduled_change", "This subscription has no scheduled change.")
+        return await _queue(actor, sub, {"scheduled": None})
+
+
+def instructions(change: dict, offer: dict) -> dict:
+    """A scheduled change as Microsoft's scheduledNextTermInstructions (facts 7.4)."""
+    return {
+        "product": {
+            "productId": offer["product_id"],
+            "skuId": offer["sku_id"],
+            "availabilityId": offer["availability_id"],
+            "billingCycle": change["billing_plan"],
+            "termDuration": change["term"],
+        },
+        "quantity": change["quantity"],
+    }
+
+
 STATUS_MOVES = {"suspended": "active", "active": "suspended"}  # target -> the status it starts from
 
 
@@ -109,7 +170,8 @@ async def request_status(actor: Principal, subscription_id: uuid.UUID, target: s
 
 
 async def apply(payload: dict, settings: Settings) -> None:
-    """The queued change: Partner Center first, then the local subscription, seats and charges, once."""
+    """The queued change: Partner Center first, then the local subscription, seats and charges, once. A change
+    that makes Microsoft drop the scheduled next-term instructions is followed by putting them back."""
     from app.partner_center.connection import job_client
 
     operation_id = uuid.UUID(payload["operation_id"])
@@ -117,7 +179,7 @@ async def apply(payload: dict, settings: Settings) -> None:
         return
     await operations.set_status(operation_id, "running")
     sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", uuid.UUID(payload["subscription_id"])))[0]
-    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", sub["customer_id"])
+    tenant = str(await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", sub["customer_id"]))
     changes: dict[str, Any] = {"status": "deleted"} if payload.get("cancel") else {}
     if payload.get("status"):
         changes["status"] = payload["status"]
@@ -125,24 +187,65 @@ async def apply(payload: dict, settings: Settings) -> None:
         changes["quantity"] = payload["quantity"]
     if payload.get("auto_renew") is not None:
         changes["autoRenewEnabled"] = payload["auto_renew"]
+    if "scheduled" in payload:
+        change = payload["scheduled"]
+        offer = await catalog.get_offer(change["offer_id"]) if change else None
+        changes["scheduledNextTermInstructions"] = instructions(change, offer) if change and offer else None
     client = await job_client(settings)
     try:
-        current = await client.get_subscription(str(tenant), sub["partner_center_id"])
+        current = await client.get_subscription(tenant, sub["partner_center_id"])
         try:
             changed = await client.update_subscription(
-                str(tenant), current, request_id=str(uuid.uuid5(REQUESTS, str(operation_id))), **changes
+                tenant, current, request_id=str(uuid.uuid5(REQUESTS, str(operation_id))), **changes
             )
         except BusinessRuleError as refused:
             await operations.set_status(operation_id, "failed", refused.description)
             return
+        if payload.get("cancel"):
+            await _cancelled(sub, payload, operation_id)
+            return
+        if payload.get("status"):
+            await _status(sub, payload, operation_id)
+        else:
+            await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
+        if payload.get("status") != "suspended" and not changed.scheduled_next_term_instructions:
+            await _reapply_intent(client, tenant, sub["id"], operation_id)
     finally:
         await client.aclose()
-    if payload.get("cancel"):
-        await _cancelled(sub, payload, operation_id)
-    elif payload.get("status"):
-        await _status(sub, payload, operation_id)
-    else:
-        await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
+
+
+def intent(sub: dict) -> dict | None:
+    """The renewal intent Cloudseat keeps (NCE_RULES 4): `{quantity, offer_id, term, billing_plan}` or None."""
+    value = sub.get("scheduled_change")
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _reapply_intent(client: Any, tenant: str, subscription_id: uuid.UUID, operation_id: uuid.UUID) -> None:
+    """Microsoft deleted the scheduled change (a mid-term change, or a suspension now lifted): send it again, and
+    log that it was re-applied, or why Microsoft no longer takes it."""
+    sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", subscription_id))[0]
+    change = intent(sub)
+    if change is None or sub["status"] != "active" or not sub["auto_renew"]:
+        return
+    offer = await catalog.get_offer(change["offer_id"])
+    current = await client.get_subscription(tenant, sub["partner_center_id"])
+    try:
+        await client.update_subscription(
+            tenant, current, request_id=str(uuid.uuid5(REQUESTS, f"{operation_id}:intent")),
+            scheduledNextTermInstructions=instructions(change, offer),
+        )  # fmt: skip
+    except BusinessRuleError as refused:
+        async with db.transaction():
+            await db.execute("UPDATE subscriptions SET scheduled_change = NULL WHERE id = $1", subscription_id)
+            await audit.record(
+                None, "subscription", subscription_id, "scheduled_change_dropped",
+                before={"scheduled_change": change}, after={"reason": refused.description},
+            )  # fmt: skip
+        return
+    await audit.record(
+        None, "subscription", subscription_id, "scheduled_change_reapplied",
+        before={"scheduled_change": None}, after={"scheduled_change": change},
+    )  # fmt: skip
 
 
 async def _status(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
@@ -171,7 +274,8 @@ async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
             await billing.post_charges(sub, "cancel", [(f"cancel:{operation_id}", sub["quantity"], -1)], now.date())
         await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
         await db.execute(
-            "UPDATE subscriptions SET status = 'cancelled', auto_renew = false, updated_at = $2 WHERE id = $1",
+            "UPDATE subscriptions SET status = 'cancelled', auto_renew = false, scheduled_change = NULL, "
+            "status_changed_at = $2, updated_at = $2 WHERE id = $1",
             sub["id"],
             now,
         )
@@ -186,21 +290,32 @@ async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any
     now = clock.now()
     async with db.transaction():
         sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
-        before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"]}
+        before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"], "scheduled_change": intent(sub)}
         quantity = payload.get("quantity")
         if quantity is not None and quantity != sub["quantity"]:
             await _seats(sub, quantity, now, window, operation_id)
         auto_renew = sub["auto_renew"] if payload.get("auto_renew") is None else payload["auto_renew"]
+        # the intent is what the customer asked for the next term; turning auto-renew off withdraws it
+        scheduled = payload["scheduled"] if "scheduled" in payload else before["scheduled_change"]
+        scheduled = scheduled if auto_renew else None
         await db.execute(
-            "UPDATE subscriptions SET quantity = $2, auto_renew = $3, updated_at = $4 WHERE id = $1",
+            "UPDATE subscriptions SET quantity = $2, auto_renew = $3, scheduled_change = $4, updated_at = $5 "
+            "WHERE id = $1",
             sub["id"],
             sub["quantity"] if quantity is None else quantity,
             auto_renew,
+            None if scheduled is None else json.dumps(scheduled),
             now,
         )
         actor = uuid.UUID(payload["actor"]) if payload.get("actor") else None
-        after = {"quantity": sub["quantity"] if quantity is None else quantity, "auto_renew": auto_renew}
-        await audit.record(None, "subscription", sub["id"], "changed", before=before, after={**after, "by": str(actor)})
+        after = {
+            "quantity": sub["quantity"] if quantity is None else quantity,
+            "auto_renew": auto_renew,
+            "scheduled_change": scheduled,
+        }
+        before, after = audit.changed(before, after)
+        action = "scheduled_change" if "scheduled" in payload else "changed"
+        await audit.record(None, "subscription", sub["id"], action, before=before, after={**after, "by": str(actor)})
         await operations.set_status(operation_id, "succeeded")
 
 

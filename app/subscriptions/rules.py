@@ -39,7 +39,7 @@ def seat_change_refusal(status: str, old: int, new: int, refundable: int, minimu
     if status != "active":
         return f"Seats can only be changed while the subscription is active; it is {status}."
     if not minimum <= new <= maximum:
-        return f"This subscription supports quantity range between {minimum} and {maximum}."
+        return quantity_range(minimum, maximum)
     if new < old and old - new > refundable:
         return SEATS_LOCKED
     return None
@@ -60,3 +60,22 @@ def window_ends_at(batches: list[tuple[int, datetime]], now: datetime) -> dateti
     """When the last open cancellation window closes; None when every window has closed."""
     open_windows = [until for quantity, until in batches if until > now and quantity > 0]
     return max(open_windows) if open_windows else None
+
+
+def quantity_range(minimum: int, maximum: int) -> str:
+    return f"This subscription supports quantity range between {minimum} and {maximum}."
+
+
+AUTO_RENEW_NEEDED = "A change can only be scheduled for renewal while auto-renew is on. Turn auto-renew on first."
+
+
+def schedule_refusal(status: str, auto_renew: bool, is_trial: bool, term: str) -> str | None:
+    """Why no change can be scheduled for the next term (NCE_RULES 4), or None: it applies at renewal, so the
+    subscription must be active, renewing, with a term; a trial converts by upgrade instead."""
+    if status != "active":
+        return f"A change can only be scheduled on an active subscription; this one is {status}."
+    if is_trial or not term:
+        return "Trials and perpetual licences do not renew, so nothing can be scheduled for a renewal."
+    if not auto_renew:
+        return AUTO_RENEW_NEEDED
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from app import clock, db
@@ -82,7 +83,7 @@ def subscription_json(row: dict, viewer: Principal) -> dict:
         "promotion_id": row["promotion_id"],
         "refundable_quantity": rules.refundable_quantity(batches, now),
         "cancellation_window_ends_at": window.isoformat().replace("+00:00", "Z") if window else None,
-        "scheduled_change": None,
+        "scheduled_change": scheduled_json(row),
         "is_trial": row["is_trial"],
         "partner_center_id": row["partner_center_id"],
     }
@@ -101,3 +102,11 @@ async def events(viewer: Principal, subscription_id: uuid.UUID) -> list[dict]:
         }
         for e in await audit.history("subscription", subscription_id, limit=200)
     ]
+
+
+def scheduled_json(row: dict) -> dict | None:
+    value = row["scheduled_change"]
+    change = json.loads(value) if isinstance(value, str) else value
+    if not change:
+        return None
+    return {k: change[k] for k in ("quantity", "offer_id", "term", "billing_plan")}

@@ -118,6 +118,11 @@ API = [
     # the world's subscription is active: reactivating it is refused by the rule, suspending is queued
     Case("POST", "/api/v1/subscriptions/{subscription}/reactivate", same(409, customer=403, other_reseller=404)),
     Case("POST", "/api/v1/subscriptions/{subscription}/suspend", same(202, customer=403, other_reseller=404)),
+    Case(
+        "PUT", "/api/v1/subscriptions/{subscription}/scheduled-change", same(202, other_reseller=404), {"quantity": 2}
+    ),
+    # nothing was scheduled yet (the queued change above has not run): authorized callers reach the rule
+    Case("DELETE", "/api/v1/subscriptions/{subscription}/scheduled-change", same(409, other_reseller=404)),
     Case("GET", "/api/v1/orders", same(200)),
     Case("GET", "/api/v1/orders/{order}", same(200, other_reseller=404)),
 ]

@@ -851,7 +851,9 @@ async def update_subscription(customer_id: str, subscription_id: str, body: dict
     if has_scheduled and scheduled and not bool(auto_renew) and _check_scheduled(scheduled, sub) != sub["scheduled"]:
         raise bad_request("Scheduled changes need auto-renew to be on.", 800096)
     if has_scheduled and "scheduled" not in updates:
-        updates["scheduled"] = _check_scheduled(scheduled, sub) if scheduled else None
+        checked = _check_scheduled(scheduled, sub) if scheduled else None
+        # a mid-term change deletes them (facts 7.4), even when the full resource sent them back unchanged
+        updates["scheduled"] = None if immediate_change and checked == sub["scheduled"] else checked
     elif immediate_change and sub["scheduled"]:
         updates["scheduled"] = None  # Microsoft deletes scheduled changes on any immediate change
 
@@ -1034,7 +1036,8 @@ async def run_scheduler(now: datetime) -> dict[str, int]:
     counts["disabled"] = int(
         (
             await db.execute(
-                "UPDATE pcs_subscriptions SET status = 'disabled', status_changed_at = $1, etag = etag + 1 "
+                "UPDATE pcs_subscriptions SET status = 'disabled', etag = etag + 1, "
+                "status_changed_at = (end_date + $2::int + 1)::timestamp AT TIME ZONE 'UTC' "
                 "WHERE status = 'expired' AND end_date + $2::int < $1::date",
                 now,
                 rules.EXPIRED_DAYS,
@@ -1044,7 +1047,8 @@ async def run_scheduler(now: datetime) -> dict[str, int]:
     counts["deleted"] = int(
         (
             await db.execute(
-                "UPDATE pcs_subscriptions SET status = 'deleted', status_changed_at = $1, etag = etag + 1 "
+                "UPDATE pcs_subscriptions SET status = 'deleted', etag = etag + 1, "
+                "status_changed_at = status_changed_at + make_interval(days => $2) "
                 "WHERE status = 'disabled' AND status_changed_at + make_interval(days => $2) <= $1",
                 now,
                 rules.DISABLED_DAYS,
@@ -1066,10 +1070,14 @@ async def _cycle_charges(now: datetime) -> int:
     )
     rows: list[tuple] = []
     for sub in subs:
-        on = rules.add_months(sub["last_charged"] or sub["start_date"], 1)
-        while on <= min(today, sub["end_date"]):
+        # the k-th month starts k months after the term's start (Jan 31 -> Feb 28 -> Mar 31), never a month
+        # after the last charge (Feb 28 -> Mar 28)
+        last, k = sub["last_charged"] or sub["start_date"], 1
+        while rules.add_months(sub["start_date"], k) <= last:
+            k += 1
+        while (on := rules.add_months(sub["start_date"], k)) <= min(today, sub["end_date"]):
             rows.append(_line_row(sub, *_charge_for(sub, on)))
-            on = rules.add_months(on, 1)
+            k += 1
     await _insert_lines("cycleCharge", rows, now)
     return len(rows)
 
@@ -1149,9 +1157,8 @@ async def _term_ends(now: datetime) -> dict[str, int]:
     if expired:
         await db.execute(
             "UPDATE pcs_subscriptions SET status = 'expired', auto_renew = false, "
-            "status_changed_at = $2, etag = etag + 1 WHERE id = ANY($1)",
+            "status_changed_at = (end_date + 1)::timestamp AT TIME ZONE 'UTC', etag = etag + 1 WHERE id = ANY($1)",
             expired,
-            now,
         )
     latest = {r["id"]: r for r in renewed}
     if latest:

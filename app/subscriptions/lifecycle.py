@@ -1,0 +1,227 @@
+"""Time-driven work on subscriptions (NCE_RULES 4, 5), asked for by the scheduler tick with the app clock:
+
+- monthly installments (`cycle` charges) on the subscription's start day, set-based;
+- at term end, a job per subscription reads what Partner Center did (renewed or expired) and follows it:
+  a renewal is a new term at the price then in force, with the promotion Microsoft re-evaluated, the scheduled
+  change applied, a new 168-hour window and its `renew` charge;
+- expired -> disabled after 30 days -> deleted after 90 more, dated from the term's end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from app import clock, db
+from app.audit import service as audit
+from app.billing import rules as billing_rules
+from app.billing import service as billing
+from app.catalog import rules as catalog_rules
+from app.catalog import service as catalog
+from app.config import Settings
+from app.partner_center import models as m
+from app.subscriptions import rules
+
+JOB = "subscription_term_end"
+EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
+DISABLED_DAYS = 90  # then deleted after 90 days disabled
+RECHECK = timedelta(hours=1)  # how often a term end Microsoft has not acted on yet is looked at again
+
+# every monthly installment due by $1 and not charged yet: the k-th month of the term starts k months after
+# the term's start (PostgreSQL clamps to the month's end like billing.rules.add_months)
+DUE_CYCLES_SQL = """
+SELECT s.*, (s.start_date + make_interval(months => k))::date AS due_on
+FROM subscriptions s
+CROSS JOIN LATERAL generate_series(1, 35) AS k
+WHERE s.billing_plan = 'monthly' AND s.term IN ('P1Y', 'P3Y') AND s.status IN ('active', 'suspended')
+  AND s.start_date IS NOT NULL AND s.end_date IS NOT NULL
+  AND (s.start_date + make_interval(months => k))::date <= least($1::date, s.end_date)
+  AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.subscription_id = s.id AND c.reason = 'cycle'
+                  AND c.period_start = (s.start_date + make_interval(months => k))::date)
+"""
+
+
+async def due(now: datetime) -> dict[str, int]:
+    """What fell due by `now`. Idempotent, and safe from several processes at once: charges are unique per
+    subscription, period and reason; a term end is claimed by one process per hour."""
+    today = now.date()
+    counts = {"cycle_charges": await charge_cycles(today)}
+    claimed = await db.fetch(
+        "UPDATE subscriptions SET term_checked_at = $2 WHERE status IN ('active', 'suspended') AND end_date < $1 "
+        "AND term <> '' AND partner_center_id IS NOT NULL AND (term_checked_at IS NULL OR term_checked_at <= $3) "
+        "RETURNING id, end_date",
+        today,
+        now,
+        now - RECHECK,
+    )
+    from app.jobs import queue
+
+    for row in claimed:
+        await queue.enqueue(JOB, {"subscription_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}:{row['end_date']}")
+    counts["term_ends"] = len(claimed)
+    counts.update(await expiry_chain(today))
+    return counts
+
+
+async def charge_cycles(today: date) -> int:
+    """Monthly plans charge each month on the subscription's start day, suspended or not (NCE_RULES 4, 5)."""
+    rows = await db.fetch(DUE_CYCLES_SQL, today)
+    return await billing.post_many(
+        [billing.ChargeLine(row, "cycle", "cycle", row["quantity"], 1, row["due_on"]) for row in rows]
+    )
+
+
+async def expiry_chain(today: date) -> dict[str, int]:
+    """Expired for 30 days -> disabled; disabled for 90 days -> deleted. Each step is dated the day it fell due,
+    so a clock moved far still shows the dates Microsoft would."""
+    disabled = await db.fetch(
+        "UPDATE subscriptions SET status = 'disabled', updated_at = now(), "
+        "status_changed_at = (end_date + $2::int + 1)::timestamp AT TIME ZONE 'UTC' "
+        "WHERE status = 'expired' AND end_date + $2::int < $1 RETURNING id, status_changed_at",
+        today,
+        EXPIRED_DAYS,
+    )
+    deleted = await db.fetch(
+        "UPDATE subscriptions SET status = 'deleted', "
+        "status_changed_at = status_changed_at + make_interval(days => $2), updated_at = now() "
+        "WHERE status = 'disabled' AND status_changed_at + make_interval(days => $2) <= $1::date "
+        "RETURNING id, status_changed_at",
+        today,
+        DISABLED_DAYS,
+    )
+    for before, status, rows in (("expired", "disabled", disabled), ("disabled", "deleted", deleted)):
+        await audit.record_many(
+            "subscription", status,
+            [(r["id"], {"status": before}, {"status": status, "on": r["status_changed_at"].date()}) for r in rows],
+        )  # fmt: skip
+    return {"disabled": len(disabled), "deleted": len(deleted)}
+
+
+def _date(value: str | datetime | None) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(value.replace(" ", "")[:10])
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+async def term_end(payload: dict, settings: Settings) -> None:
+    """One subscription past its term's end: follow what Partner Center did. Not acted on yet: nothing changes,
+    and the scheduler looks again within the hour."""
+    from app.partner_center.connection import job_client
+
+    sub_id = uuid.UUID(payload["subscription_id"])
+    rows = await db.fetch("SELECT * FROM subscriptions WHERE id = $1", sub_id)
+    if not rows or rows[0]["status"] not in ("active", "suspended") or rows[0]["end_date"] >= clock.now().date():
+        return
+    sub = rows[0]
+    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", sub["customer_id"])
+    client = await job_client(settings)
+    try:
+        pc = await client.get_subscription(str(tenant), sub["partner_center_id"])
+    finally:
+        await client.aclose()
+    status = (pc.status or "").lower()
+    if status in ("expired", "disabled", "deleted"):
+        await _expired(sub)
+        return
+    pc_end = _date(pc.commitment_end_date)
+    if status in ("active", "suspended") and pc_end and pc_end > sub["end_date"]:
+        await _renewed(sub, pc, pc_end)
+
+
+async def _expired(sub: dict) -> None:
+    async with db.transaction():
+        current = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        if current["status"] not in ("active", "suspended") or current["end_date"] != sub["end_date"]:
+            return
+        await db.execute(
+            "UPDATE subscriptions SET status = 'expired', auto_renew = false, scheduled_change = NULL, "
+            "status_changed_at = $2, updated_at = $3 WHERE id = $1",
+            sub["id"],
+            midnight(sub["end_date"] + timedelta(days=1)),
+            clock.now(),
+        )
+        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
+        await audit.record(
+            None, "subscription", sub["id"], "expired",
+            before={"status": current["status"], "auto_renew": current["auto_renew"]},
+            after={"status": "expired", "on": (sub["end_date"] + timedelta(days=1)).isoformat()},
+        )  # fmt: skip
+
+
+async def _renewed(sub: dict, pc: m.Subscription, pc_end: date) -> None:
+    """Term after term until Microsoft's end date (a clock moved far renews several times), each at the price in
+    force on its first day and charged like Microsoft's `renew` line."""
+    offer_id = ":".join((pc.offer_id or sub["offer_id"]).upper().split(":")[:2])
+    offer = await catalog.get_offer(offer_id)
+    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", sub["customer_id"]))[0]
+    settings = await catalog.catalog_settings()
+    buyer = dataclasses.replace(catalog.buyer_of(account), qualification=offer["segment"])
+    term = pc.term_duration or sub["term"]
+    plan = (pc.billing_cycle or sub["billing_plan"]).lower()
+    quantity = pc.quantity or sub["quantity"]
+    async with db.transaction():
+        current = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        if current["end_date"] != sub["end_date"] or current["status"] not in ("active", "suspended"):
+            return
+        start, renewed = sub["end_date"] + timedelta(days=1), dict(current)
+        lines = []
+        while start <= pc_end:
+            end = billing_rules.term_end(start, term)
+            bought: catalog_rules.Quote | None
+            sold: catalog_rules.Quote | None
+            try:
+                bought, sold = await catalog.quote_layers(
+                    offer, buyer, term=term, billing_plan=plan, at=midnight(start), settings=settings, seats=quantity
+                )
+            except catalog_rules.PriceUnavailable:
+                # Microsoft renewed what our catalog no longer prices: keep the last price, flag it in the log
+                bought = sold = None
+            renewed.update(
+                offer_id=offer["id"], title=offer["title"], term=term, billing_plan=plan, quantity=quantity,
+                start_date=start, end_date=end,
+                unit_price=bought.unit_price if bought else renewed["unit_price"],
+                customer_unit_price=sold.unit_price if sold else renewed["customer_unit_price"],
+                cost_price=bought.microsoft_cost if bought else renewed["cost_price"],
+                cost_currency=bought.microsoft_currency if bought else renewed["cost_currency"],
+            )  # fmt: skip
+            lines.append(billing.ChargeLine(dict(renewed), "renew", "renew", quantity, 1, start))
+            start = end + timedelta(days=1)
+        window = pc.cancellation_allowed_until_date or midnight(renewed["start_date"]) + rules.CANCELLATION_WINDOW
+        await db.execute(
+            "UPDATE subscriptions SET offer_id = $2, title = $3, term = $4, billing_plan = $5, quantity = $6, "
+            "start_date = $7, end_date = $8, unit_price = $9, customer_unit_price = $10, cost_price = $11, "
+            "cost_currency = $12, promotion_id = $13, status = $14, auto_renew = $15, scheduled_change = NULL, "
+            "cancellation_window_ends_at = $16, updated_at = $17 WHERE id = $1",
+            sub["id"], renewed["offer_id"], renewed["title"], term, plan, quantity, renewed["start_date"],
+            renewed["end_date"], renewed["unit_price"], renewed["customer_unit_price"], renewed["cost_price"],
+            renewed["cost_currency"], pc.promotion_id, (pc.status or "active").lower(), bool(pc.auto_renew_enabled),
+            window, clock.now(),
+        )  # fmt: skip
+        # a renewal opens one new window for all the seats; the old batches are history
+        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
+        await db.execute(
+            "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
+            "VALUES ($1, $2, $3, $4)",
+            sub["id"],
+            quantity,
+            window,
+            clock.now(),
+        )
+        await billing.post_many(lines)
+        keys = ("offer_id", "quantity", "term", "billing_plan", "end_date", "unit_price")
+        await audit.record(
+            None, "subscription", sub["id"], "renewed",
+            before={k: current[k] for k in keys},
+            after={**{k: renewed[k] for k in keys}, "promotion_id": pc.promotion_id,
+                   "scheduled_change_applied": current["scheduled_change"] is not None, "terms": len(lines)},
+        )  # fmt: skip
+
+
+HANDLERS = {JOB: term_end}
