@@ -32,6 +32,7 @@ from app.partner_center import routes as partner_center_routes
 from app.partner_center.sandbox import app as sandbox
 from app.partner_center.sandbox import controls as sandbox_controls
 from app.subscriptions import api as subscriptions_api
+from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             partner_center_routes.router,
             catalog_routes.router,
             orders_routes.router,
+            subscriptions_routes.router,
             pages.healthz,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static", include_in_schema=False

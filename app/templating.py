@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from babel.dates import format_datetime
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from app import clock
 from app.accounts.address_rules import country_name
 from app.accounts.rules import ROLE_LABELS
 from app.catalog.rules import TERM_MONTHS
@@ -26,6 +27,20 @@ def plain(value: Decimal | None) -> str:
 
 def when(value: datetime | None) -> str:
     return "" if value is None else format_datetime(value, "d MMM y, HH:mm", tzinfo=UTC, locale="en") + " UTC"
+
+
+def countdown(until: datetime | None) -> str:
+    """How long until `until` by the app clock, in the two largest units: "6 days 23 h", "4 h 12 min"."""
+    if until is None:
+        return ""
+    seconds = int((until - clock.now()).total_seconds())
+    if seconds <= 0:
+        return "closed"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    return f"{hours} h {rest // 60} min" if hours else f"{max(1, rest // 60)} min"
 
 
 KIND_LABELS = {
@@ -56,8 +71,14 @@ def per_period(amount: Decimal | str, currency: str, term: str, plan: str) -> st
 
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
-    env.filters.update(money=money, when=when, country=country_name, plain=plain)
+    env.filters.update(money=money, when=when, country=country_name, plain=plain, countdown=countdown)
     env.globals.update(
-        role_label=ROLE_LABELS.get, money=money, kind_label=kind_label, plan_label=plan_label, per_period=per_period
+        role_label=ROLE_LABELS.get,
+        money=money,
+        now=clock.now,
+        timedelta=timedelta,
+        kind_label=kind_label,
+        plan_label=plan_label,
+        per_period=per_period,
     )
     env.autoescape = True

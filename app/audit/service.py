@@ -39,11 +39,25 @@ async def record(
     before: dict | None = None,
     after: dict | None = None,
 ) -> None:
+    await record_by(actor.user_id if actor else None, actor.email if actor else None, subject_type, subject_id, action,
+                    before, after)  # fmt: skip
+
+
+async def record_by(
+    actor_id: uuid.UUID | None,
+    actor_email: str | None,
+    subject_type: str,
+    subject_id: object,
+    action: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """A change made for a person by a job that runs after they asked (their id and email kept on the job)."""
     await Event.insert(
         Event(
             at=clock.now(),
-            actor_id=actor.user_id if actor else None,
-            actor=actor.email if actor else SYSTEM,
+            actor_id=actor_id,
+            actor=actor_email or SYSTEM,
             subject_type=subject_type,
             subject_id=str(subject_id),
             action=action,

@@ -99,9 +99,7 @@ def charge_from(
     the rest of it for a mid-period change, pro rata when a coterm end date cuts the period short."""
     period = billing_period(start, term, billing_cycle, on, end)
     price = period_price(term_price, term, billing_cycle)
-    return period, per_seat_charge(
-        price, days_left(period, on), period.full_days, currency
-    )
+    return period, per_seat_charge(price, days_left(period, on), period.full_days, currency)
 
 
 def first_term_end(start: date, term: str, coterm_end: date | None) -> date:

@@ -34,7 +34,12 @@ def _batches(rows: list[dict]) -> list[tuple[int, Any]]:
 async def _queue(actor: Principal, sub: dict, change: dict) -> dict:
     """The change as an operation for the caller to follow, and its job (on the caller's transaction)."""
     operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
-    payload = {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "actor": str(actor.user_id)}
+    payload = {
+        "subscription_id": str(sub["id"]),
+        "operation_id": str(operation["id"]),
+        "actor": str(actor.user_id),
+        "actor_email": actor.email,
+    }
     await queue.enqueue(JOB, {**payload, **change}, dedupe_key=f"{JOB}:{operation['id']}")
     return operation
 
@@ -248,18 +253,21 @@ async def _reapply_intent(client: Any, tenant: str, subscription_id: uuid.UUID, 
     )  # fmt: skip
 
 
+async def _log(payload: dict, subscription_id: uuid.UUID, action: str, before: dict, after: dict) -> None:
+    """The change log entry, by the person who asked for the change (NCE_RULES 4: who, when, before, after)."""
+    actor = uuid.UUID(payload["actor"]) if payload.get("actor") else None
+    await audit.record_by(actor, payload.get("actor_email"), "subscription", subscription_id, action, before, after)
+
+
 async def _status(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
     async with db.transaction():
         await db.execute(
-            "UPDATE subscriptions SET status = $2, updated_at = $3 WHERE id = $1",
+            "UPDATE subscriptions SET status = $2, status_changed_at = $3, updated_at = $3 WHERE id = $1",
             sub["id"],
             payload["status"],
             clock.now(),
         )
-        await audit.record(
-            None, "subscription", sub["id"], payload["status"], before={"status": sub["status"]},
-            after={"status": payload["status"], "by": payload.get("actor")},
-        )  # fmt: skip
+        await _log(payload, sub["id"], payload["status"], {"status": sub["status"]}, {"status": payload["status"]})
         await operations.set_status(operation_id, "succeeded")
 
 
@@ -279,10 +287,7 @@ async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
             sub["id"],
             now,
         )
-        await audit.record(
-            None, "subscription", sub["id"], "cancelled", before={"status": sub["status"]},
-            after={"status": "cancelled", "by": payload.get("actor")},
-        )  # fmt: skip
+        await _log(payload, sub["id"], "cancelled", {"status": sub["status"]}, {"status": "cancelled"})
         await operations.set_status(operation_id, "succeeded")
 
 
@@ -307,7 +312,6 @@ async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any
             None if scheduled is None else json.dumps(scheduled),
             now,
         )
-        actor = uuid.UUID(payload["actor"]) if payload.get("actor") else None
         after = {
             "quantity": sub["quantity"] if quantity is None else quantity,
             "auto_renew": auto_renew,
@@ -315,7 +319,7 @@ async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any
         }
         before, after = audit.changed(before, after)
         action = "scheduled_change" if "scheduled" in payload else "changed"
-        await audit.record(None, "subscription", sub["id"], action, before=before, after={**after, "by": str(actor)})
+        await _log(payload, sub["id"], action, before, after)
         await operations.set_status(operation_id, "succeeded")
 
 

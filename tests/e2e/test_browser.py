@@ -63,6 +63,7 @@ def nav(page: Page):
                 "Margins",
                 "Outbox",
                 "Partner Center",
+                "Subscriptions",
                 "Orders",
                 "Basket",
             ],
@@ -72,14 +73,14 @@ def nav(page: Page):
             RESELLER,
             "Northwind Partners",
             "Reseller admin",
-            ["Home", "Customers", "Marketplace", "Margins", "My reseller account", "Orders", "Basket"],
+            ["Home", "Customers", "Marketplace", "Margins", "My reseller account", "Subscriptions", "Orders", "Basket"],
         ),
         (
             "customer",
             CUSTOMER,
             "Contoso Dental",
             "Customer admin",
-            ["Home", "Marketplace", "My company", "Orders", "Basket"],
+            ["Home", "Marketplace", "My company", "Subscriptions", "Orders", "Basket"],
         ),
     ],
     ids=["csp", "reseller", "customer"],
@@ -235,7 +236,7 @@ async def test_a_reseller_cannot_open_another_resellers_customer(page: Page, art
     await expect(page.get_by_role("alert")).to_have_text("No such account.")
     await expect(page.get_by_text("Tailspin")).to_have_count(0)
     await expect(nav(page)).to_have_text(
-        ["Home", "Customers", "Marketplace", "Margins", "My reseller account", "Orders", "Basket"]
+        ["Home", "Customers", "Marketplace", "Margins", "My reseller account", "Subscriptions", "Orders", "Basket"]
     )  # still signed in
     await page.screenshot(path=artifacts / "not-found.png", full_page=True)
 
@@ -403,3 +404,49 @@ async def test_a_reseller_orders_for_its_customer_and_attests_the_agreement(page
     await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
     await expect(page.locator("#order-progress tbody tr")).to_contain_text(["Active"])
     await page.screenshot(path=artifacts / "order-reseller.png", full_page=True)
+
+
+async def finished(page: Page) -> None:
+    """A queued action, followed on the subscription page until Microsoft has answered."""
+    await expect(page.locator("#operation")).to_contain_text("Done: Microsoft has made the change.", timeout=30000)
+
+
+async def test_a_customer_changes_seats_turns_auto_renew_off_and_cancels_inside_the_window(page: Page, artifacts):
+    await sign_in(page, "customer@adventure-works.test")
+    await nav(page).filter(has_text="Marketplace").click()
+    await wait_for_catalog(page)
+    await add_to_basket(page, "CFQ7TTC0LH16:0001", "1 year, paid monthly", 2)  # Exchange Online (Plan 1)
+    await page.get_by_label("Signer first name").fill("Alex")
+    await page.get_by_label("Signer last name").fill("Adventure")
+    await page.get_by_label("Signer email").fill("alex@adventure-works.test")
+    await page.get_by_role("button", name="I accept the agreement").click()
+    await expect(page.locator("#mca")).to_contain_text("accepted by Alex Adventure")
+    await settled(page)
+    await page.get_by_role("button", name="Place the order").click()
+    await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
+
+    await nav(page).filter(has_text="Subscriptions").click()
+    await page.get_by_role("link", name="Exchange Online (Plan 1)").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Exchange Online (Plan 1)")
+
+    # the stepper shows what one more seat costs before anything is sent
+    await page.get_by_role("button", name="One seat more").click()
+    await expect(page.locator("#seat-preview")).to_contain_text("Adding 1 seat charges")
+    await settled(page)
+    await page.screenshot(path=artifacts / "subscription-seats.png", full_page=True)
+    await page.get_by_role("button", name="Change seats").click()
+    await finished(page)
+    await expect(page.locator("#summary")).to_contain_text("Seats3")
+
+    await page.get_by_role("button", name="Turn auto-renew off").click()
+    await finished(page)
+    await expect(page.locator("#renewal")).to_contain_text("Off")
+    await expect(page.get_by_role("button", name="Turn auto-renew on")).to_be_visible()
+
+    await expect(page.locator("#cancel-countdown")).to_contain_text("left")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Cancel the subscription").click()
+    await finished(page)
+    await expect(page.locator(".page-head")).to_contain_text("Cancelled")
+    await expect(page.locator("#change-log")).to_contain_text("Cancelled")
+    await page.screenshot(path=artifacts / "subscription-cancelled.png", full_page=True)

@@ -225,6 +225,30 @@ PAGES = [
     Case("POST", "/basket/checkout", same(409, other_reseller=422)),
     Case("GET", "/orders", same(200)),
     Case("GET", "/orders/{order}", same(200, other_reseller=404)),
+    Case("GET", "/subscriptions", same(200)),
+    Case("GET", "/subscriptions/renewals", same(200)),
+    Case("GET", "/subscriptions/{subscription}", same(200, other_reseller=404)),
+    Case("GET", "/subscriptions/{subscription}/operations/{operation}", same(200, other_reseller=404)),
+    Case("GET", "/subscriptions/{subscription}/seats/preview?quantity=2", same(200, other_reseller=404)),
+    Case("POST", "/subscriptions/{subscription}/seats", same(303, other_reseller=404), {"quantity": "2"}),
+    Case("POST", "/subscriptions/{subscription}/auto-renew", same(303, other_reseller=404), {"auto_renew": "off"}),
+    # the world's subscription has no open window: authorized callers see the rule's refusal on the page
+    Case("POST", "/subscriptions/{subscription}/cancel", same(409, other_reseller=404), {}),
+    Case(
+        "POST",
+        "/subscriptions/{subscription}/schedule",
+        same(303, other_reseller=404),
+        {"quantity": "2", "offer_id": OFFER, "plan": "P1Y/annual"},
+    ),
+    Case("POST", "/subscriptions/{subscription}/schedule/delete", same(409, other_reseller=404)),
+    Case(
+        "POST",
+        "/subscriptions/{subscription}/status",
+        same(303, customer=403, other_reseller=404),
+        {"status": "suspended"},
+    ),
+    # not a trial: authorized callers are told there is no paid offer to buy
+    Case("POST", "/subscriptions/{subscription}/buy", same(422, other_reseller=404)),
 ]
 
 PUBLIC = {  # reachable without signing in
