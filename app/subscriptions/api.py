@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.accounts.rules import Principal
 from app.operations import service as operations
-from app.subscriptions import changes, service
+from app.subscriptions import changes, service, upgrades
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
 
@@ -73,6 +73,16 @@ async def unschedule_change(me: NamedDependency[Principal], subscription_id: Fro
     return {"operation": operations.operation_json(await changes.request_unschedule(me, subscription_id))}
 
 
+@get("/subscriptions/{subscription_id:uuid}/upgrades", name="api_subscription_upgrades")
+async def upgrade_options(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
+    return {"items": await upgrades.options(me, subscription_id), "next": None}
+
+
+@post("/subscriptions/{subscription_id:uuid}/upgrade", name="api_upgrade_subscription", status_code=202)
+async def upgrade(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any]) -> dict:
+    return {"operation": operations.operation_json(await upgrades.request_upgrade(me, subscription_id, data))}
+
+
 @get("/subscriptions/{subscription_id:uuid}/events", name="api_subscription_events")
 async def subscription_events(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> dict:
     return {"items": await service.events(me, subscription_id), "next": None}
@@ -94,6 +104,8 @@ router = Router(
         reactivate_subscription,
         schedule_change,
         unschedule_change,
+        upgrade_options,
+        upgrade,
         subscription_events,
     ],
     guards=[signed_in],

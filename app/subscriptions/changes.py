@@ -214,7 +214,7 @@ async def apply(payload: dict, settings: Settings) -> None:
         else:
             await _record(sub, payload, operation_id, changed.cancellation_allowed_until_date)
         if payload.get("status") != "suspended" and not changed.scheduled_next_term_instructions:
-            await _reapply_intent(client, tenant, sub["id"], operation_id)
+            await reapply_intent(client, tenant, sub["id"], operation_id)
     finally:
         await client.aclose()
 
@@ -225,7 +225,7 @@ def intent(sub: dict) -> dict | None:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def _reapply_intent(client: Any, tenant: str, subscription_id: uuid.UUID, operation_id: uuid.UUID) -> None:
+async def reapply_intent(client: Any, tenant: str, subscription_id: uuid.UUID, operation_id: uuid.UUID) -> None:
     """Microsoft deleted the scheduled change (a mid-term change, or a suspension now lifted): send it again, and
     log that it was re-applied, or why Microsoft no longer takes it."""
     sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", subscription_id))[0]
@@ -340,16 +340,7 @@ async def _seats(sub: dict, quantity: int, now: Any, window: Any, operation_id: 
             now,
         )
     else:
-        kept = rules.take_from_batches(_batches(rows), old - quantity, now)
-        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
-        await db.execute(
-            "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
-            "SELECT $1, q, w, $4 FROM unnest($2::int[], $3::timestamptz[]) AS b(q, w)",
-            sub["id"],
-            [q for q, _ in kept],
-            [w for _, w in kept],
-            now,
-        )
+        await set_batches(sub["id"], rules.take_from_batches(_batches(rows), old - quantity, now), now)
     if not sub["term"] or not sub["end_date"]:
         return
     reason = f"seats:{operation_id}"
@@ -358,6 +349,19 @@ async def _seats(sub: dict, quantity: int, now: Any, window: Any, operation_id: 
         "add_quantity" if quantity > old else "remove_quantity",
         [(f"{reason}:old", old, -1), (f"{reason}:new", quantity, 1)],
         now.date(),
+    )
+
+
+async def set_batches(subscription_id: uuid.UUID, batches: list[tuple[int, Any]], now: Any) -> None:
+    """The subscription's seats and their cancellation windows become `batches` `(quantity, window end)`."""
+    await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", subscription_id)
+    await db.execute(
+        "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
+        "SELECT $1, q, w, $4 FROM unnest($2::int[], $3::timestamptz[]) AS b(q, w)",
+        subscription_id,
+        [q for q, _ in batches],
+        [w for _, w in batches],
+        now,
     )
 
 

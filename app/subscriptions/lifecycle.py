@@ -24,8 +24,6 @@ from app.partner_center import models as m
 from app.subscriptions import rules
 
 JOB = "subscription_term_end"
-EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
-DISABLED_DAYS = 90  # then deleted after 90 days disabled
 RECHECK = timedelta(hours=1)  # how often a term end Microsoft has not acted on yet is looked at again
 
 # every monthly installment due by $1 and not charged yet: the k-th month of the term starts k months after
@@ -80,7 +78,7 @@ async def expiry_chain(today: date) -> dict[str, int]:
         "status_changed_at = (end_date + $2::int + 1)::timestamp AT TIME ZONE 'UTC' "
         "WHERE status = 'expired' AND end_date + $2::int < $1 RETURNING id, status_changed_at",
         today,
-        EXPIRED_DAYS,
+        rules.EXPIRED_DAYS,
     )
     deleted = await db.fetch(
         "UPDATE subscriptions SET status = 'deleted', "
@@ -88,7 +86,7 @@ async def expiry_chain(today: date) -> dict[str, int]:
         "WHERE status = 'disabled' AND status_changed_at + make_interval(days => $2) <= $1::date "
         "RETURNING id, status_changed_at",
         today,
-        DISABLED_DAYS,
+        rules.DISABLED_DAYS,
     )
     for before, status, rows in (("expired", "disabled", disabled), ("disabled", "deleted", deleted)):
         await audit.record_many(

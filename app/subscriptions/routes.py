@@ -18,7 +18,7 @@ from app.catalog import service as catalog
 from app.errors import Conflict, Invalid, NotFound
 from app.operations import service as operations
 from app.orders import basket
-from app.subscriptions import changes, rules, service
+from app.subscriptions import changes, rules, service, upgrades
 from app.web.auth import provide_me, signed_in
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
@@ -90,6 +90,7 @@ async def _context(me: Principal, subscription_id: uuid.UUID, **extra: object) -
         "days_left": (row["end_date"] - now.date()).days + 1 if row["end_date"] else None,
         "cancel_preview": service.seat_preview(row, price, 0, now.date()) if row["term"] else None,
         "events": await service.events(me, subscription_id),
+        "upgrades": await upgrades.options(me, subscription_id) if offer and row["status"] == "active" else [],
         "charges": await billing.charges_json(subscription_id) if ledger else None,
         "can_suspend": me.role != "customer_admin",
         "problem": None,
@@ -254,6 +255,17 @@ async def set_status(
     return await _act(request, me, subscription_id, "service", action)
 
 
+@post("/subscriptions/{subscription_id:uuid}/upgrade", name="subscription_upgrade")
+async def upgrade(request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
+    values = await form_values(request)
+
+    async def action() -> dict:
+        body = {"offer_id": values.get("offer_id"), "quantity": _int(values.get("quantity"), "quantity")}
+        return await upgrades.request_upgrade(me, subscription_id, body)
+
+    return await _act(request, me, subscription_id, "upgrade", action)
+
+
 @post("/subscriptions/{subscription_id:uuid}/buy", name="subscription_buy")
 async def buy_paid(request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
     """A trial's "Buy": its paid offer, for the trial's seats and customer, in the basket."""
@@ -292,6 +304,7 @@ router = Router(
         schedule,
         unschedule,
         set_status,
+        upgrade,
         buy_paid,
     ],
     guards=[signed_in],

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 CANCELLATION_WINDOW = timedelta(hours=168)  # facts 7.3: 7 days after purchase, renewal or a seat increase
+EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
+DISABLED_DAYS = 90  # then deleted after 90 days disabled
 
 
 def refundable_quantity(batches: list[tuple[int, datetime]], now: datetime) -> int:
@@ -78,4 +80,51 @@ def schedule_refusal(status: str, auto_renew: bool, is_trial: bool, term: str) -
         return "Trials and perpetual licences do not renew, so nothing can be scheduled for a renewal."
     if not auto_renew:
         return AUTO_RENEW_NEEDED
+    return None
+
+
+def move_seats(
+    batches: list[tuple[int, datetime]], moving: int
+) -> tuple[list[tuple[int, datetime]], list[tuple[int, datetime]]]:
+    """Split batches for a partial upgrade: (kept, moved). The newest seats move, each with its own window, so
+    the upgraded seats keep the cancellation window they had (facts 7.3)."""
+    kept, moved = [], []
+    for quantity, allowed_until in sorted(batches, key=lambda b: b[1], reverse=True):
+        taken = min(quantity, moving)
+        moving -= taken
+        if taken:
+            moved.append((taken, allowed_until))
+        if quantity - taken:
+            kept.append((quantity - taken, allowed_until))
+    if moving > 0:
+        raise ValueError("more seats than the subscription holds")
+    return kept, moved
+
+
+def upgrade_refusal(
+    status: str,
+    is_trial: bool,
+    upgrade_targets: list[str],
+    target: str,
+    priced: bool,
+    seats: int,
+    quantity: int,
+    minimum: int,
+    maximum: int,
+) -> str | None:
+    """Why `seats` of a subscription cannot move to `target` now (NCE_RULES 4), or None: only an active paid
+    subscription, only to one of its SKU's upgrade targets sold for the same term and plan, between one seat and
+    all of them, within the target's quantity range."""
+    if status != "active":
+        return f"Only an active subscription can be upgraded; this one is {status}."
+    if is_trial:
+        return "A trial is bought with its paid offer; use Buy on the trial."
+    if target not in upgrade_targets:
+        return "The subscription cannot be upgraded to this offer: it is not one of its upgrade paths."
+    if not priced:
+        return "The target offer is not sold for this subscription's term and billing plan."
+    if not 1 <= seats <= quantity:
+        return f"An upgrade moves between 1 and {quantity} seats."
+    if not minimum <= seats <= maximum:
+        return quantity_range(minimum, maximum)
     return None

@@ -121,6 +121,9 @@ API = [
     Case(
         "PUT", "/api/v1/subscriptions/{subscription}/scheduled-change", same(202, other_reseller=404), {"quantity": 2}
     ),
+    Case("GET", "/api/v1/subscriptions/{subscription}/upgrades", same(200, other_reseller=404)),
+    # the world's offer has no upgrade path: authorized callers are told so on the field
+    Case("POST", "/api/v1/subscriptions/{subscription}/upgrade", same(422, other_reseller=404), {"offer_id": OFFER}),
     # nothing was scheduled yet (the queued change above has not run): authorized callers reach the rule
     Case("DELETE", "/api/v1/subscriptions/{subscription}/scheduled-change", same(409, other_reseller=404)),
     Case("GET", "/api/v1/orders", same(200)),
@@ -246,6 +249,12 @@ PAGES = [
         "/subscriptions/{subscription}/status",
         same(303, customer=403, other_reseller=404),
         {"status": "suspended"},
+    ),
+    Case(
+        "POST",
+        "/subscriptions/{subscription}/upgrade",
+        same(422, other_reseller=404),
+        {"offer_id": OFFER, "quantity": "1"},
     ),
     # not a trial: authorized callers are told there is no paid offer to buy
     Case("POST", "/subscriptions/{subscription}/buy", same(422, other_reseller=404)),

@@ -121,3 +121,23 @@ async def test_a_trial_shows_its_days_left_and_buys_the_paid_offer(catalog: Sand
         assert bought.status_code == 303
         line = (await db.fetch("SELECT * FROM basket_lines"))[0]
         assert (line["offer_id"], line["quantity"]) == ("CFQ7TTC0LCHC:0002", 25)
+
+
+async def test_the_upgrade_planner_moves_seats_from_the_page(catalog: Sandbox, admin, client):
+    headers = await factories.api_token(admin)
+    sub = await buy(client, headers, BASIC, 3, "P1Y", "annual", catalog)
+    csrf = await factories.sign_in(client, admin)
+    page = (await client.get(f"/subscriptions/{sub['id']}")).text
+    assert "Microsoft 365 Business Standard" in page
+    assert "credited" in page
+    moved = await client.post(
+        f"/subscriptions/{sub['id']}/upgrade",
+        data={"_csrf_token": csrf, "offer_id": "CFQ7TTC0LDPB:0001", "quantity": "1"},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    await provision(catalog)
+    after = (await client.get(moved.headers["location"])).text
+    assert "Done: Microsoft has made the change." in after
+    assert "Upgraded" in after
+    assert await db.fetchval("SELECT quantity FROM subscriptions WHERE id = $1", sub["id"]) == 2

@@ -5,7 +5,7 @@ Sources are in ../shared/partner_center_facts.md (section numbers in the comment
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 # Microsoft's NCE calendar and proration are Cloudseat's own billing arithmetic: one implementation, so the
@@ -26,12 +26,13 @@ from app.billing.rules import (  # noqa: F401 - re-exported for the sandbox's mo
 from app.money import round_unit_price
 from app.subscriptions.rules import (  # noqa: F401 - re-exported for the sandbox's modules
     CANCELLATION_WINDOW,
+    DISABLED_DAYS,
+    EXPIRED_DAYS,
+    move_seats,
     refundable_quantity,
     take_from_batches,
 )
 
-EXPIRED_DAYS = 30  # facts 7.5: expired for 30 days, then disabled
-DISABLED_DAYS = 90  # then deleted after 90 days disabled
 CART_LIFETIME = timedelta(days=7)  # facts 6.1
 
 
@@ -45,24 +46,6 @@ def next_status_after_term(auto_renew: bool, status: str, is_trial: bool) -> str
 def promoted_price(price: Decimal, percent: Decimal | None) -> Decimal:
     """A promotion's PercentDiscount off the term price (0.05 is 5% off), at unit-price precision."""
     return price if not percent else round_unit_price(price * (1 - percent))
-
-
-def move_seats(
-    batches: list[tuple[int, datetime]], moving: int
-) -> tuple[list[tuple[int, datetime]], list[tuple[int, datetime]]]:
-    """Split batches for a partial upgrade: (kept, moved). The newest seats move, each with its own window, so
-    the upgraded seats keep the cancellation window they had (facts 7.3)."""
-    kept, moved = [], []
-    for quantity, allowed_until in sorted(batches, key=lambda b: b[1], reverse=True):
-        taken = min(quantity, moving)
-        moving -= taken
-        if taken:
-            moved.append((taken, allowed_until))
-        if quantity - taken:
-            kept.append((quantity - taken, allowed_until))
-    if moving > 0:
-        raise ValueError("more seats than the subscription holds")
-    return kept, moved
 
 
 TRANSITION_ERRORS = {  # TransitionErrorCode (facts 7.6)
