@@ -47,6 +47,7 @@ APP_TABLES = [
     "subscriptions",
     "charges",
     "subscription_seat_batches",
+    "subscription_drifts",
 ]
 
 

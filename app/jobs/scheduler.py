@@ -19,9 +19,9 @@ INTERVAL_SECONDS = 60
 def due_checks() -> list[Callable[[datetime], Awaitable[object]]]:
     from app.accounts import tenants
     from app.catalog import sync
-    from app.subscriptions import lifecycle
+    from app.subscriptions import health, lifecycle
 
-    return [sync.due, tenants.due, lifecycle.due]
+    return [sync.due, tenants.due, lifecycle.due, health.due]
 
 
 async def tick(now: datetime | None = None) -> None:

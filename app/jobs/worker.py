@@ -36,7 +36,7 @@ def handlers() -> dict[str, Handler]:
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
     from app.orders import jobs as order_jobs
-    from app.subscriptions import changes, lifecycle, upgrades
+    from app.subscriptions import changes, health, lifecycle, upgrades
 
     return {
         **mail_jobs.HANDLERS,
@@ -46,6 +46,7 @@ def handlers() -> dict[str, Handler]:
         **changes.HANDLERS,
         **lifecycle.HANDLERS,
         **upgrades.HANDLERS,
+        **health.HANDLERS,
     }
 
 

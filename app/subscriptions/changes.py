@@ -31,7 +31,7 @@ def _batches(rows: list[dict]) -> list[tuple[int, Any]]:
     return [(r["quantity"], r["window_ends_at"]) for r in rows]
 
 
-async def _queue(actor: Principal, sub: dict, change: dict) -> dict:
+async def queue_change(actor: Principal, sub: dict, change: dict) -> dict:
     """The change as an operation for the caller to follow, and its job (on the caller's transaction)."""
     operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
     payload = {
@@ -71,7 +71,7 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
             raise Conflict(
                 "auto_renew_refused", "Auto-renew can only be changed on an active subscription with a term."
             )
-        return await _queue(actor, sub, {"quantity": quantity, "auto_renew": auto_renew})
+        return await queue_change(actor, sub, {"quantity": quantity, "auto_renew": auto_renew})
 
 
 async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
@@ -92,7 +92,7 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
         refusal = rules.cancel_refusal(sub["status"], sub["cancellation_window_ends_at"], clock.now())
         if refusal:
             raise Conflict("cancel_refused", refusal)
-        return await _queue(actor, sub, {"cancel": True})
+        return await queue_change(actor, sub, {"cancel": True})
 
 
 SCHEDULE_FIELDS = {"quantity", "offer_id", "term", "billing_plan"}
@@ -127,7 +127,7 @@ async def request_schedule(actor: Principal, subscription_id: uuid.UUID, body: A
             raise Invalid({"quantity": rules.quantity_range(offer["min_quantity"], offer["max_quantity"])})
         if {"term": change["term"], "billing_plan": change["billing_plan"]} not in catalog.plans_of(offer):
             raise Invalid({"billing_plan": f"{offer['title']} is not sold for that term and billing plan."})
-        return await _queue(actor, sub, {"scheduled": change})
+        return await queue_change(actor, sub, {"scheduled": change})
 
 
 async def request_unschedule(actor: Principal, subscription_id: uuid.UUID) -> dict:
@@ -137,7 +137,7 @@ async def request_unschedule(actor: Principal, subscription_id: uuid.UUID) -> di
         sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
         if sub["scheduled_change"] is None:
             raise Conflict("no_scheduled_change", "This subscription has no scheduled change.")
-        return await _queue(actor, sub, {"scheduled": None})
+        return await queue_change(actor, sub, {"scheduled": None})
 
 
 def instructions(change: dict, offer: dict) -> dict:
@@ -171,7 +171,7 @@ async def request_status(actor: Principal, subscription_id: uuid.UUID, target: s
                 "status_refused",
                 f"Only {STATUS_MOVES[target]} subscriptions can be {verb}; this one is {sub['status']}.",
             )
-        return await _queue(actor, sub, {"status": target})
+        return await queue_change(actor, sub, {"status": target})
 
 
 async def apply(payload: dict, settings: Settings) -> None:
@@ -298,7 +298,7 @@ async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any
         before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"], "scheduled_change": intent(sub)}
         quantity = payload.get("quantity")
         if quantity is not None and quantity != sub["quantity"]:
-            await _seats(sub, quantity, now, window, operation_id)
+            await record_seats(sub, quantity, now, window, str(operation_id))
         auto_renew = sub["auto_renew"] if payload.get("auto_renew") is None else payload["auto_renew"]
         # the intent is what the customer asked for the next term; turning auto-renew off withdraws it
         scheduled = payload["scheduled"] if "scheduled" in payload else before["scheduled_change"]
@@ -323,7 +323,7 @@ async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any
         await operations.set_status(operation_id, "succeeded")
 
 
-async def _seats(sub: dict, quantity: int, now: Any, window: Any, operation_id: uuid.UUID) -> None:
+async def record_seats(sub: dict, quantity: int, now: Any, window: Any, key: str) -> None:
     """The seats' windows and the change's charges: the old quantity reversed, the new one charged, each for the
     rest of the period at the locked price (NCE_RULES 5)."""
     old = sub["quantity"]
@@ -343,7 +343,7 @@ async def _seats(sub: dict, quantity: int, now: Any, window: Any, operation_id: 
         await set_batches(sub["id"], rules.take_from_batches(_batches(rows), old - quantity, now), now)
     if not sub["term"] or not sub["end_date"]:
         return
-    reason = f"seats:{operation_id}"
+    reason = f"seats:{key}"
     await billing.post_charges(
         sub,
         "add_quantity" if quantity > old else "remove_quantity",

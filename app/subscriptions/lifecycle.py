@@ -35,6 +35,7 @@ CROSS JOIN LATERAL generate_series(1, 35) AS k
 WHERE s.billing_plan = 'monthly' AND s.term IN ('P1Y', 'P3Y') AND s.status IN ('active', 'suspended')
   AND s.start_date IS NOT NULL AND s.end_date IS NOT NULL
   AND (s.start_date + make_interval(months => k))::date <= least($1::date, s.end_date)
+  AND (s.start_date + make_interval(months => k))::date >= coalesce(s.billed_from, s.start_date)
   AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.subscription_id = s.id AND c.reason = 'cycle'
                   AND c.period_start = (s.start_date + make_interval(months => k))::date)
 """
@@ -96,7 +97,7 @@ async def expiry_chain(today: date) -> dict[str, int]:
     return {"disabled": len(disabled), "deleted": len(deleted)}
 
 
-def _date(value: str | datetime | None) -> date | None:
+def as_date(value: str | datetime | None) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -128,7 +129,7 @@ async def term_end(payload: dict, settings: Settings) -> None:
     if status in ("expired", "disabled", "deleted"):
         await _expired(sub)
         return
-    pc_end = _date(pc.commitment_end_date)
+    pc_end = as_date(pc.commitment_end_date)
     if status in ("active", "suspended") and pc_end and pc_end > sub["end_date"]:
         await _renewed(sub, pc, pc_end)
 

@@ -11,15 +11,17 @@ from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
-from app import clock
+from app import clock, db
+from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.billing import service as billing
 from app.catalog import service as catalog
+from app.config import Settings
 from app.errors import Conflict, Invalid, NotFound
 from app.operations import service as operations
 from app.orders import basket
-from app.subscriptions import changes, rules, service, upgrades
-from app.web.auth import provide_me, signed_in
+from app.subscriptions import changes, health, rules, service, upgrades
+from app.web.auth import csp_admin_only, provide_me, signed_in
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
 
@@ -290,6 +292,52 @@ async def buy_paid(request: Request, me: NamedDependency[Principal], subscriptio
     return redirect(request, request.app.route_reverse("basket"))
 
 
+@get("/admin/subscription-health", name="subscription_health", guards=[csp_admin_only])
+async def health_page(request: Request, me: NamedDependency[Principal], checked: FromQuery[str] = "") -> Response:
+    drifts = await health.open_drifts()
+    last = await db.fetchval("SELECT max(health_checked_on) FROM accounts WHERE kind = 'customer'")
+    context = {"drifts": drifts, "last_checked": last, "checked": checked}
+    return render(request, "admin/subscription_health.html", context)
+
+
+@post("/admin/subscription-health/check", name="subscription_health_check", guards=[csp_admin_only])
+async def health_check_now(request: Request, me: NamedDependency[Principal]) -> Response:
+    queued = await health.check_all(me)
+    return redirect(request, request.app.route_reverse("subscription_health") + f"?checked={queued}")
+
+
+@post("/admin/subscription-health/{drift_id:int}", name="subscription_health_fix", guards=[csp_admin_only])
+async def health_fix(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], drift_id: FromPath[int]
+) -> Response:
+    values = await form_values(request)
+    operation = await health.fix(me, drift_id, str(values.get("direction", "")), settings)
+    if operation is not None and operation.get("subject_id"):
+        url = request.app.route_reverse("subscription_page", subscription_id=uuid.UUID(operation["subject_id"]))
+        return redirect(request, f"{url}?operation={operation['id']}")
+    return redirect(request, request.app.route_reverse("subscription_health"))
+
+
+@get("/admin/partner-center/import", name="pc_import", guards=[csp_admin_only])
+async def import_page(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+) -> Response:
+    customers = await health.unlinked_customers(settings)
+    resellers = await accounts.resellers_for_choice(me)
+    return render(request, "admin/import.html", {"customers": customers, "resellers": resellers})
+
+
+@post("/admin/partner-center/import", name="pc_import_customer", guards=[csp_admin_only])
+async def import_customer(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+) -> Response:
+    values = await form_values(request)
+    account = await health.import_customer(
+        me, str(values.get("tenant_id", "")), str(values.get("reseller_id") or "") or None, settings
+    )
+    return redirect(request, request.app.route_reverse("account_detail", account_id=account["id"]))
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -306,6 +354,11 @@ router = Router(
         set_status,
         upgrade,
         buy_paid,
+        health_page,
+        health_check_now,
+        health_fix,
+        import_page,
+        import_customer,
     ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},

@@ -256,6 +256,12 @@ PAGES = [
         same(422, other_reseller=404),
         {"offer_id": OFFER, "quantity": "1"},
     ),
+    Case("GET", "/admin/subscription-health", same(403, csp=200)),
+    Case("POST", "/admin/subscription-health/check", same(403, csp=303)),
+    Case("POST", "/admin/subscription-health/{drift}", same(403, csp=404), {"direction": "pull"}),
+    # the import lists and reads Partner Center's customers: its CSP path is tested in test_subscription_health
+    Case("GET", "/admin/partner-center/import", same(403, csp=SKIP)),
+    Case("POST", "/admin/partner-center/import", same(403, csp=SKIP), {"tenant_id": "x"}),
     # not a trial: authorized callers are told there is no paid offer to buy
     Case("POST", "/subscriptions/{subscription}/buy", same(422, other_reseller=404)),
 ]
@@ -282,6 +288,7 @@ def _template(path: str) -> str:
         "{offer}": "{offer_id:str}",
         "{rule}": "{rule_id:uuid}",
         "{operation}": "{operation_id:uuid}",
+        "{drift}": "{drift_id:int}",
         "{order}": "{order_id:uuid}",
         "{basket_line}": "{line_id:uuid}",
         "{subscription}": "{subscription_id:uuid}",
@@ -404,6 +411,7 @@ async def _ids(world, actor: str) -> dict[str, str]:
         "offer": OFFER,
         "rule": str(rule["id"]),
         "operation": str(operation["id"]),
+        "drift": "999999",  # no such difference: the CSP is told so, the others may not ask
         "customer": str(world["customer"]["id"]),
         "reseller": str(world["reseller"]["id"]),
         "peer_user": str(peer.user_id),
