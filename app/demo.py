@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import TypedDict
 
 from app import clock, db
@@ -12,6 +13,7 @@ from app.accounts.tables import Account, User
 from app.auth.service import principal_of
 from app.catalog import service as catalog
 from app.config import Settings
+from app.jobs import queue
 
 
 class UserSpec(TypedDict):
@@ -215,3 +217,41 @@ async def seed_sandbox_partner_center(settings: Settings) -> None:
     )
     if not await db.fetchval("SELECT 1 FROM catalog_sync_runs LIMIT 1"):
         await sync.request_sync(admin)
+    await queue.enqueue(DEMO_ORDERS, {"waited": 0}, dedupe_key=DEMO_ORDERS)
+
+
+DEMO_ORDERS = "demo_orders"
+DEMO_CUSTOMER = "Wingtip Bistro SARL"
+# what Fabrikam has sold Wingtip, so the subscription pages, the renewal calendar and a moved clock have
+# something to show: a monthly-billed year, and a year paid upfront
+DEMO_LINES = [
+    {"offer_id": "CFQ7TTC0LH18:0001", "quantity": 12, "term": "P1Y", "billing_plan": "monthly"},  # Business Basic
+    {"offer_id": "CFQ7TTC0LH16:0001", "quantity": 4, "term": "P1Y", "billing_plan": "annual"},  # Exchange Plan 1
+]
+WAIT_SECONDS = 3
+MAX_WAITS = 200  # ten minutes for the first catalog sync
+
+
+async def place_demo_orders(payload: dict, settings: Settings) -> None:
+    """Once the first catalog sync has prices, Fabrikam orders for Wingtip (its MCA attested), and the worker
+    provisions it at the sandbox like any order. Done once: a customer with orders is left alone."""
+    from app.orders import service as orders
+
+    customer = await Account.select().where(Account.name == DEMO_CUSTOMER).first().run()
+    if customer is None or await db.fetchval("SELECT 1 FROM orders WHERE customer_id = $1", customer["id"]):
+        return
+    if not await db.fetchval("SELECT 1 FROM catalog_sync_runs WHERE status = 'completed'"):
+        if payload["waited"] < MAX_WAITS:  # the sync is still running: look again shortly
+            await queue.enqueue(DEMO_ORDERS, {"waited": payload["waited"] + 1}, delay=timedelta(seconds=WAIT_SECONDS))
+        return
+    reseller = await User.select().where(User.email == "reseller@fabrikam.test").first().run()
+    assert reseller is not None, "seed created Fabrikam's user"
+    fabrikam = principal_of(reseller)
+    if await accounts.latest_mca(customer["id"]) is None:
+        await accounts.record_mca_acceptance(
+            fabrikam, customer["id"], {"first_name": "Wen", "last_name": "Wingtip", "email": "admin@wingtip.test"}
+        )
+    await orders.place_order(fabrikam, {"customer_id": str(customer["id"]), "lines": DEMO_LINES})
+
+
+HANDLERS = {DEMO_ORDERS: place_demo_orders}

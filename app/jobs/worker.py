@@ -32,6 +32,7 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 def handlers() -> dict[str, Handler]:
     """The registry of job handlers: entrypoint name -> async function(payload, settings)."""
+    from app import demo
     from app.accounts import tenants
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
@@ -47,6 +48,7 @@ def handlers() -> dict[str, Handler]:
         **lifecycle.HANDLERS,
         **upgrades.HANDLERS,
         **health.HANDLERS,
+        **demo.HANDLERS,
     }
 
 

@@ -25,6 +25,11 @@ from app.subscriptions import changes, lifecycle
 
 JOB = "subscription_health"
 LIVE = ("active", "suspended")
+# customers whose subscriptions Partner Center shows the CSP: its own tenants, and existing ones once GDAP is on
+REACHABLE = (
+    "kind = 'customer' AND tenant_id IS NOT NULL "
+    "AND (tenant_origin IS DISTINCT FROM 'existing' OR gdap_status = 'active')"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +112,7 @@ async def due(now: datetime) -> int:
     from app.jobs import queue
 
     claimed = await db.fetch(
-        "UPDATE accounts SET health_checked_on = $1 WHERE kind = 'customer' AND tenant_id IS NOT NULL "
+        f"UPDATE accounts SET health_checked_on = $1 WHERE {REACHABLE} "
         "AND coalesce(health_checked_on, '-infinity'::date) < $1 RETURNING id",
         now.date(),
     )
@@ -120,7 +125,7 @@ async def check_all(actor: Principal) -> int:
     """The admin's "Check now": every customer with a tenant, queued."""
     from app.jobs import queue
 
-    rows = await db.fetch("SELECT id FROM accounts WHERE kind = 'customer' AND tenant_id IS NOT NULL")
+    rows = await db.fetch(f"SELECT id FROM accounts WHERE {REACHABLE}")
     for row in rows:
         await queue.enqueue(JOB, {"customer_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}")
     await audit.record(actor, "subscription_health", "all", "check_requested", after={"customers": len(rows)})
@@ -132,8 +137,8 @@ async def check(payload: dict, settings: Settings) -> None:
     from app.partner_center.connection import job_client
 
     customer_id = uuid.UUID(payload["customer_id"])
-    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", customer_id)
-    if tenant is None:
+    tenant = await db.fetchval(f"SELECT tenant_id FROM accounts WHERE id = $1 AND {REACHABLE}", customer_id)
+    if tenant is None:  # not (or no longer) a customer Partner Center shows the CSP
         return
     client = await job_client(settings)
     try:

@@ -246,3 +246,39 @@ async def test_the_renewal_intent_is_reapplied_after_microsoft_drops_it(catalog:
     assert log.count("scheduled_change_reapplied") == 2
     assert log[0] == "scheduled_change_reapplied"
     assert log[1] == "active"
+
+
+async def test_the_demo_year_renews_expires_and_bills_as_the_rules_say(pc_sandbox: Sandbox, admin, client):
+    """The demo data with the clock moved a year, a month at a time: Wingtip's monthly Business Basic is charged
+    every month and renews; its Exchange, auto-renew turned off, expires and is disabled 30 days later."""
+    from app import demo
+
+    headers = await factories.api_token(admin)
+    with clock.use_fixed_clock(datetime(2027, 1, 15, 10, tzinfo=UTC)) as fixed:
+        await demo.seed(pc_sandbox.settings.base_url)
+        await demo.seed_sandbox_partner_center(pc_sandbox.settings)
+        await provision(pc_sandbox)  # the catalog sync, then the demo orders, then their provisioning
+        await provision(pc_sandbox)
+        subs = {
+            s["offer_id"]: s
+            for s in await db.fetch(
+                "SELECT s.* FROM subscriptions s JOIN accounts a ON a.id = s.customer_id WHERE a.name = $1",
+                demo.DEMO_CUSTOMER,
+            )
+        }
+        basic, exchange = subs[BASIC], subs[EXCHANGE]
+        assert (basic["status"], basic["quantity"], exchange["status"]) == ("active", 12, "active")
+        off = await client.patch(f"/api/v1/subscriptions/{exchange['id']}", json={"auto_renew": False}, headers=headers)
+        assert off.status_code == 202
+        await provision(pc_sandbox)
+        for _ in range(14):  # to 2028-03-10
+            await move(fixed, pc_sandbox, days=30)
+        basic_after = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", basic["id"]))[0]
+        exchange_after = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", exchange["id"]))[0]
+    assert basic_after["start_date"] == date(2028, 1, 15)  # renewed for a second year
+    assert (exchange_after["status"], exchange_after["status_changed_at"].date()) == ("disabled", date(2028, 2, 14))
+    charges = await ours(basic["id"])
+    assert [c["charge_type"] for c in charges] == ["new"] + ["cycle"] * 11 + ["renew"] + ["cycle"]
+    assert [c["period_start"] for c in charges][:3] == [date(2027, 1, 15), date(2027, 2, 15), date(2027, 3, 15)]
+    assert [m["subtotal"] for m in await microsoft(basic)] == [c["cost_amount"] for c in charges]
+    assert [c["charge_type"] for c in await ours(exchange["id"])] == ["new"]  # a year paid upfront, then nothing

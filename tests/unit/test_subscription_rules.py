@@ -55,9 +55,7 @@ def test_a_clamped_month_is_charged_as_a_whole_month():
     """January 31's subscription: its second month starts February 28 and runs to March 30, one whole period."""
     start = date(2027, 1, 31)
     end = billing.term_end(start, "P1Y")
-    period, per_seat = billing.charge_from(
-        start, end, "P1Y", "monthly", Decimal("72"), "USD", date(2027, 2, 28)
-    )
+    period, per_seat = billing.charge_from(start, end, "P1Y", "monthly", Decimal("72"), "USD", date(2027, 2, 28))
     assert (period.start, period.end, period.full_days) == (date(2027, 2, 28), date(2027, 3, 30), 31)
     assert per_seat == Decimal("6.00")
 
