@@ -35,11 +35,6 @@ async def synced(pc_sandbox: Sandbox, admin) -> dict:
     return {**counts, "run_id": run["id"], "operation_id": run["operation_id"]}
 
 
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
 async def test_sync_loads_every_market_and_counts_what_changed(pc_sandbox: Sandbox, admin):
     first = await synced(pc_sandbox, admin)
     change = await _change_date()

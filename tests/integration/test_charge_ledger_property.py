@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from app import clock, db
 from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox
-from tests.integration.test_catalog import synced
 from tests.integration.test_orders import BASIC, line, order, provision, us_customer
 from tests.integration.test_subscription_lifecycle import move
 from tests.integration.test_subscription_upgrades import STANDARD
@@ -45,17 +44,6 @@ programs = st.tuples(
     st.dates(date(2027, 1, 1), date(2027, 12, 31)),  # start days 29-31 clamp their months
     st.lists(steps, min_size=1, max_size=7),
 )
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 async def _step(client, headers, customer_id, kind: str, n: int, fixed, sandbox: Sandbox) -> None:

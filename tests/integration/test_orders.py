@@ -24,7 +24,6 @@ from app.jobs.worker import drain
 from app.orders import jobs
 from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox
-from tests.integration.test_catalog import synced
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +34,6 @@ FINANCE = "CFQ7TTC0LH3D:0001"  # Dynamics 365 Finance: at least 20 seats
 A3_FACULTY = "CFQ7TTC0LHPL:000W"  # education
 PREMIUM_TRIAL = "CFQ7TTC0LCHC:0007"
 EXTERNAL = "CFQ7TTC0LH33:0001"  # Business Central External Accountant: 3 per tenant
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 async def us_customer(reseller_id=None, *, mca: bool = True, **overrides) -> dict:

@@ -10,21 +10,9 @@ import pytest
 from app import clock, db
 from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox
-from tests.integration.test_catalog import synced
 from tests.integration.test_orders import EXCHANGE, line, order, provision, us_customer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 async def _bought(client, headers, quantity: int = 2, plan: str = "monthly") -> dict:

@@ -12,22 +12,10 @@ from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox, new_customer
 from tests.integration.sandbox_fixtures import buy as pc_buy
 from tests.integration.sandbox_fixtures import line as pc_line
-from tests.integration.test_catalog import synced
 from tests.integration.test_orders import BASIC, provision, talks_to_sandbox  # noqa: F401 - a fixture
 from tests.integration.test_subscription_lifecycle import buy, pc_row
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 @pytest.fixture

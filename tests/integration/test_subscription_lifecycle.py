@@ -15,21 +15,11 @@ from app.partner_center.sandbox import service as pc_service
 from app.subscriptions import rules
 from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox
-from tests.integration.test_catalog import synced
 from tests.integration.test_orders import BASIC, EXCHANGE, line, order, provision, us_customer
 
+SALES_ENTERPRISE = "CFQ7TTC0LH3B:0002"  # Dynamics 365 Sales Enterprise: 15% off on three years from 5 seats
+
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 async def move(fixed, sandbox: Sandbox, **delta: float) -> None:
@@ -282,3 +272,23 @@ async def test_the_demo_year_renews_expires_and_bills_as_the_rules_say(pc_sandbo
     assert [c["period_start"] for c in charges][:3] == [date(2027, 1, 15), date(2027, 2, 15), date(2027, 3, 15)]
     assert [m["subtotal"] for m in await microsoft(basic)] == [c["cost_amount"] for c in charges]
     assert [c["charge_type"] for c in await ours(exchange["id"])] == ["new"]  # a year paid upfront, then nothing
+
+
+async def test_a_promotion_is_re_evaluated_at_renewal(catalog: Sandbox, admin, client):
+    """Sales Enterprise is 15% off on three years from 5 seats: bought with 5, renewed with 4 as scheduled, the
+    renewal no longer qualifies and is at the full price, here and at Microsoft."""
+    headers = await factories.api_token(admin)
+    with clock.use_fixed_clock(clock.real_now()) as fixed:
+        sub = await buy(client, headers, SALES_ENTERPRISE, 5, "P3Y", "annual", catalog)
+        assert sub["promotion_id"] == "39NFJQT1T6HX:0001:39NFJQT1Q9KB"
+        url = f"/api/v1/subscriptions/{sub['id']}/scheduled-change"
+        assert (await client.put(url, json={"quantity": 4}, headers=headers)).status_code == 202
+        await provision(catalog)
+        await move(fixed, catalog, days=(sub["end_date"] - clock.now().date()).days + 1)
+        renewed = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", sub["id"]))[0]
+    assert (renewed["start_date"], renewed["quantity"]) == (sub["end_date"] + timedelta(days=1), 4)
+    assert renewed["promotion_id"] is None
+    assert renewed["cost_price"] > sub["cost_price"]  # the 15% is gone
+    assert (await pc_row(sub))["promotion_id"] is None
+    charges = await ours(sub["id"])
+    assert sorted(m["subtotal"] for m in await microsoft(sub)) == sorted(c["cost_amount"] for c in charges)

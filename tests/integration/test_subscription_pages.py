@@ -11,22 +11,10 @@ from app import clock, db
 from app.subscriptions import rules
 from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox
-from tests.integration.test_catalog import synced
 from tests.integration.test_orders import BASIC, EXCHANGE, PREMIUM_TRIAL, provision
 from tests.integration.test_subscription_lifecycle import buy, move
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 async def test_the_list_filters_by_status_offer_and_term_end(catalog: Sandbox, admin, client):

@@ -10,24 +10,12 @@ import pytest
 from app import clock, db
 from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox
-from tests.integration.test_catalog import synced
 from tests.integration.test_orders import BASIC, EXCHANGE, provision
 from tests.integration.test_subscription_lifecycle import buy, microsoft, ours
 
 pytestmark = pytest.mark.integration
 
 STANDARD = "CFQ7TTC0LDPB:0001"  # Microsoft 365 Business Standard, an upgrade target of Business Basic
-
-
-@pytest.fixture
-async def admin(committed):
-    return await factories.user(None)
-
-
-@pytest.fixture
-async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
-    await synced(pc_sandbox, admin)
-    return pc_sandbox
 
 
 async def test_the_planner_lists_the_targets_with_what_the_move_costs(catalog: Sandbox, admin, client):
