@@ -5,6 +5,9 @@
    against a raw COPY of the same file into an unindexed table of text columns.
 2. Price resolution: 10,000 random lookups through the catalog service (its queries and the pure rules), p50
    and p99 in milliseconds.
+3. Monthly installments: 200,000 monthly-billed yearly subscriptions started over the past year; the
+   scheduler's pass that charges every installment due (the real `lifecycle.charge_cycles`), against a plain
+   INSERT ... SELECT of the same number of charge rows.
 
 It uses its own database (`cloudseat_bench` on the embedded server, or BENCH_DATABASE_URL), created afresh.
 """
@@ -31,6 +34,7 @@ from app.partner_center.sandbox import catalog
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 LOOKUPS = int(os.environ.get("BENCH_LOOKUPS", "10000"))
+SUBSCRIPTIONS = int(os.environ.get("BENCH_SUBSCRIPTIONS", "200000"))
 MARKETS = catalog.MARKETS
 PLANS = (("P1Y", "Annual"), ("P1Y", "Monthly"), ("P1M", "Monthly"), ("P3Y", "Triennial"), ("P3Y", "Annual"))
 HEADER = catalog.COLUMNS  # Microsoft's column names, as the sandbox serves them
@@ -160,6 +164,57 @@ async def lookups(count: int) -> list[float]:
     return timings
 
 
+async def seed_subscriptions(count: int, today: datetime) -> None:
+    """`count` monthly-billed P1Y subscriptions over count/100 customers, all bought a month ago today with their
+    `new` charge posted, so each owes its second installment: the busiest morning the installments pass meets."""
+    await db.execute(
+        "INSERT INTO accounts (id, kind, name, email, country, currency, created_at, updated_at) "
+        "SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'customer', 'Bench ' || n, "
+        "'bench' || n || '@bench.test', 'US', 'USD', now(), now() FROM generate_series(1, $1) AS n",
+        max(1, count // 100),
+    )
+    await db.execute(
+        "INSERT INTO subscriptions (id, customer_id, bill_to_id, offer_id, title, status, quantity, term, "
+        "billing_plan, start_date, end_date, auto_renew, currency, unit_price, customer_unit_price, cost_price, "
+        "cost_currency, created_at, updated_at) "
+        "SELECT gen_random_uuid(), a, a, 'CFQ7TTC0LH18:0001', 'Microsoft 365 Business Basic', 'active', 1 + n % 40, "
+        "'P1Y', 'monthly', d, (d + interval '1 year')::date - 1, true, 'USD', 72, 72, 61.2, 'USD', now(), now() "
+        "FROM (SELECT n, ('00000000-0000-4000-8000-' || lpad((1 + n % $2)::text, 12, '0'))::uuid AS a, "
+        "      ($3::date - interval '1 month')::date AS d FROM generate_series(1, $1) AS n) s",
+        count,
+        max(1, count // 100),
+        today.date(),
+    )
+    await db.execute(
+        "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
+        "SELECT id, bill_to_id, 'new', 'new', quantity, start_date, start_date, 6, 6 * quantity, 'USD', 5.1, "
+        "5.1 * quantity, 'USD', now() FROM subscriptions"
+    )
+    await db.execute("ANALYZE")
+
+
+async def installments(today: datetime) -> tuple[float, int, float]:
+    """The real pass, then the baseline: a plain INSERT ... SELECT of as many charge rows."""
+    from app.subscriptions import lifecycle
+
+    await checkpoint()
+    started = time.perf_counter()
+    charged = await lifecycle.charge_cycles(today.date())
+    took = time.perf_counter() - started
+    await db.execute("CREATE TABLE bench_charges (LIKE charges INCLUDING DEFAULTS)")
+    await checkpoint()
+    started = time.perf_counter()
+    await db.execute(
+        "INSERT INTO bench_charges (subscription_id, account_id, charge_type, reason, quantity, period_start, "
+        "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
+        "SELECT subscription_id, account_id, 'cycle', 'cycle', quantity, period_start, period_end, per_seat_amount, "
+        "amount, currency, cost_per_seat, cost_amount, cost_currency, created_at FROM charges "
+        "WHERE charge_type = 'cycle'"
+    )
+    return took, charged, time.perf_counter() - started
+
+
 async def main() -> None:
     from app.config import load_settings
 
@@ -195,8 +250,25 @@ async def main() -> None:
         p50, p99 = statistics.quantiles(timings, n=100)[49], statistics.quantiles(timings, n=100)[98]
         print(f"price resolution, {len(timings):,} random lookups: p50 {p50:.2f} ms, p99 {p99:.2f} ms (target p99 < 2)")
         sheet.unlink()
+        today = datetime.now(UTC)
+        await seed_subscriptions(SUBSCRIPTIONS, today)
+        took, charged, baseline = await installments(today)
+        print(f"monthly installments, {SUBSCRIPTIONS:,} subscriptions: {charged:,} cycle charges in {took:.2f} s")
+        print(
+            f"  {charged / took:,.0f} charges/s; plain INSERT ... SELECT of the same rows: "
+            f"{charged / baseline:,.0f} rows/s ({baseline:.2f} s); ratio {baseline / took:.2f}"
+        )
+        again = time.perf_counter()
+        assert await lifecycle_again(today) == 0
+        print(f"  the pass again (nothing due): {time.perf_counter() - again:.2f} s")
     finally:
         await db.close_pool()
+
+
+async def lifecycle_again(today: datetime) -> int:
+    from app.subscriptions import lifecycle
+
+    return await lifecycle.charge_cycles(today.date())
 
 
 if __name__ == "__main__":
