@@ -202,14 +202,14 @@ async def installments(today: datetime) -> tuple[float, int, float]:
     started = time.perf_counter()
     charged = await lifecycle.charge_cycles(today.date())
     took = time.perf_counter() - started
-    await db.execute("CREATE TABLE bench_charges (LIKE charges INCLUDING DEFAULTS)")
     await checkpoint()
     started = time.perf_counter()
+    # the same rows again, into the same table with its keys and indexes: only the writing, none of the deciding
     await db.execute(
-        "INSERT INTO bench_charges (subscription_id, account_id, charge_type, reason, quantity, period_start, "
+        "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, "
         "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
-        "SELECT subscription_id, account_id, 'cycle', 'cycle', quantity, period_start, period_end, per_seat_amount, "
-        "amount, currency, cost_per_seat, cost_amount, cost_currency, created_at FROM charges "
+        "SELECT subscription_id, account_id, 'cycle', 'baseline', quantity, period_start, period_end, "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at FROM charges "
         "WHERE charge_type = 'cycle'"
     )
     return took, charged, time.perf_counter() - started
@@ -255,10 +255,11 @@ async def main() -> None:
         took, charged, baseline = await installments(today)
         print(f"monthly installments, {SUBSCRIPTIONS:,} subscriptions: {charged:,} cycle charges in {took:.2f} s")
         print(
-            f"  {charged / took:,.0f} charges/s; plain INSERT ... SELECT of the same rows: "
+            f"  {charged / took:,.0f} charges/s; plain INSERT ... SELECT of the same rows into charges: "
             f"{charged / baseline:,.0f} rows/s ({baseline:.2f} s); ratio {baseline / took:.2f}"
         )
         again = time.perf_counter()
+        await db.execute("DELETE FROM charges WHERE reason = 'baseline'")
         assert await lifecycle_again(today) == 0
         print(f"  the pass again (nothing due): {time.perf_counter() - again:.2f} s")
     finally:

@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
-from app import clock, db
+from app import clock, db, money
 from app.audit import service as audit
 from app.billing import rules as billing_rules
 from app.billing import service as billing
@@ -26,18 +26,43 @@ from app.subscriptions import rules
 JOB = "subscription_term_end"
 RECHECK = timedelta(hours=1)  # how often a term end Microsoft has not acted on yet is looked at again
 
-# every monthly installment due by $1 and not charged yet: the k-th month of the term starts k months after
-# the term's start (PostgreSQL clamps to the month's end like billing.rules.add_months)
-DUE_CYCLES_SQL = """
-SELECT s.*, (s.start_date + make_interval(months => k))::date AS due_on
-FROM subscriptions s
-CROSS JOIN LATERAL generate_series(1, 35) AS k
-WHERE s.billing_plan = 'monthly' AND s.term IN ('P1Y', 'P3Y') AND s.status IN ('active', 'suspended')
-  AND s.start_date IS NOT NULL AND s.end_date IS NOT NULL
-  AND (s.start_date + make_interval(months => k))::date <= least($1::date, s.end_date)
-  AND (s.start_date + make_interval(months => k))::date >= coalesce(s.billed_from, s.start_date)
-  AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.subscription_id = s.id AND c.reason = 'cycle'
-                  AND c.period_start = (s.start_date + make_interval(months => k))::date)
+# every monthly installment due by $1 and not charged yet, charged in one statement (NCE_RULES 5, the same
+# arithmetic as billing.rules.charge_from): the k-th month starts k months after the term's start (PostgreSQL
+# clamps to the month's end like add_months), N is that whole month's days, R the days it runs before the term
+# ends, and each seat pays round(term price / months x R / N) in the currency's minor unit
+CHARGE_CYCLES_SQL = """
+WITH minor(currency, places) AS (SELECT * FROM unnest($3::text[], $4::int[])),
+due AS (
+    SELECT s.id, s.bill_to_id, s.quantity, s.currency, s.cost_currency, s.unit_price, s.cost_price, s.end_date,
+           t.months, (s.start_date + make_interval(months => k))::date AS ps,
+           (s.start_date + make_interval(months => k + 1))::date AS ns
+    FROM subscriptions s
+    CROSS JOIN LATERAL (SELECT CASE s.term WHEN 'P1Y' THEN 12 ELSE 36 END AS months) t
+    -- the months begun by $1 (age() counts a clamped month one short, hence the + 1; the date test below decides)
+    CROSS JOIN LATERAL generate_series(
+        1, least(t.months - 1, (extract(year FROM age($1::date, s.start_date)) * 12
+                                + extract(month FROM age($1::date, s.start_date)))::int + 1)) AS k
+    WHERE s.billing_plan = 'monthly' AND s.term IN ('P1Y', 'P3Y') AND s.status IN ('active', 'suspended')
+      AND s.start_date IS NOT NULL AND s.end_date IS NOT NULL
+      AND (s.start_date + make_interval(months => k))::date <= least($1::date, s.end_date)
+      AND (s.start_date + make_interval(months => k))::date >= coalesce(s.billed_from, s.start_date)
+      AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.subscription_id = s.id AND c.reason = 'cycle'
+                      AND c.period_start = (s.start_date + make_interval(months => k))::date)
+),
+priced AS (
+    SELECT d.*, least(d.ns - 1, d.end_date) AS pe,
+           round(d.unit_price / d.months * (least(d.ns - 1, d.end_date) - d.ps + 1) / (d.ns - d.ps), sell.places)
+               AS per_seat,
+           round(d.cost_price / d.months * (least(d.ns - 1, d.end_date) - d.ps + 1) / (d.ns - d.ps), cost.places)
+               AS cost
+    FROM due d JOIN minor sell ON sell.currency = d.currency JOIN minor cost ON cost.currency = d.cost_currency
+)
+INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end,
+                     per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at)
+SELECT id, bill_to_id, 'cycle', 'cycle', quantity, ps, pe, per_seat, per_seat * quantity, currency, cost,
+       cost * quantity, cost_currency, $2
+FROM priced
+ON CONFLICT (subscription_id, period_start, reason) DO NOTHING
 """
 
 
@@ -65,10 +90,15 @@ async def due(now: datetime) -> dict[str, int]:
 
 async def charge_cycles(today: date) -> int:
     """Monthly plans charge each month on the subscription's start day, suspended or not (NCE_RULES 4, 5)."""
-    rows = await db.fetch(DUE_CYCLES_SQL, today)
-    return await billing.post_many(
-        [billing.ChargeLine(row, "cycle", "cycle", row["quantity"], 1, row["due_on"]) for row in rows]
+    rows = await db.fetch(
+        "SELECT DISTINCT c FROM subscriptions, LATERAL (VALUES (currency), (cost_currency)) AS v(c) "
+        "WHERE billing_plan = 'monthly'"
     )
+    currencies = [str(r["c"]).strip() for r in rows]
+    status = await db.execute(
+        CHARGE_CYCLES_SQL, today, clock.now(), currencies, [money.minor_units(c) for c in currencies]
+    )
+    return int(status.split()[-1])
 
 
 async def expiry_chain(today: date) -> dict[str, int]:
