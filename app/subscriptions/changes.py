@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
+from app.billing import rules as billing_rules
 from app.billing import service as billing
 from app.catalog import service as catalog
 from app.config import Settings
@@ -95,7 +97,7 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
         return await queue_change(actor, sub, {"cancel": True})
 
 
-SCHEDULE_FIELDS = {"quantity", "offer_id", "term", "billing_plan"}
+SCHEDULE_FIELDS = {"quantity", "offer_id", "term", "billing_plan", "coterm_end_date"}
 
 
 async def request_schedule(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
@@ -127,7 +129,39 @@ async def request_schedule(actor: Principal, subscription_id: uuid.UUID, body: A
             raise Invalid({"quantity": rules.quantity_range(offer["min_quantity"], offer["max_quantity"])})
         if {"term": change["term"], "billing_plan": change["billing_plan"]} not in catalog.plans_of(offer):
             raise Invalid({"billing_plan": f"{offer['title']} is not sold for that term and billing plan."})
+        if body.get("coterm_end_date"):
+            change["coterm_end_date"] = await _coterm(sub, change["term"], body["coterm_end_date"])
         return await queue_change(actor, sub, {"scheduled": change})
+
+
+async def _coterm(sub: dict, term: str, value: Any) -> str:
+    """A next term that ends with the customer's other subscriptions (NCE_RULES 3, check 10, at renewal): inside
+    the new term, on a month's last day or on another active subscription's end date."""
+    from app.orders.rules import is_month_end
+
+    try:
+        end = date.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid({"coterm_end_date": "Give the end date as YYYY-MM-DD."}) from None
+    start = sub["end_date"] + timedelta(days=1)
+    natural = billing_rules.term_end(start, term)
+    if not start <= end <= natural:
+        raise Invalid({"coterm_end_date": f"The next term's end date must fall between {start} and {natural}."})
+    others = await db.fetch(
+        "SELECT end_date FROM subscriptions WHERE customer_id = $1 AND id <> $2 AND status = 'active' "
+        "AND end_date = $3",
+        sub["customer_id"],
+        sub["id"],
+        end,
+    )
+    if not (is_month_end(end) or others):
+        raise Invalid(
+            {
+                "coterm_end_date": "The end date must be the end of a calendar month or the end date of one of the "
+                "customer's active subscriptions."
+            }
+        )
+    return end.isoformat()
 
 
 async def request_unschedule(actor: Principal, subscription_id: uuid.UUID) -> dict:
@@ -151,6 +185,7 @@ def instructions(change: dict, offer: dict) -> dict:
             "termDuration": change["term"],
         },
         "quantity": change["quantity"],
+        **({"customTermEndDate": change["coterm_end_date"]} if change.get("coterm_end_date") else {}),
     }
 
 

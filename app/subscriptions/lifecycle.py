@@ -202,7 +202,7 @@ async def _renewed(sub: dict, pc: m.Subscription, pc_end: date) -> None:
         start, renewed = sub["end_date"] + timedelta(days=1), dict(current)
         lines = []
         while start <= pc_end:
-            end = billing_rules.term_end(start, term)
+            end = min(billing_rules.term_end(start, term), pc_end)  # a scheduled co-term date ends it sooner
             bought: catalog_rules.Quote | None
             sold: catalog_rules.Quote | None
             try:

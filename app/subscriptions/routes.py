@@ -91,6 +91,7 @@ async def _context(me: Principal, subscription_id: uuid.UUID, **extra: object) -
         "window_ends": rules.window_ends_at(batches, now),
         "days_left": (row["end_date"] - now.date()).days + 1 if row["end_date"] else None,
         "cancel_preview": service.seat_preview(row, price, 0, now.date()) if row["term"] else None,
+        "intent": changes.intent(row),
         "events": await service.events(me, subscription_id),
         "upgrades": await upgrades.options(me, subscription_id) if offer and row["status"] == "active" else [],
         "charges": await billing.charges_json(subscription_id) if ledger else None,
@@ -229,6 +230,8 @@ async def schedule(request: Request, me: NamedDependency[Principal], subscriptio
         body = {"quantity": _int(values.get("quantity"), "quantity"), "offer_id": values.get("offer_id")}
         if term and plan:
             body.update(term=term, billing_plan=plan)
+        if values.get("coterm_end_date"):
+            body["coterm_end_date"] = values["coterm_end_date"]
         return await changes.request_schedule(me, subscription_id, body)
 
     return await _act(request, me, subscription_id, "schedule", action)

@@ -292,3 +292,30 @@ async def test_a_promotion_is_re_evaluated_at_renewal(catalog: Sandbox, admin, c
     assert (await pc_row(sub))["promotion_id"] is None
     charges = await ours(sub["id"])
     assert sorted(m["subtotal"] for m in await microsoft(sub)) == sorted(c["cost_amount"] for c in charges)
+
+
+async def test_a_scheduled_co_term_date_ends_the_next_term_sooner_and_bills_it_pro_rata(
+    catalog: Sandbox, admin, client
+):
+    headers = await factories.api_token(admin)
+    with clock.use_fixed_clock(datetime(2027, 3, 10, 12, tzinfo=UTC)) as fixed:
+        sub = await buy(client, headers, BASIC, 2, "P1Y", "annual", catalog)
+        url = f"/api/v1/subscriptions/{sub['id']}/scheduled-change"
+        mid_month = await client.put(url, json={"coterm_end_date": "2028-06-15"}, headers=headers)
+        assert (mid_month.status_code, mid_month.json()["error"]["field"]) == (422, "coterm_end_date")
+        too_late = await client.put(url, json={"coterm_end_date": "2029-06-30"}, headers=headers)
+        assert (
+            too_late.json()["error"]["message"]
+            == "The next term's end date must fall between 2028-03-10 and 2029-03-09."
+        )
+        scheduled = await client.put(url, json={"coterm_end_date": "2028-06-30"}, headers=headers)
+        assert scheduled.status_code == 202, scheduled.text
+        await provision(catalog)
+        assert (await pc_row(sub))["scheduled"]["customTermEndDate"] == "2028-06-30"
+        await move(fixed, catalog, days=366)  # 2028-03-10: the renewal's first day
+        renewed = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", sub["id"]))[0]
+    assert (renewed["start_date"], renewed["end_date"]) == (date(2028, 3, 10), date(2028, 6, 30))
+    charges = await ours(sub["id"])
+    assert charges[-1]["charge_type"] == "renew"
+    assert charges[-1]["per_seat_amount"] < renewed["unit_price"] / 2  # 113 of 365 days
+    assert sorted(m["subtotal"] for m in await microsoft(sub)) == sorted(c["cost_amount"] for c in charges)

@@ -1131,6 +1131,8 @@ async def _term_ends(now: datetime) -> dict[str, int]:
                 expired.append(sub["id"])
                 break
             end = rules.term_end(start, term)
+            if scheduled.get("customTermEndDate"):  # the next term co-terms (facts 7.4)
+                end = min(end, date.fromisoformat(str(scheduled["customTermEndDate"])[:10]))
             promotion_id = await _renewal_promotion(sub["customer_id"], offer, term, cycle, quantity, product, start)
             if promotion_id:
                 promotion = catalog.promotion_by_id(promotion_id)
