@@ -185,7 +185,7 @@ def instructions(change: dict, offer: dict) -> dict:
             "termDuration": change["term"],
         },
         "quantity": change["quantity"],
-        **({"customTermEndDate": change["coterm_end_date"]} if change.get("coterm_end_date") else {}),
+        **({"customTermEndDate": f"{change['coterm_end_date']}T00:00:00Z"} if change.get("coterm_end_date") else {}),
     }
 
 

@@ -22,11 +22,12 @@ MARKETS = list(sandbox_catalog.MARKETS)
 BASIC = "CFQ7TTC0LH18:0001"
 
 
-async def synced(pc_sandbox: Sandbox, admin) -> dict:
-    """Sell in every sandbox market and run one sync through the real client with the admin agent's tokens."""
+async def synced(pc_sandbox: Sandbox, admin, markets: list[str] | None = None) -> dict:
+    """Sell in every sandbox market (or `markets`) and run one sync through the real client with the admin agent's
+    tokens."""
     await db.execute(
         "UPDATE catalog_settings SET markets = $1, currencies = $2",
-        MARKETS,
+        markets or MARKETS,
         sorted({*sandbox_catalog.MARKETS.values(), "CHF"}),
     )
     client = pc_sandbox.client(await pc_sandbox.user_tokens())

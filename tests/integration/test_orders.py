@@ -67,8 +67,11 @@ async def at_partner_center() -> tuple[int, int]:
 
 
 async def provision(sandbox: Sandbox) -> None:
-    """Run the queued provisioning jobs as the app's worker does."""
+    """Run the queued jobs as the app's worker does; a job that used up its retries fails the test (its
+    operation could otherwise look done at Microsoft and pass)."""
     await drain(db.DB.config["dsn"], sandbox.settings)
+    failed = await db.fetch("SELECT id, entrypoint, attempts FROM pgqueuer WHERE status = 'failed'")
+    assert not failed, f"jobs gave up: {[dict(f) for f in failed]}"
 
 
 # --- Provisioning -------------------------------------------------------------------------------------------

@@ -311,7 +311,7 @@ async def test_a_scheduled_co_term_date_ends_the_next_term_sooner_and_bills_it_p
         scheduled = await client.put(url, json={"coterm_end_date": "2028-06-30"}, headers=headers)
         assert scheduled.status_code == 202, scheduled.text
         await provision(catalog)
-        assert (await pc_row(sub))["scheduled"]["customTermEndDate"] == "2028-06-30"
+        assert (await pc_row(sub))["scheduled"]["customTermEndDate"] == "2028-06-30T00:00:00Z"
         await move(fixed, catalog, days=366)  # 2028-03-10: the renewal's first day
         renewed = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", sub["id"]))[0]
     assert (renewed["start_date"], renewed["end_date"]) == (date(2028, 3, 10), date(2028, 6, 30))

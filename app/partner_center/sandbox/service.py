@@ -889,7 +889,7 @@ def _check_scheduled(scheduled: dict, sub: dict) -> dict:
             "promotionId": _first(product, "promotionId"),
         },
         "quantity": quantity,
-        "customTermEndDate": _first(scheduled, "customTermEndDate"),
+        "customTermEndDate": _as_datetime_text(_first(scheduled, "customTermEndDate")),
     }
 
 
