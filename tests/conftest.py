@@ -48,6 +48,7 @@ APP_TABLES = [
     "charges",
     "subscription_seat_batches",
     "subscription_drifts",
+    "scheduler_days",
 ]
 
 

@@ -70,7 +70,7 @@ async def due(now: datetime) -> dict[str, int]:
     """What fell due by `now`. Idempotent, and safe from several processes at once: charges are unique per
     subscription, period and reason; a term end is claimed by one process per hour."""
     today = now.date()
-    counts = {"cycle_charges": await charge_cycles(today)}
+    counts = {"cycle_charges": await charge_cycles(today) if await claim_day("cycles", today) else 0}
     claimed = await db.fetch(
         "UPDATE subscriptions SET term_checked_at = $2 WHERE status IN ('active', 'suspended') AND end_date < $1 "
         "AND term <> '' AND partner_center_id IS NOT NULL AND (term_checked_at IS NULL OR term_checked_at <= $3) "
@@ -86,6 +86,19 @@ async def due(now: datetime) -> dict[str, int]:
     counts["term_ends"] = len(claimed)
     counts.update(await expiry_chain(today))
     return counts
+
+
+async def claim_day(name: str, today: date) -> bool:
+    """True for the first process to ask on a new day: a daily pass runs once per day, not once per tick."""
+    claimed = await db.fetchval(
+        "INSERT INTO scheduler_days (name, last_day) VALUES ($1, $2) "
+        "ON CONFLICT (name) DO UPDATE SET last_day = EXCLUDED.last_day "
+        "WHERE scheduler_days.last_day < EXCLUDED.last_day "
+        "RETURNING true",
+        name,
+        today,
+    )
+    return bool(claimed)
 
 
 async def charge_cycles(today: date) -> int:

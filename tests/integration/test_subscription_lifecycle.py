@@ -319,3 +319,13 @@ async def test_a_scheduled_co_term_date_ends_the_next_term_sooner_and_bills_it_p
     assert charges[-1]["charge_type"] == "renew"
     assert charges[-1]["per_seat_amount"] < renewed["unit_price"] / 2  # 113 of 365 days
     assert sorted(m["subtotal"] for m in await microsoft(sub)) == sorted(c["cost_amount"] for c in charges)
+
+
+async def test_a_daily_pass_runs_once_a_day_whichever_process_ticks(committed):
+    from app.subscriptions import lifecycle
+
+    day = date(2027, 5, 1)
+    assert await lifecycle.claim_day("cycles", day) is True
+    assert await lifecycle.claim_day("cycles", day) is False  # the next minute's tick, or another process
+    assert await lifecycle.claim_day("cycles", day - timedelta(days=1)) is False
+    assert await lifecycle.claim_day("cycles", day + timedelta(days=1)) is True  # a new day, or a moved clock
