@@ -78,7 +78,16 @@ async def _serve(app: Litestar, settings: Settings) -> None:
     Microsoft's API are https only). Stopping either listener stops both."""
     import uvicorn
 
-    servers = [uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))]
+    # requests in flight get a few seconds to finish; idle keep-alive connections (the worker's Partner Center
+    # client to the sandbox listener) would otherwise hold a stop for 20 s
+    grace = 3
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=grace
+            )
+        )
+    ]
     if settings.is_sandbox:
         cert, key = settings.sandbox_tls
         servers.append(
@@ -89,6 +98,7 @@ async def _serve(app: Litestar, settings: Settings) -> None:
                     port=settings.sandbox_port,
                     log_level="warning",
                     lifespan="off",
+                    timeout_graceful_shutdown=grace,
                     ssl_certfile=str(cert),
                     ssl_keyfile=str(key),
                 )
