@@ -293,8 +293,7 @@ async def due(now: datetime) -> int:
     from app.jobs import queue
 
     waiting = await db.fetch(WAITING_SQL)
-    for row in waiting:
-        await queue.enqueue(JOB, {"account_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}:{now:%Y%m%d%H}")
+    await queue.enqueue_many(JOB, [({"account_id": str(r["id"])}, f"{JOB}:{r['id']}:{now:%Y%m%d%H}") for r in waiting])
     return len(waiting)
 
 

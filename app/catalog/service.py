@@ -5,6 +5,7 @@ Prices are decided in rules.py; this module only gathers what the rules need wit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -251,6 +252,15 @@ async def quote_layers(
         return bought, bought
     own = [r for r in margins if r.scope == "customer"]
     return bought, rules.resell(bought, rules.margin_rule(own, offer["id"], buyer, default=None), buyer)
+
+
+async def quote_holder(
+    account: dict, offer: dict, *, term: str, billing_plan: str, at: datetime, seats: int, settings: dict
+) -> tuple[rules.Quote, rules.Quote]:
+    """`quote_layers` for a customer that already holds a subscription of the offer's family (a renewal, an upgrade,
+    an import): priced in the offer's segment, since Microsoft qualified the customer when it first bought."""
+    buyer = dataclasses.replace(buyer_of(account), qualification=offer["segment"])
+    return await quote_layers(offer, buyer, term=term, billing_plan=billing_plan, at=at, settings=settings, seats=seats)
 
 
 def plain(value: Decimal) -> str:

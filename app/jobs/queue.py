@@ -35,6 +35,19 @@ async def enqueue(
         )
 
 
+async def enqueue_many(entrypoint: str, jobs: list[tuple[dict, str]]) -> None:
+    """Queue many jobs of one kind `(payload, dedupe_key)` in one statement (the scheduler's daily fan-out); a job
+    whose identical twin is still waiting is not queued twice."""
+    if not jobs:
+        return
+    bodies: list[bytes | None] = [json.dumps(p, separators=(",", ":")).encode() for p, _ in jobs]
+    keys: list[str | None] = [key for _, key in jobs]
+    async with db.transaction() as tx:  # joins the caller's transaction when there is one
+        await Queries.from_asyncpg_connection(tx.connection).enqueue(
+            [entrypoint] * len(jobs), bodies, [0] * len(jobs), [None] * len(jobs), keys, on_conflict="skip"
+        )
+
+
 async def _enqueue(
     queries: Queries,
     entrypoint: str,

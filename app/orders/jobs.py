@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import date, datetime
 from typing import Any
 
 from app import clock, db
@@ -242,8 +241,8 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
     cost is what Microsoft's order says it charges per seat (after any promotion)."""
     cost = item.pricing.price if item.pricing and item.pricing.price is not None else line["cost_price"]
     now = clock.now()
-    start = _date(pc.effective_start_date) or now.date()
-    end = _date(pc.commitment_end_date) if line["term"] else None
+    start = pc.effective_start_day or now.date()
+    end = pc.commitment_end_day if line["term"] else None
     # the cancellation window, as Microsoft counts it from the purchase (NCE_RULES 4)
     window = pc.cancellation_allowed_until_date or now + CANCELLATION_WINDOW
     async with db.transaction():
@@ -285,14 +284,6 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
             None, "subscription", subscription["id"], "activated", before={"status": "pending"},
             after={"status": "active", "partner_center_id": pc.id, "order_id": str(order["id"])},
         )  # fmt: skip
-
-
-def _date(value: str | datetime | None) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    return date.fromisoformat(value.replace(" ", "")[:10])
 
 
 async def _fail_lines(order_id: uuid.UUID, line_ids: list[uuid.UUID] | None, reason: str) -> None:

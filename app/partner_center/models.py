@@ -761,6 +761,18 @@ class Subscription(PcModel):
         return parse_pc_datetime(self.commitment_end_date)
 
     @property
+    def effective_start_day(self) -> date | None:
+        """The term's first day, as Microsoft writes it (its own offset kept)."""
+        start = self.effective_start
+        return start.date() if start else None
+
+    @property
+    def commitment_end_day(self) -> date | None:
+        """The term's last day, as Microsoft writes it (its own offset kept)."""
+        end = self.commitment_end
+        return end.date() if end else None
+
+    @property
     def is_nce(self) -> bool:
         return self.product_type is not None and self.product_type.id == NCE_PRODUCT_TYPE
 

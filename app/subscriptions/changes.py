@@ -33,17 +33,23 @@ def _batches(rows: list[dict]) -> list[tuple[int, Any]]:
     return [(r["quantity"], r["window_ends_at"]) for r in rows]
 
 
-async def queue_change(actor: Principal, sub: dict, change: dict) -> dict:
+async def queue_change(actor: Principal, sub: dict, change: dict, *, job: str = JOB) -> dict:
     """The change as an operation for the caller to follow, and its job (on the caller's transaction)."""
-    operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
+    operation = await operations.create(job, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
     payload = {
         "subscription_id": str(sub["id"]),
         "operation_id": str(operation["id"]),
         "actor": str(actor.user_id),
         "actor_email": actor.email,
     }
-    await queue.enqueue(JOB, {**payload, **change}, dedupe_key=f"{JOB}:{operation['id']}")
+    await queue.enqueue(job, {**payload, **change}, dedupe_key=f"{job}:{operation['id']}")
     return operation
+
+
+async def _locked(actor: Principal, subscription_id: uuid.UUID) -> dict:
+    """The caller's subscription, locked for a change (404 outside its scope); call it in a transaction."""
+    await service.get_row(actor, subscription_id)
+    return (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
 
 
 async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
@@ -55,9 +61,8 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
         raise Invalid({"quantity": "quantity is a whole number of seats."})
     if auto_renew is not None and not isinstance(auto_renew, bool):
         raise Invalid({"auto_renew": "auto_renew is true or false."})
-    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = await _locked(actor, subscription_id)
         offer = (await db.fetch("SELECT * FROM catalog_offers WHERE id = $1", sub["offer_id"]))[0]
         batches = await db.fetch(
             "SELECT quantity, window_ends_at FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"]
@@ -83,9 +88,8 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
     quantity = body.get("quantity")
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
         raise Invalid({"quantity": "quantity is the number of seats to cancel, at least 1."})
-    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
-    current = await db.fetchval("SELECT quantity FROM subscriptions WHERE id = $1", subscription_id)
-    if quantity is not None and isinstance(current, int) and quantity < current:
+    current = (await service.get_row(actor, subscription_id))["quantity"]  # 404 outside the caller's scope
+    if quantity is not None and quantity < current:
         return await request_change(actor, subscription_id, {"quantity": current - quantity})
     async with db.transaction():
         sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
@@ -105,9 +109,8 @@ async def request_schedule(actor: Principal, subscription_id: uuid.UUID, body: A
     at renewal; needs auto-renew on. The SKU may only move to one of the offer's upgrade targets."""
     if not isinstance(body, dict) or not (SCHEDULE_FIELDS & set(body)) or set(body) - SCHEDULE_FIELDS:
         raise Invalid({"quantity": "Send quantity, offer_id, term and/or billing_plan for the next term."})
-    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = await _locked(actor, subscription_id)
         current = await catalog.get_offer(sub["offer_id"])
         offer_id = str(body.get("offer_id") or sub["offer_id"]).strip().upper()
         if offer_id != sub["offer_id"] and offer_id not in current["upgrade_targets"]:
@@ -166,9 +169,8 @@ async def _coterm(sub: dict, term: str, value: Any) -> str:
 
 async def request_unschedule(actor: Principal, subscription_id: uuid.UUID) -> dict:
     """DELETE /subscriptions/{id}/scheduled-change: renew as the subscription is."""
-    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = await _locked(actor, subscription_id)
         if sub["scheduled_change"] is None:
             raise Conflict("no_scheduled_change", "This subscription has no scheduled change.")
         return await queue_change(actor, sub, {"scheduled": None})
@@ -197,9 +199,8 @@ async def request_status(actor: Principal, subscription_id: uuid.UUID, target: s
     while suspended; Microsoft keeps billing the CSP and Cloudseat keeps billing the account."""
     if actor.role == "customer_admin":
         raise Forbidden("The CSP or the customer's reseller suspends and reactivates subscriptions.")
-    await service.get_subscription(actor, subscription_id)  # 404 outside the caller's scope
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = await _locked(actor, subscription_id)
         if sub["status"] != STATUS_MOVES[target]:
             verb = "suspended" if target == "suspended" else "reactivated"
             raise Conflict(
@@ -254,17 +255,11 @@ async def apply(payload: dict, settings: Settings) -> None:
         await client.aclose()
 
 
-def intent(sub: dict) -> dict | None:
-    """The renewal intent Cloudseat keeps (NCE_RULES 4): `{quantity, offer_id, term, billing_plan}` or None."""
-    value = sub.get("scheduled_change")
-    return json.loads(value) if isinstance(value, str) else value
-
-
 async def reapply_intent(client: Any, tenant: str, subscription_id: uuid.UUID, operation_id: uuid.UUID) -> None:
     """Microsoft deleted the scheduled change (a mid-term change, or a suspension now lifted): send it again, and
     log that it was re-applied, or why Microsoft no longer takes it."""
     sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1", subscription_id))[0]
-    change = intent(sub)
+    change = service.intent(sub)
     if change is None or sub["status"] != "active" or not sub["auto_renew"]:
         return
     offer = await catalog.get_offer(change["offer_id"])
@@ -315,7 +310,7 @@ async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
             return
         if sub["term"] and sub["end_date"]:
             await billing.post_charges(sub, "cancel", [(f"cancel:{operation_id}", sub["quantity"], -1)], now.date())
-        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
+        await set_batches(sub["id"], [], now)
         await db.execute(
             "UPDATE subscriptions SET status = 'cancelled', auto_renew = false, scheduled_change = NULL, "
             "status_changed_at = $2, updated_at = $2 WHERE id = $1",
@@ -330,7 +325,7 @@ async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any
     now = clock.now()
     async with db.transaction():
         sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
-        before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"], "scheduled_change": intent(sub)}
+        before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"], "scheduled_change": service.intent(sub)}
         quantity = payload.get("quantity")
         if quantity is not None and quantity != sub["quantity"]:
             await record_seats(sub, quantity, now, window, str(operation_id))

@@ -21,7 +21,7 @@ from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import Conflict, Invalid, NotFound
 from app.partner_center import models as m
-from app.subscriptions import changes, lifecycle
+from app.subscriptions import changes, rules, service
 
 JOB = "subscription_health"
 LIVE = ("active", "suspended")
@@ -42,7 +42,7 @@ class Difference:
 
 
 def offer_of(pc: m.Subscription) -> str:
-    return ":".join((pc.offer_id or "").upper().split(":")[:2])
+    return rules.catalog_offer_id(pc.offer_id or "")
 
 
 def scheduled_of(pc: m.Subscription) -> dict | None:
@@ -86,12 +86,12 @@ def differences(local: list[dict], microsoft: list[m.Subscription]) -> list[Diff
             continue
         pairs: list[tuple[str, Any, Any]] = [("status", _status_of(row["status"]), status)]
         if row["status"] in LIVE and status in LIVE:
-            end = lifecycle.as_date(pc.commitment_end_date)
+            end = pc.commitment_end_day
             pairs += [
                 ("quantity", row["quantity"], pc.quantity),
                 ("auto_renew", row["auto_renew"], bool(pc.auto_renew_enabled)),
                 ("end_date", row["end_date"], end),
-                ("scheduled_change", _scheduled_text(changes.intent(row)), _scheduled_text(scheduled_of(pc))),
+                ("scheduled_change", _scheduled_text(service.intent(row)), _scheduled_text(scheduled_of(pc))),
             ]
         for field, mine, theirs in pairs:
             if str(mine) != str(theirs):
@@ -107,27 +107,27 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-async def due(now: datetime) -> int:
-    """Once a day, a check per customer with a tenant (whichever processes tick: the day is claimed)."""
+async def _queue_checks(customers: list[dict]) -> None:
     from app.jobs import queue
 
+    await queue.enqueue_many(JOB, [({"customer_id": str(r["id"])}, f"{JOB}:{r['id']}") for r in customers])
+
+
+async def due(now: datetime) -> int:
+    """Once a day, a check per customer with a tenant (whichever processes tick: the day is claimed)."""
     claimed = await db.fetch(
         f"UPDATE accounts SET health_checked_on = $1 WHERE {REACHABLE} "
         "AND coalesce(health_checked_on, '-infinity'::date) < $1 RETURNING id",
         now.date(),
     )
-    for row in claimed:
-        await queue.enqueue(JOB, {"customer_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}")
+    await _queue_checks(claimed)
     return len(claimed)
 
 
 async def check_all(actor: Principal) -> int:
     """The admin's "Check now": every customer with a tenant, queued."""
-    from app.jobs import queue
-
     rows = await db.fetch(f"SELECT id FROM accounts WHERE {REACHABLE}")
-    for row in rows:
-        await queue.enqueue(JOB, {"customer_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}")
+    await _queue_checks(rows)
     await audit.record(actor, "subscription_health", "all", "check_requested", after={"customers": len(rows)})
     return len(rows)
 
@@ -256,7 +256,7 @@ async def _pull(actor: Principal, drift: dict, pc: m.Subscription) -> None:
             await db.execute(
                 "UPDATE subscriptions SET end_date = $2 WHERE id = $1",
                 sub["id"],
-                lifecycle.as_date(pc.commitment_end_date),
+                pc.commitment_end_day,
             )
         elif field == "scheduled_change":
             scheduled = scheduled_of(pc)
@@ -281,7 +281,7 @@ async def _push(actor: Principal, drift: dict) -> dict:
     elif field == "auto_renew":
         change = {"auto_renew": sub["auto_renew"]}
     elif field == "scheduled_change":
-        change = {"scheduled": changes.intent(sub)}
+        change = {"scheduled": service.intent(sub)}
     elif sub["status"] in LIVE:
         change = {"status": sub["status"]}
     else:
@@ -305,15 +305,14 @@ async def import_subscription(actor: Principal, customer_id: uuid.UUID, pc: m.Su
     account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
     now = clock.now()
     term, plan = pc.term_duration or "", (pc.billing_cycle or "none").lower()
-    buyer = dataclasses.replace(catalog.buyer_of(account), qualification=offer["segment"])
     try:
-        bought, sold = await catalog.quote_layers(
-            offer, buyer, term=term, billing_plan=plan, at=now, settings=await catalog.catalog_settings(),
-            seats=pc.quantity,
+        bought, sold = await catalog.quote_holder(
+            account, offer, term=term, billing_plan=plan, at=now, seats=pc.quantity,
+            settings=await catalog.catalog_settings(),
         )  # fmt: skip
     except catalog_rules.PriceUnavailable as unavailable:
         raise Conflict("price_unavailable", str(unavailable)) from None
-    start, end = lifecycle.as_date(pc.effective_start_date), lifecycle.as_date(pc.commitment_end_date)
+    start, end = pc.effective_start_day, pc.commitment_end_day
     window = pc.cancellation_allowed_until_date
     billed_from = None
     if term and start and end and now.date() >= start:

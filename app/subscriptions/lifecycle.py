@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -21,7 +20,7 @@ from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
 from app.config import Settings
 from app.partner_center import models as m
-from app.subscriptions import rules
+from app.subscriptions import changes, rules
 
 JOB = "subscription_term_end"
 RECHECK = timedelta(hours=1)  # how often a term end Microsoft has not acted on yet is looked at again
@@ -81,8 +80,9 @@ async def due(now: datetime) -> dict[str, int]:
     )
     from app.jobs import queue
 
-    for row in claimed:
-        await queue.enqueue(JOB, {"subscription_id": str(row["id"])}, dedupe_key=f"{JOB}:{row['id']}:{row['end_date']}")
+    await queue.enqueue_many(
+        JOB, [({"subscription_id": str(r["id"])}, f"{JOB}:{r['id']}:{r['end_date']}") for r in claimed]
+    )
     counts["term_ends"] = len(claimed)
     counts.update(await expiry_chain(today))
     return counts
@@ -140,14 +140,6 @@ async def expiry_chain(today: date) -> dict[str, int]:
     return {"disabled": len(disabled), "deleted": len(deleted)}
 
 
-def as_date(value: str | datetime | None) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    return date.fromisoformat(value.replace(" ", "")[:10])
-
-
 def midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -172,7 +164,7 @@ async def term_end(payload: dict, settings: Settings) -> None:
     if status in ("expired", "disabled", "deleted"):
         await _expired(sub)
         return
-    pc_end = as_date(pc.commitment_end_date)
+    pc_end = pc.commitment_end_day
     if status in ("active", "suspended") and pc_end and pc_end > sub["end_date"]:
         await _renewed(sub, pc, pc_end)
 
@@ -189,7 +181,7 @@ async def _expired(sub: dict) -> None:
             midnight(sub["end_date"] + timedelta(days=1)),
             clock.now(),
         )
-        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
+        await changes.set_batches(sub["id"], [], clock.now())
         await audit.record(
             None, "subscription", sub["id"], "expired",
             before={"status": current["status"], "auto_renew": current["auto_renew"]},
@@ -200,11 +192,9 @@ async def _expired(sub: dict) -> None:
 async def _renewed(sub: dict, pc: m.Subscription, pc_end: date) -> None:
     """Term after term until Microsoft's end date (a clock moved far renews several times), each at the price in
     force on its first day and charged like Microsoft's `renew` line."""
-    offer_id = ":".join((pc.offer_id or sub["offer_id"]).upper().split(":")[:2])
-    offer = await catalog.get_offer(offer_id)
+    offer = await catalog.get_offer(rules.catalog_offer_id(pc.offer_id or sub["offer_id"]))
     account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", sub["customer_id"]))[0]
     settings = await catalog.catalog_settings()
-    buyer = dataclasses.replace(catalog.buyer_of(account), qualification=offer["segment"])
     term = pc.term_duration or sub["term"]
     plan = (pc.billing_cycle or sub["billing_plan"]).lower()
     quantity = pc.quantity or sub["quantity"]
@@ -219,8 +209,8 @@ async def _renewed(sub: dict, pc: m.Subscription, pc_end: date) -> None:
             bought: catalog_rules.Quote | None
             sold: catalog_rules.Quote | None
             try:
-                bought, sold = await catalog.quote_layers(
-                    offer, buyer, term=term, billing_plan=plan, at=midnight(start), settings=settings, seats=quantity
+                bought, sold = await catalog.quote_holder(
+                    account, offer, term=term, billing_plan=plan, at=midnight(start), seats=quantity, settings=settings
                 )
             except catalog_rules.PriceUnavailable:
                 # Microsoft renewed what our catalog no longer prices: keep the last price, flag it in the log
@@ -247,15 +237,7 @@ async def _renewed(sub: dict, pc: m.Subscription, pc_end: date) -> None:
             window, clock.now(),
         )  # fmt: skip
         # a renewal opens one new window for all the seats; the old batches are history
-        await db.execute("DELETE FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"])
-        await db.execute(
-            "INSERT INTO subscription_seat_batches (subscription_id, quantity, window_ends_at, created_at) "
-            "VALUES ($1, $2, $3, $4)",
-            sub["id"],
-            quantity,
-            window,
-            clock.now(),
-        )
+        await changes.set_batches(sub["id"], [(quantity, window)], clock.now())
         await billing.post_many(lines)
         keys = ("offer_id", "quantity", "term", "billing_plan", "end_date", "unit_price")
         await audit.record(

@@ -23,7 +23,7 @@ from app.orders import basket
 from app.subscriptions import changes, health, rules, service, upgrades
 from app.web.auth import csp_admin_only, provide_me, signed_in
 from app.web.paging import Page, page_number
-from app.web.render import form_values, redirect, render
+from app.web.render import form_values, is_htmx, redirect, render
 
 PAGE_SIZE = 25
 ENDING = {"30": 30, "60": 60, "90": 90}
@@ -91,9 +91,9 @@ async def _context(me: Principal, subscription_id: uuid.UUID, **extra: object) -
         "window_ends": rules.window_ends_at(batches, now),
         "days_left": (row["end_date"] - now.date()).days + 1 if row["end_date"] else None,
         "cancel_preview": service.seat_preview(row, price, 0, now.date()) if row["term"] else None,
-        "intent": changes.intent(row),
+        "intent": service.intent(row),
         "events": await service.events(me, subscription_id),
-        "upgrades": await upgrades.options(me, subscription_id) if offer and row["status"] == "active" else [],
+        "upgrades": await upgrades.options_for(me, row, offer) if offer and row["status"] == "active" else [],
         "charges": await billing.charges_json(subscription_id) if ledger else None,
         "can_suspend": me.role != "customer_admin",
         "problem": None,
@@ -126,7 +126,10 @@ async def operation_progress(
     found = await operations.get(me, operation_id, wait=0.8)
     if found["status"] in ("succeeded", "failed"):
         return Response("", status_code=200, headers={"HX-Refresh": "true"})
-    context = await _context(me, subscription_id, operation=found)
+    if is_htmx(request):  # the banner alone: polled every second, it needs none of the page's prices and quotes
+        context = {"sub": {"id": (await service.get_row(me, subscription_id))["id"]}, "operation": found}
+    else:
+        context = await _context(me, subscription_id, operation=found)
     return render(request, "subscriptions/subscription.html", context, block="operation")
 
 

@@ -128,3 +128,8 @@ def upgrade_refusal(
     if not minimum <= seats <= maximum:
         return quantity_range(minimum, maximum)
     return None
+
+
+def catalog_offer_id(partner_center_offer_id: str) -> str:
+    """Cloudseat's offer id (ProductId:SkuId) from Microsoft's "ProductId:SkuId:AvailabilityId"."""
+    return ":".join(partner_center_offer_id.upper().split(":")[:2])

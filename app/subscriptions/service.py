@@ -175,9 +175,16 @@ async def events(viewer: Principal, subscription_id: uuid.UUID) -> list[dict]:
     ]
 
 
-def scheduled_json(row: dict) -> dict | None:
+def intent(row: dict) -> dict | None:
+    """The renewal intent Cloudseat keeps (NCE_RULES 4): `{quantity, offer_id, term, billing_plan,
+    coterm_end_date?}` or None."""
     value = row["scheduled_change"]
-    change = json.loads(value) if isinstance(value, str) else value
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def scheduled_json(row: dict) -> dict | None:
+    """API.md's `scheduled_change`."""
+    change = intent(row)
     if not change:
         return None
     return {k: change[k] for k in ("quantity", "offer_id", "term", "billing_plan")}

@@ -6,7 +6,6 @@ period."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,8 +19,7 @@ from app.billing import service as billing
 from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
 from app.config import Settings
-from app.errors import Conflict, Invalid
-from app.jobs import queue
+from app.errors import Conflict, Invalid, NotFound
 from app.operations import service as operations
 from app.partner_center.errors import BusinessRuleError
 from app.subscriptions import changes, rules, service
@@ -29,25 +27,27 @@ from app.subscriptions import changes, rules, service
 JOB = "subscription_upgrade"
 
 
-@dataclasses.dataclass(frozen=True)
-class Priced:
-    target: dict
-    bought: catalog_rules.Quote
-    sold: catalog_rules.Quote
+Layers = tuple[catalog_rules.Quote, catalog_rules.Quote]  # what the bill-to pays, what the customer pays
 
 
-async def _price(sub: dict, target: dict, quantity: int, at: datetime) -> Priced | None:
+async def _price(account: dict, sub: dict, target: dict, quantity: int, at: datetime, settings: dict) -> Layers | None:
     """The target at today's price for the source's term and plan (None: the target is not sold that way)."""
-    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", sub["customer_id"]))[0]
-    buyer = dataclasses.replace(catalog.buyer_of(account), qualification=target["segment"])
     try:
-        bought, sold = await catalog.quote_layers(
-            target, buyer, term=sub["term"], billing_plan=sub["billing_plan"], at=at,
-            settings=await catalog.catalog_settings(), seats=quantity,
+        return await catalog.quote_holder(
+            account, target, term=sub["term"], billing_plan=sub["billing_plan"], at=at, seats=quantity,
+            settings=settings,
         )  # fmt: skip
     except catalog_rules.PriceUnavailable:
         return None
-    return Priced(target, bought, sold)
+
+
+async def _target(offer_id: str) -> dict | None:
+    """An upgrade target still sold, or None."""
+    try:
+        offer = await catalog.get_offer(offer_id)
+    except NotFound:
+        return None
+    return offer if offer["status"] == "active" else None
 
 
 def _move_charges(sub: dict, target_price: Decimal, source_price: Decimal, quantity: int, today: date) -> dict:
@@ -65,20 +65,26 @@ def _move_charges(sub: dict, target_price: Decimal, source_price: Decimal, quant
 
 
 async def options(viewer: Principal, subscription_id: uuid.UUID) -> list[dict]:
-    """GET /subscriptions/{id}/upgrades: each upgrade target, whether all seats can move now and why not, its
-    price, what the move charges and credits now, and the promotion it gives up."""
+    """GET /subscriptions/{id}/upgrades."""
     sub = await service.get_row(viewer, subscription_id)
-    source = await catalog.get_offer(sub["offer_id"])
-    targets = [await catalog.get_offer(t) for t in source["upgrade_targets"] if await _offered(t)]
+    return await options_for(viewer, sub, await catalog.get_offer(sub["offer_id"]))
+
+
+async def options_for(viewer: Principal, sub: dict, source: dict) -> list[dict]:
+    """Each upgrade target of `sub` (its offer `source`), whether all seats can move now and why not, its price,
+    what the move charges and credits now, and the promotion it gives up."""
+    targets = [t for t in [await _target(t) for t in source["upgrade_targets"]] if t is not None]
+    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", sub["customer_id"]))[0]
+    settings = await catalog.catalog_settings()
     now = clock.now()
     items = []
     for target in targets:
-        priced = await _price(sub, target, sub["quantity"], now)
+        priced = await _price(account, sub, target, sub["quantity"], now, settings)
         refusal = rules.upgrade_refusal(
             sub["status"], sub["is_trial"], source["upgrade_targets"], target["id"], priced is not None,
             sub["quantity"], sub["quantity"], target["min_quantity"], target["max_quantity"],
         )  # fmt: skip
-        price = None if priced is None else (priced.sold if viewer.role == "customer_admin" else priced.bought)
+        price = None if priced is None else priced[1 if viewer.role == "customer_admin" else 0]
         source_price = sub["customer_unit_price"] if viewer.role == "customer_admin" else sub["unit_price"]
         moving = _move_charges(sub, price.unit_price, source_price, sub["quantity"], now.date()) if price else None
         items.append(
@@ -103,10 +109,6 @@ async def options(viewer: Principal, subscription_id: uuid.UUID) -> list[dict]:
     return items
 
 
-async def _offered(offer_id: str) -> bool:
-    return bool(await db.fetchval("SELECT 1 FROM catalog_offers WHERE id = $1 AND status = 'active'", offer_id))
-
-
 async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
     """POST /subscriptions/{id}/upgrade `{offer_id, quantity?}` (no quantity: every seat). Checked now, priced now,
     credit checked under the bill-to's lock, then done by a queued operation."""
@@ -118,23 +120,26 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
     row = await service.get_row(actor, subscription_id)  # 404 outside the caller's scope
     target_id = body["offer_id"].strip().upper()
     source = await catalog.get_offer(row["offer_id"])
-    if target_id not in source["upgrade_targets"] or not await _offered(target_id):
+    target = await _target(target_id) if target_id in source["upgrade_targets"] else None
+    if target is None:
         raise Invalid({"offer_id": f"{target_id} is not an upgrade of {source['title']}."})
-    target = await catalog.get_offer(target_id)
+    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", row["customer_id"]))[0]
+    settings = await catalog.catalog_settings()
     now = clock.now()
     async with db.transaction():
         bill_to = (await db.fetch("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", row["bill_to_id"]))[0]
         sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
         seats = sub["quantity"] if quantity is None else quantity
-        priced = await _price(sub, target, seats, now)
+        priced = await _price(account, sub, target, seats, now, settings)
         refusal = rules.upgrade_refusal(
             sub["status"], sub["is_trial"], source["upgrade_targets"], target_id, priced is not None, seats,
             sub["quantity"], target["min_quantity"], target["max_quantity"],
         )  # fmt: skip
         if refusal or priced is None:
             raise Conflict("upgrade_refused", refusal or "The upgrade has no price.")
+        bought, sold = priced
         if bill_to["credit_limit"] is not None:
-            added = _added_commitment(sub, priced.bought.unit_price, seats, now.date())
+            added = _added_commitment(sub, bought.unit_price, seats, now.date())
             exposure = await billing.exposure(bill_to["id"])
             if exposure + added > bill_to["credit_limit"]:
                 available = max(bill_to["credit_limit"] - exposure, Decimal(0))
@@ -142,21 +147,15 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
                     "credit_limit",
                     f"This upgrade exceeds the available credit of {available:.2f} {bill_to['currency']}.",
                 )
-        operation = await operations.create(JOB, actor, account_id=sub["customer_id"], subject_id=str(sub["id"]))
-        payload = {
-            "subscription_id": str(sub["id"]),
-            "operation_id": str(operation["id"]),
-            "actor": str(actor.user_id),
-            "actor_email": actor.email,
+        change = {
             "offer_id": target_id,
             "quantity": seats,
-            "unit_price": str(priced.bought.unit_price),
-            "customer_unit_price": str(priced.sold.unit_price),
-            "cost_price": str(priced.bought.microsoft_cost),
-            "cost_currency": priced.bought.microsoft_currency,
+            "unit_price": str(bought.unit_price),
+            "customer_unit_price": str(sold.unit_price),
+            "cost_price": str(bought.microsoft_cost),
+            "cost_currency": bought.microsoft_currency,
         }
-        await queue.enqueue(JOB, payload, dedupe_key=f"{JOB}:{operation['id']}")
-        return operation
+        return await changes.queue_change(actor, sub, change, job=JOB)
 
 
 def _added_commitment(sub: dict, target_price: Decimal, seats: int, today: date) -> Decimal:
