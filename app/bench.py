@@ -8,6 +8,10 @@
 3. Monthly installments: 200,000 monthly-billed yearly subscriptions started over the past year; the
    scheduler's pass that charges every installment due (the real `lifecycle.charge_cycles`), against a plain
    INSERT ... SELECT of the same number of charge rows.
+4. Billing run: 1,000,000 active subscriptions over 100,000 bill-to accounts (US/USD, DE/EUR, FR/EUR) with a
+   month of charges, some accounts netting negative; one billing run (the real job, `runs.execute`: its batches
+   and the follow-up that queues the mails and card payments and applies credit notes), checked for every due
+   charge invoiced once and gapless numbers, against a plain INSERT ... SELECT of the same invoice lines.
 
 It uses its own database (`cloudseat_bench` on the embedded server, or BENCH_DATABASE_URL), created afresh.
 """
@@ -23,9 +27,11 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import asyncpg
 
@@ -35,6 +41,8 @@ from app.partner_center.sandbox import catalog
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 LOOKUPS = int(os.environ.get("BENCH_LOOKUPS", "10000"))
 SUBSCRIPTIONS = int(os.environ.get("BENCH_SUBSCRIPTIONS", "200000"))
+BILLING_ACCOUNTS = int(os.environ.get("BENCH_BILLING_ACCOUNTS", "100000"))
+SUBSCRIPTIONS_PER_ACCOUNT = 10
 MARKETS = catalog.MARKETS
 PLANS = (("P1Y", "Annual"), ("P1Y", "Monthly"), ("P1M", "Monthly"), ("P3Y", "Triennial"), ("P3Y", "Annual"))
 HEADER = catalog.COLUMNS  # Microsoft's column names, as the sandbox serves them
@@ -187,9 +195,9 @@ async def seed_subscriptions(count: int, today: datetime) -> None:
     )
     await db.execute(
         "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
-        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at, posted_on) "
         "SELECT id, bill_to_id, 'new', 'new', quantity, start_date, start_date, 6, 6 * quantity, 'USD', 5.1, "
-        "5.1 * quantity, 'USD', now() FROM subscriptions"
+        "5.1 * quantity, 'USD', now(), start_date FROM subscriptions"
     )
     await db.execute("ANALYZE")
 
@@ -207,12 +215,232 @@ async def installments(today: datetime) -> tuple[float, int, float]:
     # the same rows again, into the same table with its keys and indexes: only the writing, none of the deciding
     await db.execute(
         "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, "
-        "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
+        "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at, "
+        "posted_on) "
         "SELECT subscription_id, account_id, 'cycle', 'baseline', quantity, period_start, period_end, "
-        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at FROM charges "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at, posted_on "
+        "FROM charges "
         "WHERE charge_type = 'cycle'"
     )
     return took, charged, time.perf_counter() - started
+
+
+# the billing part's accounts: n = 1..BILLING_ACCOUNTS; every tenth account n % 10 = 1 is German, n % 10 = 2 French
+BILLING_ACCOUNT_ID = "'00000000-0000-4000-b000-' || lpad(({n})::text, 12, '0')"
+OFFERS = (  # offer, title, monthly price per seat
+    ("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", 6),
+    ("CFQ7TTC0LDPB:0001", "Microsoft 365 Business Standard", 12.5),
+    ("CFQ7TTC0LFLZ:0001", "Microsoft 365 E3", 36),
+    ("CFQ7TTC0LH16:0001", "Exchange Online (Plan 1)", 4),
+)
+
+
+async def seed_billing(accounts: int, as_of: date) -> dict[str, int]:
+    """`accounts` bill-to accounts (80% US/USD, 10% DE/EUR, 10% FR/EUR; every fifth with a saved card), 10 active
+    subscriptions each (random ids, as in life), and a month of charges by `as_of`, in the order the daily scheduler
+    posts them (by day, the accounts interleaved): one installment per subscription (`new` for those bought this
+    month), 2% negative lines (all ten subscriptions of every 50th account reduced by more than they were charged,
+    so it nets negative and gets a credit note; one subscription of another 2% reduced a little), and one seat added
+    after `as_of` per 1,000 subscriptions, which the run must leave alone. The earlier parts' subscriptions and
+    charges are truncated first, so the run sees only these."""
+    await db.execute(
+        "TRUNCATE charges, subscriptions, invoice_lines, invoices, billing_runs, document_series, payments, "
+        "payment_methods CASCADE"
+    )
+    await db.execute(
+        "UPDATE billing_settings SET seller_name = 'Bench CSP GmbH', seller_country = 'DE', updated_at = now()"
+    )
+    await db.execute(
+        "INSERT INTO tax_rates (country, label, rate, reverse_charge, updated_at) VALUES "
+        "('DE', 'MwSt.', 19, true, now()), ('FR', 'TVA', 20, true, now()) "
+        "ON CONFLICT (country) DO UPDATE SET label = EXCLUDED.label, rate = EXCLUDED.rate, "
+        "reverse_charge = EXCLUDED.reverse_charge"
+    )
+    await db.execute(
+        "INSERT INTO accounts (id, kind, name, email, country, currency, address_line1, city, postal_code, tax_id, "
+        "created_at, updated_at) "
+        f"SELECT ({BILLING_ACCOUNT_ID.format(n='n')})::uuid, 'customer', 'Billing bench ' || n, "
+        "'billing' || n || '@bench.test', country, CASE country WHEN 'US' THEN 'USD' ELSE 'EUR' END, "
+        "n || ' Bench Street', CASE country WHEN 'DE' THEN 'Berlin' WHEN 'FR' THEN 'Paris' ELSE 'Seattle' END, "
+        "lpad((n % 100000)::text, 5, '0'), CASE country WHEN 'US' THEN '' ELSE country || lpad(n::text, 9, '0') END, "
+        "now(), now() "
+        "FROM (SELECT n, CASE n % 10 WHEN 1 THEN 'DE' WHEN 2 THEN 'FR' ELSE 'US' END AS country "
+        "      FROM generate_series(1, $1) AS n) g",
+        accounts,
+    )
+    await db.execute(
+        "INSERT INTO payment_methods (id, account_id, gateway, gateway_ref, brand, last4, exp_month, exp_year, "
+        f"is_default, created_at) SELECT gen_random_uuid(), ({BILLING_ACCOUNT_ID.format(n='n')})::uuid, 'sandbox', "
+        "'card_bench_' || n, 'visa', '4242', 12, 2030, true, now() FROM generate_series(3, $1, 5) AS n",
+        accounts,
+    )
+    offers, titles, prices = (list(column) for column in zip(*OFFERS, strict=True))
+    # one statement: the subscriptions (CTE) and their charges, from the same generated rows
+    await db.execute(
+        "WITH g AS MATERIALIZED ("
+        f"  SELECT n, n / 10 + 1 AS k, gen_random_uuid() AS id, ({BILLING_ACCOUNT_ID.format(n='n / 10 + 1')})::uuid "
+        "   AS account_id, CASE (n / 10 + 1) % 10 WHEN 1 THEN 'EUR' WHEN 2 THEN 'EUR' ELSE 'USD' END AS currency, "
+        "   1 + n % 25 AS quantity, 1 + n % 4 AS offer, $2::date - n % 30 AS posted_on "
+        "  FROM generate_series(0, $1 - 1) AS n"
+        "), subs AS ("
+        "  INSERT INTO subscriptions (id, customer_id, bill_to_id, offer_id, title, status, quantity, term, "
+        "  billing_plan, start_date, end_date, auto_renew, currency, unit_price, customer_unit_price, cost_price, "
+        "  cost_currency, created_at, updated_at) "
+        "  SELECT id, account_id, account_id, ($3::text[])[offer], ($4::text[])[offer], 'active', quantity, 'P1Y', "
+        "  'monthly', start_date, (start_date + interval '1 year')::date - 1, true, currency, "
+        "  12 * ($5::numeric[])[offer], 12 * ($5::numeric[])[offer], 10.2 * ($5::numeric[])[offer], currency, "
+        "  start_date, start_date "
+        "  FROM (SELECT *, (posted_on - make_interval(months => n % 12))::date AS start_date FROM g) s"
+        ") "
+        "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at, posted_on) "
+        "SELECT id, account_id, charge_type, reason, seats, posted_on, (posted_on + interval '1 month')::date - 1, "
+        "per_seat, per_seat * seats, currency, 0.85 * per_seat, 0.85 * per_seat * seats, currency, posted_on, "
+        "posted_on "
+        "FROM ("
+        "  SELECT n, id, account_id, currency, posted_on, CASE WHEN n % 12 = 0 THEN 'new' ELSE 'cycle' END "
+        "  AS charge_type, CASE WHEN n % 12 = 0 THEN 'new' ELSE 'cycle' END AS reason, quantity AS seats, "
+        "  ($5::numeric[])[offer] AS per_seat FROM g "
+        "  UNION ALL "  # every 50th account: all ten reduced by more than they were charged
+        "  SELECT n, id, account_id, currency, posted_on, 'remove_quantity', 'seats:bench:old', quantity + 5, "
+        "  -($5::numeric[])[offer] FROM g WHERE k % 50 = 0 "
+        "  UNION ALL "  # another 2% of the accounts: one subscription reduced by a seat, the invoice stays positive
+        "  SELECT n, id, account_id, currency, posted_on, 'remove_quantity', 'seats:bench:old', 1, "
+        "  -($5::numeric[])[offer] FROM g WHERE k % 50 = 25 AND n % 10 = 0 "
+        "  UNION ALL "  # not due yet: posted the day after as_of
+        "  SELECT n, id, account_id, currency, $2::date + 1, 'add_quantity', 'seats:bench:new', 1, "
+        "  ($5::numeric[])[offer] FROM g WHERE n % 1000 = 999"
+        ") c ORDER BY posted_on, hashint4(n)",  # a day's charges in no order of account or subscription
+        accounts * SUBSCRIPTIONS_PER_ACCOUNT,
+        as_of,
+        offers,
+        titles,
+        prices,
+    )
+    # a month-old ledger has been vacuumed and analyzed by autovacuum: so is this one
+    for table in ("accounts", "payment_methods", "subscriptions", "charges"):
+        await db.execute(f"VACUUM ANALYZE {table}")
+    row = await db.fetchrow(
+        "SELECT count(*) FILTER (WHERE posted_on <= $1)::int AS due, count(*)::int AS charges, "
+        "(SELECT count(*)::int FROM (SELECT DISTINCT account_id, currency FROM charges WHERE posted_on <= $1) p) "
+        "AS pairs, (SELECT count(*)::int FROM (SELECT 1 FROM charges WHERE posted_on <= $1 "
+        "           GROUP BY account_id, currency HAVING sum(amount) < 0) n) AS negative "
+        "FROM charges",
+        as_of,
+    )
+    assert row is not None
+    return row
+
+
+def _timed(spans: dict[str, list[float]], name: str, real: Callable[..., Awaitable[Any]]) -> Callable:
+    async def timed(*args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await real(*args)
+        finally:
+            spans.setdefault(name, []).append(time.perf_counter() - started)
+
+    return timed
+
+
+async def billing_run(as_of: date, issue_date: date, settings: Any) -> tuple[uuid.UUID, float, dict[str, list[float]]]:
+    """The whole run as the worker does it: the run created (its row and its job) and `runs.execute`, timing its
+    batches (`issue_batch`) and its follow-up on the way."""
+    from app.billing import runs
+
+    spans: dict[str, list[float]] = {}
+    run_id = uuid.uuid4()
+    await checkpoint()
+    started = time.perf_counter()
+    with (
+        mock.patch.object(runs, "issue_batch", _timed(spans, "batches", runs.issue_batch)),
+        mock.patch.object(runs, "follow_up", _timed(spans, "follow_up", runs.follow_up)),
+    ):
+        async with db.transaction():
+            await runs._create(run_id, as_of, issue_date, None, None, None)
+        await runs.execute({"run_id": str(run_id)}, settings)
+    return run_id, time.perf_counter() - started, spans
+
+
+async def check_billing_run(run_id: uuid.UUID, as_of: date, seeded: dict[str, int]) -> dict[str, int]:
+    """Cheap SQL that the run did what it must: each due charge on exactly one line of the document its charge
+    points at, nothing not yet due touched, one document per account and currency, gapless numbers per series,
+    tax per the buyer's country, one mail per document."""
+    due = seeded["due"]
+    charges = await db.fetchrow(
+        "SELECT count(*) FILTER (WHERE invoice_id IS NULL AND posted_on <= $1)::int AS missed, "
+        "count(*) FILTER (WHERE invoice_id IS NOT NULL AND posted_on > $1)::int AS early FROM charges",
+        as_of,
+    )
+    assert charges == {"missed": 0, "early": 0}, charges
+    lines = await db.fetchrow(
+        "SELECT count(*)::int AS lines, count(DISTINCT l.charge_id)::int AS charges, "
+        "count(*) FILTER (WHERE l.amount = c.amount)::int AS same_amount "
+        "FROM invoice_lines l JOIN charges c ON c.id = l.charge_id AND c.invoice_id = l.invoice_id"
+    )
+    assert lines == {"lines": due, "charges": due, "same_amount": due}, lines
+    assert await db.fetchval("SELECT count(*) FROM invoice_lines") == due
+    docs = await db.fetchrow(
+        "SELECT count(*)::int AS documents, count(*) FILTER (WHERE kind = 'credit_note')::int AS credit_notes, "
+        "count(DISTINCT (account_id, currency))::int AS pairs, sum(lines_count)::int AS lines "
+        "FROM invoices WHERE run_id = $1",
+        run_id,
+    )
+    assert docs == {
+        "documents": seeded["pairs"],
+        "credit_notes": seeded["negative"],
+        "pairs": seeded["pairs"],
+        "lines": due,
+    }, docs
+    gapless = 0
+    for series in await db.fetch(
+        "SELECT i.*, s.last_number AS last FROM (SELECT left(number, -7) AS series, count(*)::int AS n, "
+        "min(right(number, 6)::int) AS low, max(right(number, 6)::int) AS high FROM invoices GROUP BY 1) i "
+        "LEFT JOIN document_series s ON s.series = i.series"
+    ):
+        assert (series["low"], series["high"], series["last"]) == (1, series["n"], series["n"]), series  # unique: a key
+        gapless += series["n"]
+    assert gapless == seeded["pairs"], gapless
+    wrong_tax = await db.fetchval(
+        "SELECT count(*) FROM invoices WHERE run_id = $1 AND CASE buyer->>'country' "
+        "WHEN 'DE' THEN tax <> round(subtotal * 0.19, 2) OR reverse_charge "
+        "WHEN 'FR' THEN tax <> 0 OR NOT reverse_charge ELSE tax <> 0 OR tax_label <> 'No tax' END",
+        run_id,
+    )
+    assert wrong_tax == 0, wrong_tax
+    run = await db.fetchrow("SELECT * FROM billing_runs WHERE id = $1", run_id)
+    assert run is not None
+    assert run["status"] == "completed", run
+    assert run["invoices"] + run["credit_notes"] == seeded["pairs"], run
+    jobs = {
+        r["entrypoint"]: r["n"]
+        for r in await db.fetch("SELECT entrypoint, count(*)::int AS n FROM pgqueuer GROUP BY entrypoint")
+    }
+    carded = await db.fetchval(
+        "SELECT count(*)::int FROM invoices i JOIN payment_methods p ON p.account_id = i.account_id "
+        "WHERE i.run_id = $1 AND i.kind = 'invoice' AND i.status = 'issued'",
+        run_id,
+    )
+    assert isinstance(carded, int)
+    assert jobs.get("invoice_mail") == seeded["pairs"], jobs
+    assert jobs.get("invoice_autopay", 0) == carded, (jobs, carded)
+    return {"invoices": run["invoices"], "credit_notes": run["credit_notes"], "autopay": carded}
+
+
+async def lines_baseline() -> float:
+    """The baseline: the run's invoice lines written again by a plain INSERT ... SELECT into a logged copy of
+    invoice_lines with what the real table has (its columns, key and CHECKs by LIKE ... INCLUDING ALL, plus the
+    foreign key to invoices that LIKE leaves out); not unlogged, since the run's lines must go through the WAL."""
+    await db.execute(
+        "DROP TABLE IF EXISTS bench_lines; CREATE TABLE bench_lines (LIKE invoice_lines INCLUDING ALL); "
+        "ALTER TABLE bench_lines ADD FOREIGN KEY (invoice_id) REFERENCES invoices (id)"
+    )
+    await checkpoint()
+    started = time.perf_counter()
+    await db.execute("INSERT INTO bench_lines SELECT * FROM invoice_lines")
+    took = time.perf_counter() - started
+    await db.execute("DROP TABLE bench_lines")
+    return took
 
 
 async def main() -> None:
@@ -262,8 +490,42 @@ async def main() -> None:
         await db.execute("DELETE FROM charges WHERE reason = 'baseline'")
         assert await lifecycle_again(today) == 0
         print(f"  the pass again (nothing due): {time.perf_counter() - again:.2f} s")
+        await billing(today, settings)
     finally:
         await db.close_pool()
+
+
+async def billing(today: datetime, settings: Any) -> None:
+    """Part 4: the data, the run (timed, then checked), the baseline."""
+    from app.billing import runs
+
+    as_of, issue_date = today.date() - timedelta(days=1), today.date()  # as a scheduled run: what fell due by yesterday
+    started = time.perf_counter()
+    seeded = await seed_billing(BILLING_ACCOUNTS, as_of)
+    subscriptions = BILLING_ACCOUNTS * SUBSCRIPTIONS_PER_ACCOUNT
+    print(
+        f"billing data: {BILLING_ACCOUNTS:,} accounts, {subscriptions:,} subscriptions, {seeded['charges']:,} charges "
+        f"({seeded['due']:,} due), generated in {time.perf_counter() - started:.1f} s"
+    )
+    run_id, took, spans = await billing_run(as_of, issue_date, settings)
+    counts = await check_billing_run(run_id, as_of, seeded)
+    documents = counts["invoices"] + counts["credit_notes"]
+    *issuing, last = spans["batches"]  # the last call finds nothing left and ends the run
+    print(
+        f"billing run: {documents:,} documents ({counts['invoices']:,} invoices, {counts['credit_notes']:,} credit "
+        f"notes), {seeded['due']:,} lines in {took:.2f} s (target < 60 s); {documents / took:,.0f} invoices/s"
+    )
+    print(
+        f"  {len(issuing)} batches of up to {runs.BATCH_ACCOUNTS:,} accounts: {sum(spans['batches']):.2f} s "
+        f"({', '.join(f'{t:.1f}' for t in issuing)}; the last, empty: {last:.1f}); "
+        f"follow-up {sum(spans['follow_up']):.2f} s "
+        f"({documents:,} mails and {counts['autopay']:,} card payments queued)"
+    )
+    baseline = await lines_baseline()
+    print(
+        f"  plain INSERT ... SELECT of the same lines into a copy of invoice_lines: {seeded['due'] / baseline:,.0f} "
+        f"rows/s ({baseline:.2f} s); ratio {baseline / took:.2f}"
+    )
 
 
 async def lifecycle_again(today: datetime) -> int:

@@ -42,6 +42,9 @@ class Settings:
     pc_client_secret: str | None
     pc_tenant_id: str | None
     debug: bool
+    stripe_secret_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_api_base: str | None = None  # Stripe's API unless set (a local Stripe-compatible server in tests)
 
     @property
     def is_sandbox(self) -> bool:
@@ -101,6 +104,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pc_client_secret=env.get("PARTNER_CENTER_CLIENT_SECRET") or None,
         pc_tenant_id=env.get("PARTNER_CENTER_TENANT_ID") or None,
         debug=_bool(env.get("CLOUDSEAT_DEBUG"), False),
+        stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
+        stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY") or None,
+        stripe_api_base=env.get("STRIPE_API_BASE") or None,
     )
 
 

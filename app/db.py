@@ -145,6 +145,16 @@ async def fetchval(sql: str, *args: object) -> object:
     return await _run("fetchval", sql, args)
 
 
+async def fetchrow(sql: str, *args: object) -> dict | None:
+    row = await _run("fetchrow", sql, args)
+    return None if row is None else dict(row)
+
+
+async def fetch_column(sql: str, *args: object) -> list[Any]:
+    """The first column of every row."""
+    return [row[0] for row in await _run("fetch", sql, args)]
+
+
 async def migrate() -> list[str]:
     """Apply the Piccolo migrations in `migrations/` that have not run yet; return their ids."""
     from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager

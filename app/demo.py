@@ -137,6 +137,20 @@ DIRECT: list[AccountSpec] = [
         },
         "user": {"email": "customer@adventure-works.test", "name": "Alex Adventure"},
     },
+    {
+        "account": {
+            "name": "Proseware Inc",
+            "email": "accounts@proseware.test",
+            "country": "US",
+            "currency": "USD",
+            "address_line1": "400 Pine Street",
+            "city": "Seattle",
+            "state": "WA",
+            "postal_code": "98101",
+            "tenant_domain": "prosewareinc",
+        },
+        "user": {"email": "customer@proseware.test", "name": "Pat Proseware"},
+    },
 ]
 
 
@@ -177,9 +191,38 @@ async def _reseller_discount(actor: Principal, reseller: dict) -> None:
         )
 
 
+SELLER = {
+    "seller_name": "Cloudseat Demo CSP B.V.",
+    "seller_address": "Herengracht 100, 1015 BS Amsterdam",
+    "seller_country": "NL",
+    "seller_tax_id": "NL123456789B01",
+    "payment_instructions": "Bank transfer to IBAN NL91 ABNA 0417 1643 00 (BIC ABNANL2A), or by card online.",
+}
+# EU VAT: the Dutch rate at home, reverse charge for business buyers elsewhere in the EU; the UK's VAT is
+# self-accounted by a UK business buying services from abroad; US buyers are invoiced without tax
+TAX_RATES = [
+    {"country": "NL", "label": "BTW", "rate": "21", "reverse_charge": True},
+    {"country": "DE", "label": "USt", "rate": "19", "reverse_charge": True},
+    {"country": "FR", "label": "TVA", "rate": "20", "reverse_charge": True},
+    {"country": "GB", "label": "VAT", "rate": "20", "reverse_charge": True},
+]
+
+
+async def _billing(actor: Principal) -> None:
+    """The demo CSP as the seller on its invoices, and its tax rates, once."""
+    from app.billing import options
+
+    if (await options.settings())["seller_name"]:
+        return
+    await options.update_seller(actor, SELLER)
+    for rate in TAX_RATES:
+        await options.set_tax_rate(actor, rate)
+
+
 async def seed(base_url: str) -> list[tuple[str, str, str]]:
     """Create the demo CSP (idempotent) and return the logins as (role, email, account)."""
     admin = await _admin(base_url)
+    await _billing(admin)
     logins = [("CSP admin", ADMIN["email"], "the CSP")]
     for spec in RESELLERS:
         reseller = await _account(admin, spec, "reseller")
@@ -215,9 +258,22 @@ async def seed_sandbox_partner_center(settings: Settings) -> None:
         currencies,
         clock.now(),
     )
+    await _fabrikam_card(settings)
     if not await db.fetchval("SELECT 1 FROM catalog_sync_runs LIMIT 1"):
         await sync.request_sync(admin)
     await queue.enqueue(DEMO_ORDERS, {"waited": 0}, dedupe_key=DEMO_ORDERS)
+
+
+async def _fabrikam_card(settings: Settings) -> None:
+    """Fabrikam pays by the sandbox's test card, automatically; Proseware has no card, so its invoices wait for a
+    person to pay them (and the non-payment rules show what happens when nobody does)."""
+    from app.billing import payments
+
+    user = await User.select().where(User.email == "reseller@fabrikam.test").first().run()
+    if user is None or await db.fetchval("SELECT 1 FROM payment_methods WHERE account_id = $1", user["account_id"]):
+        return
+    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": str(clock.now().year + 4), "cvc": "123"}
+    await payments.save_card(principal_of(user), user["account_id"], card, settings)
 
 
 DEMO_ORDERS = "demo_orders"
@@ -228,6 +284,9 @@ DEMO_LINES = [
     {"offer_id": "CFQ7TTC0LH18:0001", "quantity": 12, "term": "P1Y", "billing_plan": "monthly"},  # Business Basic
     {"offer_id": "CFQ7TTC0LH16:0001", "quantity": 4, "term": "P1Y", "billing_plan": "annual"},  # Exchange Plan 1
 ]
+# a direct customer buys for itself, so it has invoices of its own to read and pay by card
+DIRECT_CUSTOMER = "Proseware Inc"
+DIRECT_LINES = [{"offer_id": "CFQ7TTC0LH18:0001", "quantity": 8, "term": "P1Y", "billing_plan": "monthly"}]
 WAIT_SECONDS = 3
 MAX_WAITS = 200  # ten minutes for the first catalog sync
 
@@ -237,21 +296,26 @@ async def place_demo_orders(payload: dict, settings: Settings) -> None:
     provisions it at the sandbox like any order. Done once: a customer with orders is left alone."""
     from app.orders import service as orders
 
-    customer = await Account.select().where(Account.name == DEMO_CUSTOMER).first().run()
-    if customer is None or await db.fetchval("SELECT 1 FROM orders WHERE customer_id = $1", customer["id"]):
-        return
     if not await db.fetchval("SELECT 1 FROM catalog_sync_runs WHERE status = 'completed'"):
         if payload["waited"] < MAX_WAITS:  # the sync is still running: look again shortly
             await queue.enqueue(DEMO_ORDERS, {"waited": payload["waited"] + 1}, delay=timedelta(seconds=WAIT_SECONDS))
         return
-    reseller = await User.select().where(User.email == "reseller@fabrikam.test").first().run()
-    assert reseller is not None, "seed created Fabrikam's user"
-    fabrikam = principal_of(reseller)
-    if await accounts.latest_mca(customer["id"]) is None:
-        await accounts.record_mca_acceptance(
-            fabrikam, customer["id"], {"first_name": "Wen", "last_name": "Wingtip", "email": "admin@wingtip.test"}
-        )
-    await orders.place_order(fabrikam, {"customer_id": str(customer["id"]), "lines": DEMO_LINES})
+    for customer_name, buyer_email, signer, lines in (
+        (DEMO_CUSTOMER, "reseller@fabrikam.test", ("Wen", "Wingtip", "admin@wingtip.test"), DEMO_LINES),
+        (DIRECT_CUSTOMER, "customer@proseware.test", ("Pat", "Proseware", "customer@proseware.test"), DIRECT_LINES),
+    ):  # fmt: skip
+        customer = await Account.select().where(Account.name == customer_name).first().run()
+        if customer is None or await db.fetchval("SELECT 1 FROM orders WHERE customer_id = $1", customer["id"]):
+            continue
+        user = await User.select().where(User.email == buyer_email).first().run()
+        assert user is not None, "seed created the buyer's user"
+        buyer = principal_of(user)
+        if await accounts.latest_mca(customer["id"]) is None:
+            first, last, email = signer
+            await accounts.record_mca_acceptance(
+                buyer, customer["id"], {"first_name": first, "last_name": last, "email": email}
+            )
+        await orders.place_order(buyer, {"customer_id": str(customer["id"]), "lines": lines})
 
 
 HANDLERS = {DEMO_ORDERS: place_demo_orders}

@@ -20,6 +20,8 @@ from app import clock, db, templating
 from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.auth import routes as auth_routes
+from app.billing import api as billing_api
+from app.billing import routes as billing_routes
 from app.catalog import api as catalog_api
 from app.catalog import routes as catalog_routes
 from app.config import ROOT, Settings, get_settings
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             catalog_api.router,
             orders_api.router,
             subscriptions_api.router,
+            billing_api.router,
             Router(path="/", route_handlers=[mail_api.sandbox_mail], guards=[csp_admin_only]),
             sandbox_controls.router,
         ],
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             catalog_routes.router,
             orders_routes.router,
             subscriptions_routes.router,
+            billing_routes.router,
             pages.healthz,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static", include_in_schema=False

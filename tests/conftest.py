@@ -49,6 +49,17 @@ APP_TABLES = [
     "subscription_seat_batches",
     "subscription_drifts",
     "scheduler_days",
+    "tax_rates",
+    "document_series",
+    "billing_runs",
+    "invoices",
+    "invoice_lines",
+    "payment_methods",
+    "payments",
+    "sandbox_gateway_cards",
+    "sandbox_gateway_charges",
+    "dunning_steps",
+    "mail_attachments",
 ]
 
 
@@ -161,6 +172,7 @@ async def _clean() -> None:
         "UPDATE catalog_settings SET markets = '{US}', currencies = '{USD}', "
         "default_margin_kind = 'discount_off_erp', default_margin_percent = 0"
     )
+    await db.execute("DELETE FROM billing_settings; INSERT INTO billing_settings (id) VALUES (1)")
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ class Principal:
     name: str
     role: Role
     account_id: uuid.UUID | None
+    hold_reason: str = ""  # why the account (or its reseller) is on hold for non-payment; shown on every page
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from piccolo.columns import (
     UUID,
     Array,
     Boolean,
     ForeignKey,
+    Integer,
     Numeric,
+    SmallInt,
     Text,
     Timestamptz,
     Varchar,
@@ -48,6 +52,15 @@ class Account(Table, tablename="accounts"):
     qualification_request = Text(null=True, default=None)  # education | government, asked at Partner Center
     qualification_status = Text(null=True, default=None)  # Microsoft's vettingStatus
     qualification_requested_at = _ts(null=True)
+    # billing (m0005, m0015): NULL terms and non-payment rules mean the CSP's defaults
+    monthly_surcharge_percent = Numeric(digits=(9, 4), default=Decimal(0))
+    tax_id = Text(default="")
+    billing_day = SmallInt(default=1)
+    payment_terms_days = Integer(null=True, default=None)
+    reminder_days = Array(Integer(), null=True, default=None)
+    suspend_after_days = Integer(null=True, default=None)
+    auto_pay = Boolean(default=True)
+    hold_reason = Text(default="")
     created_at = _ts()
     updated_at = _ts()
 

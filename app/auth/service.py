@@ -41,6 +41,7 @@ def principal_of(user: dict) -> Principal:
         name=user["name"],
         role=user["role"],
         account_id=user["account_id"],
+        hold_reason=user.get("hold_reason") or "",
     )
 
 
@@ -92,9 +93,17 @@ async def logout(secret: str) -> None:
     await Session.delete().where(Session.token_hash == rules.digest(secret)).run()
 
 
+# a reseller's customer is told why its service stopped, not the reseller's balance
+RESELLER_HELD = (
+    "Your reseller's account is on hold for non-payment, so your subscriptions are suspended. "
+    "Please contact your reseller."
+)
 _PRINCIPAL_SQL = (
-    "SELECT u.id, u.email, u.name, u.role, u.account_id FROM users u "
-    "LEFT JOIN accounts a ON a.id = u.account_id "
+    "SELECT u.id, u.email, u.name, u.role, u.account_id, "
+    "CASE WHEN a.hold_reason <> '' THEN a.hold_reason WHEN p.hold_reason <> '' THEN '"
+    + RESELLER_HELD.replace("'", "''")
+    + "' END AS hold_reason "
+    "FROM users u LEFT JOIN accounts a ON a.id = u.account_id LEFT JOIN accounts p ON p.id = a.parent_id "
     "WHERE u.is_active AND (a.id IS NULL OR a.status <> 'closed') AND u.id = "
 )
 

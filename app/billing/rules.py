@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from app.money import round_amount
+from app.money import minor_units, round_amount
 
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 
@@ -119,3 +119,106 @@ def term_commitment(
         total += per_seat
         on = period.end + timedelta(days=1)
     return total
+
+
+# --- Invoices and credit notes (NCE_RULES 5) -------------------------------------------------------------------
+
+SERIES_PREFIX = {"invoice": "INV", "credit_note": "CN"}
+
+
+def series(kind: str, issue_date: date) -> str:
+    """Numbers run per document kind and year: INV-2026, CN-2026."""
+    return f"{SERIES_PREFIX[kind]}-{issue_date.year}"
+
+
+def document_number(series_name: str, number: int) -> str:
+    return f"{series_name}-{number:06d}"
+
+
+def document_kind(net: Decimal) -> str:
+    """Credits net against charges; a run whose result would be negative issues a credit note."""
+    return "credit_note" if net < 0 else "invoice"
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    """What the CSP configured for a buyer country."""
+
+    country: str
+    label: str
+    rate: Decimal  # percent
+    reverse_charge: bool = False
+
+
+@dataclass(frozen=True)
+class Tax:
+    label: str
+    rate: Decimal
+    reverse_charge: bool = False
+
+
+NO_TAX = Tax("No tax", Decimal(0))
+
+
+def tax_for(seller_country: str, buyer_country: str, rate: TaxRate | None) -> Tax:
+    """The tax an invoice to `buyer_country` carries. Reverse charge: a business buyer in another country than the
+    seller accounts for the tax itself (EU VAT, B2B cross-border), so the invoice shows the rate's label at 0%."""
+    if rate is None:
+        return NO_TAX
+    if rate.reverse_charge and buyer_country != seller_country:
+        return Tax(f"{rate.label}, reverse charge", Decimal(0), reverse_charge=True)
+    return Tax(rate.label, rate.rate)
+
+
+def tax_amount(subtotal: Decimal, rate: Decimal, currency: str) -> Decimal:
+    """Tax is applied per invoice to the subtotal and rounded once, in the currency's minor unit."""
+    return round_amount(subtotal * rate / 100, currency)
+
+
+def due_date(issue_date: date, payment_terms_days: int) -> date:
+    return issue_date + timedelta(days=payment_terms_days)
+
+
+def invoice_status(total: Decimal, amount_paid: Decimal) -> str:
+    """issued, partially_paid or paid; a document with nothing to pay is paid when issued."""
+    if amount_paid >= abs(total):
+        return "paid"
+    return "partially_paid" if amount_paid > 0 else "issued"
+
+
+def payment_refusal(amount: Decimal, balance: Decimal, currency: str) -> str | None:
+    """Partial payments are allowed; never more than the balance (NCE_RULES 5)."""
+    if amount <= 0:
+        return "A payment is more than zero."
+    if round_amount(amount, currency) != amount:
+        return f"{currency} amounts have at most {minor_units(currency)} decimals."
+    if amount > balance:
+        shown = round_amount(balance, currency)
+        return (
+            f"This payment of {amount} {currency} is more than the invoice's balance of {shown} {currency}. "
+            "A payment can never exceed the balance."
+        )
+    return None
+
+
+# --- Non-payment (NCE_RULES 5) ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DunningPolicy:
+    reminder_days: tuple[int, ...]
+    suspend_after_days: int
+
+
+def dunning_steps(anchor: date, policy: DunningPolicy, today: date) -> list[str]:
+    """The steps due for an overdue invoice: a reminder at each chosen day overdue, and suspension at N days. Days
+    count from the anchor: the due day, or the day of the last partial payment (a payment restarts the count)."""
+    overdue = (today - anchor).days
+    steps = [f"reminder:{days}" for days in sorted(policy.reminder_days) if overdue >= days]
+    if overdue >= policy.suspend_after_days:
+        steps.append("suspend")
+    return steps
+
+
+def dunning_anchor(due: date, last_payment_on: date | None) -> date:
+    return max(due, last_payment_on) if last_payment_on else due

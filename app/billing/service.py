@@ -8,7 +8,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app import clock, db
+from app.accounts.rules import Principal
 from app.billing import rules
+from app.errors import Forbidden
 from app.money import round_amount
 
 # committed installments: monthly plans of yearly terms owe every month of the term (NCE_RULES 5)
@@ -23,19 +25,30 @@ WHERE s.bill_to_id = $1 AND s.status IN ('active', 'suspended') AND s.billing_pl
 
 
 async def exposure(account_id: uuid.UUID) -> Decimal:
-    """What the bill-to account owes or has committed to: uninvoiced charges, the remaining installments of its
-    monthly-billed yearly subscriptions, and the credit held by orders still provisioning. (Open invoice
-    balances join it with invoicing.)"""
-    held = await db.fetchval(
-        "SELECT (SELECT coalesce(sum(amount), 0) FROM charges WHERE account_id = $1 AND invoice_id IS NULL) "
-        "+ (SELECT coalesce(sum(l.reserved), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
-        "   WHERE o.bill_to_id = $1 AND l.released_at IS NULL)",
+    """What the bill-to account owes or has committed to (NCE_RULES 5); the credit checks compare it with the
+    limit."""
+    return sum((await exposure_parts(account_id)).values(), Decimal(0))
+
+
+async def exposure_parts(account_id: uuid.UUID) -> dict[str, Decimal]:
+    """Exposure by part: open invoice balances (less open credit notes), uninvoiced charges, the remaining
+    installments of monthly-billed yearly subscriptions, and the credit held by orders still provisioning."""
+    row = await db.fetchrow(
+        "SELECT (SELECT coalesce(sum(CASE kind WHEN 'invoice' THEN total - amount_paid ELSE total + amount_paid END),"
+        "        0) FROM invoices WHERE account_id = $1 AND status IN ('issued', 'partially_paid')) AS open_invoices, "
+        "(SELECT coalesce(sum(amount), 0) FROM charges WHERE account_id = $1 AND invoice_id IS NULL) AS uninvoiced, "
+        "(SELECT coalesce(sum(l.reserved), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
+        " WHERE o.bill_to_id = $1 AND l.released_at IS NULL) AS held",
         account_id,
     )
-    total = Decimal(str(held))
-    for sub in await db.fetch(COMMITTED_SQL, account_id):
-        total += remaining_installments(sub)
-    return total
+    assert row is not None
+    committed = sum((remaining_installments(sub) for sub in await db.fetch(COMMITTED_SQL, account_id)), Decimal(0))
+    return {
+        "open_invoices": Decimal(row["open_invoices"]),
+        "uninvoiced_charges": Decimal(row["uninvoiced"]),
+        "committed_installments": committed,
+        "pending_orders": Decimal(row["held"]),
+    }
 
 
 def remaining_installments(sub: dict) -> Decimal:
@@ -91,7 +104,7 @@ def _priced(line: ChargeLine) -> tuple:
     return (
         sub["id"], sub["bill_to_id"], line.charge_type, line.reason, line.quantity, period.start, period.end,
         sign * per_seat, sign * per_seat * line.quantity, sub["currency"], sign * cost, sign * cost * line.quantity,
-        sub["cost_currency"],
+        sub["cost_currency"], line.on,
     )  # fmt: skip
 
 
@@ -103,10 +116,11 @@ async def post_many(lines: list[ChargeLine]) -> int:
     columns = list(zip(*(_priced(line) for line in lines), strict=True))
     status = await db.execute(
         "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
-        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
-        "SELECT s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, $14 FROM unnest($1::uuid[], $2::uuid[], "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, posted_on, created_at) "
+        "SELECT s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, po, $15 FROM unnest($1::uuid[], $2::uuid[], "
         "$3::text[], $4::text[], $5::int[], $6::date[], $7::date[], $8::numeric[], $9::numeric[], $10::text[], "
-        "$11::numeric[], $12::numeric[], $13::text[]) AS c(s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur) "
+        "$11::numeric[], $12::numeric[], $13::text[], $14::date[]) "
+        "AS c(s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, po) "
         "ON CONFLICT (subscription_id, period_start, reason) DO NOTHING",
         *[list(column) for column in columns],
         clock.now(),
@@ -134,3 +148,60 @@ def charge_json(row: dict) -> dict:
         "period_end": row["period_end"].isoformat(),
         "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
     }
+
+
+async def account_charges(
+    viewer: Principal, account_id: uuid.UUID, *, uninvoiced: bool, limit: int, offset: int
+) -> tuple[list[dict], int]:
+    """API.md `GET /accounts/{id}/charges`: what the account is billed for (as bill-to), or for a reseller's
+    customer the lines of its subscriptions on the reseller's bill (the reseller's and the CSP's view only)."""
+    from app.accounts import service as accounts
+
+    account = await accounts.get_account(viewer, account_id)
+    if viewer.role == "customer_admin" and account["parent_id"] is not None:
+        raise Forbidden("Your reseller bills you: its invoices are not shown here.")
+    rows = await db.fetch(
+        "SELECT c.*, count(*) OVER () AS matches FROM charges c JOIN subscriptions s ON s.id = c.subscription_id "
+        "WHERE (c.account_id = $1 OR s.customer_id = $1) AND (NOT $2 OR c.invoice_id IS NULL) "
+        f"ORDER BY c.id LIMIT {int(limit)} OFFSET {int(offset)}",
+        account_id,
+        uninvoiced,
+    )
+    return [charge_json(r) for r in rows], int(rows[0]["matches"]) if rows else 0
+
+
+# upfront charges are earned day by day over their period: each month's share, summed per currency and month
+DEFERRED_SQL = """
+WITH upfront AS (
+    SELECT c.amount, c.currency, c.posted_on, c.period_start, c.period_end,
+           (c.period_end - c.period_start + 1) AS days
+    FROM charges c JOIN subscriptions s ON s.id = c.subscription_id
+    WHERE s.billing_plan IN ('annual', 'triennial') AND c.period_end > c.period_start
+      AND ($1::text IS NULL OR c.currency = $1)
+), shares AS (
+    SELECT u.currency, m::date AS month, u.amount * (least((m + interval '1 month')::date - 1, u.period_end)
+           - greatest(m::date, u.period_start) + 1) / u.days AS recognised, 0 AS billed
+    FROM upfront u
+    CROSS JOIN LATERAL generate_series(date_trunc('month', u.period_start), u.period_end, interval '1 month') m
+    UNION ALL
+    SELECT currency, date_trunc('month', posted_on)::date, 0, amount FROM upfront
+)
+SELECT currency, month, sum(billed) AS billed, sum(recognised) AS recognised
+FROM shares GROUP BY currency, month ORDER BY currency, month
+"""
+
+
+async def deferred_revenue(currency: str | None = None) -> list[dict]:
+    """Deferred revenue of upfront plans: per currency and month, what was billed, what was earned (recognised) and
+    what is still to earn at the month's end."""
+    items = []
+    deferred: dict[str, Decimal] = {}
+    for row in await db.fetch(DEFERRED_SQL, currency):
+        cur = row["currency"]
+        billed, recognised = round_amount(row["billed"], cur), round_amount(row["recognised"], cur)
+        deferred[cur] = deferred.get(cur, Decimal(0)) + billed - recognised
+        items.append({
+            "currency": cur, "month": row["month"].strftime("%Y-%m"), "billed": str(billed),
+            "recognised": str(recognised), "deferred": str(deferred[cur]),
+        })  # fmt: skip
+    return items

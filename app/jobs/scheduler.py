@@ -18,10 +18,12 @@ INTERVAL_SECONDS = 60
 
 def due_checks() -> list[Callable[[datetime], Awaitable[object]]]:
     from app.accounts import tenants
+    from app.billing import dunning, runs
     from app.catalog import sync
     from app.subscriptions import health, lifecycle
 
-    return [sync.due, tenants.due, lifecycle.due, health.due]
+    # installments before billing runs, so a run dated after them invoices them
+    return [sync.due, tenants.due, lifecycle.due, health.due, runs.due, dunning.due]
 
 
 async def tick(now: datetime | None = None) -> None:

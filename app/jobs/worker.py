@@ -34,6 +34,7 @@ def handlers() -> dict[str, Handler]:
     """The registry of job handlers: entrypoint name -> async function(payload, settings)."""
     from app import demo
     from app.accounts import tenants
+    from app.billing import payments, runs
     from app.catalog import sync as catalog_sync
     from app.mail import jobs as mail_jobs
     from app.orders import jobs as order_jobs
@@ -48,6 +49,8 @@ def handlers() -> dict[str, Handler]:
         **lifecycle.HANDLERS,
         **upgrades.HANDLERS,
         **health.HANDLERS,
+        **runs.HANDLERS,
+        **payments.HANDLERS,
         **demo.HANDLERS,
     }
 
@@ -69,7 +72,11 @@ def _register(qm: QueueManager, name: str, handler: Handler, settings: Settings)
     )
     async def run(job: Job) -> None:
         payload = json.loads(job.payload or b"{}")
-        await handler(payload, settings)
+        try:
+            await handler(payload, settings)
+        except Exception:  # the retry executor logs only that it retries: say why, with the traceback
+            log.warning("job %s %s failed (it is retried)", name, job.id, exc_info=True)
+            raise
 
 
 class Worker:

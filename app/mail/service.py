@@ -4,6 +4,7 @@ delivers it (to the outbox only in sandbox mode, by SMTP in live mode)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from app import clock, db
@@ -14,9 +15,17 @@ from app.mail.tables import OutboxMail
 DELIVER_JOB = "mail.deliver"
 
 
-async def send(to: str, subject: str, body: str, attachments: list[str] | None = None) -> uuid.UUID:
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def send(to: str, subject: str, body: str, files: list[Attachment] | None = None) -> uuid.UUID:
     """Write the mail and queue its delivery in the caller's transaction."""
     mail_id = uuid.uuid4()
+    attachments = [f.filename for f in files or []]
     async with db.transaction():
         await OutboxMail.insert(
             OutboxMail(
@@ -29,6 +38,16 @@ async def send(to: str, subject: str, body: str, attachments: list[str] | None =
                 created_at=clock.now(),
             )
         ).run()
+        for position, file in enumerate(files or []):
+            await db.execute(
+                "INSERT INTO mail_attachments (mail_id, position, filename, content_type, content) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                mail_id,
+                position,
+                file.filename,
+                file.content_type,
+                file.content,
+            )
         await queue.enqueue(DELIVER_JOB, {"mail_id": str(mail_id)}, dedupe_key=f"mail:{mail_id}")
     return mail_id
 
@@ -61,6 +80,9 @@ async def _send_smtp(mail: OutboxMail, settings: Settings) -> None:
     message["To"] = mail.to_address
     message["Subject"] = mail.subject
     message.set_content(mail.body)
+    for file in await files_of(mail.id):
+        main, _, sub = file.content_type.partition("/")
+        message.add_attachment(file.content, maintype=main, subtype=sub, filename=file.filename)
     await aiosmtplib.send(
         message,
         hostname=settings.smtp_host,
@@ -69,6 +91,13 @@ async def _send_smtp(mail: OutboxMail, settings: Settings) -> None:
         password=settings.smtp_password,
         start_tls=settings.smtp_starttls,
     )
+
+
+async def files_of(mail_id: uuid.UUID) -> list[Attachment]:
+    rows = await db.fetch(
+        "SELECT filename, content_type, content FROM mail_attachments WHERE mail_id = $1 ORDER BY position", mail_id
+    )
+    return [Attachment(r["filename"], r["content_type"], bytes(r["content"])) for r in rows]
 
 
 async def outbox(limit: int = 100, offset: int = 0) -> list[dict]:

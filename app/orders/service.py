@@ -15,6 +15,7 @@ from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import AccountRef, Principal, can_see
 from app.audit import service as audit
+from app.billing import options as billing_options
 from app.billing import rules as billing_rules
 from app.billing import service as billing
 from app.catalog import rules as catalog_rules
@@ -184,7 +185,11 @@ async def situation(customer: dict, bill_to: dict, today: date) -> rules.Situati
         existing_tenant=customer["tenant_origin"] == "existing",
         gdap_active=customer["gdap_status"] == "active",
         qualification=customer["qualification"],
-        allowed_plans=frozenset(bill_to["billing_plans"]) if bill_to["billing_plans"] is not None else None,
+        allowed_plans=(
+            frozenset(bill_to["billing_plans"]) | billing_options.ALWAYS_ALLOWED
+            if bill_to["billing_plans"] is not None
+            else None
+        ),
         currency=bill_to["currency"],
         today=today,
         credit_limit=bill_to["credit_limit"],

@@ -291,11 +291,14 @@ async def _log(payload: dict, subscription_id: uuid.UUID, action: str, before: d
 
 async def _status(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
     async with db.transaction():
+        # the non-payment rules reactivate only what they suspended (NCE_RULES 5)
         await db.execute(
-            "UPDATE subscriptions SET status = $2, status_changed_at = $3, updated_at = $3 WHERE id = $1",
+            "UPDATE subscriptions SET status = $2, status_changed_at = $3, updated_at = $3, "
+            "suspended_for_nonpayment = $4 WHERE id = $1",
             sub["id"],
             payload["status"],
             clock.now(),
+            payload["status"] == "suspended" and payload.get("reason") == "nonpayment",
         )
         await _log(payload, sub["id"], payload["status"], {"status": sub["status"]}, {"status": payload["status"]})
         await operations.set_status(operation_id, "succeeded")

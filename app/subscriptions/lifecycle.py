@@ -57,9 +57,10 @@ priced AS (
     FROM due d JOIN minor sell ON sell.currency = d.currency JOIN minor cost ON cost.currency = d.cost_currency
 )
 INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end,
-                     per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at)
+                     per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at,
+                     posted_on)
 SELECT id, bill_to_id, 'cycle', 'cycle', quantity, ps, pe, per_seat, per_seat * quantity, currency, cost,
-       cost * quantity, cost_currency, $2
+       cost * quantity, cost_currency, $2, ps
 FROM priced
 ON CONFLICT (subscription_id, period_start, reason) DO NOTHING
 """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import httpx
 import pytest
 
 from tests import factories
@@ -21,3 +24,13 @@ async def catalog(pc_sandbox: Sandbox, admin) -> Sandbox:
 
     await synced(pc_sandbox, admin, ["US"])
     return pc_sandbox
+
+
+@pytest.fixture
+async def talks_to_sandbox(catalog: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose pages call the served sandbox (the `client` fixture's app has none to call)."""
+    from app.main import create_app
+
+    app = create_app(catalog.settings, manage_pool=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as served:
+        yield served

@@ -17,6 +17,8 @@ from app.catalog import service as catalog
 from app.operations import service as operations
 from app.web.auth import SESSION_COOKIE
 from tests import factories
+from tests.integration import billing_fixtures
+from tests.integration.test_billing_runs import run_now
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +130,50 @@ API = [
     Case("DELETE", "/api/v1/subscriptions/{subscription}/scheduled-change", same(409, other_reseller=404)),
     Case("GET", "/api/v1/orders", same(200)),
     Case("GET", "/api/v1/orders/{order}", same(200, other_reseller=404)),
+    # billing: the world's reseller is billed for its customer, who has no invoices of its own
+    Case("GET", "/api/v1/invoices", same(200)),
+    Case("GET", "/api/v1/invoices/{invoice}", same(200, customer=404, other_reseller=404)),
+    Case("GET", "/api/v1/invoices/{invoice}/pdf", same(200, customer=404, other_reseller=404)),
+    Case("GET", "/api/v1/invoices/{invoice}/payments", same(200, customer=404, other_reseller=404)),
+    Case("POST", "/api/v1/invoices/{invoice}/payments", same(403, csp=201), {"amount": "0.01", "method": "manual"}),
+    Case("GET", "/api/v1/credit-notes", same(200)),
+    Case("GET", "/api/v1/credit-notes/{credit_note}", same(200, customer=404, other_reseller=404)),
+    Case("GET", "/api/v1/credit-notes/{credit_note}/pdf", same(200, customer=404, other_reseller=404)),
+    Case("GET", "/api/v1/accounts/{customer}/charges", same(200, customer=403, other_reseller=404)),
+    Case("GET", "/api/v1/accounts/{customer}/credit", same(200, other_reseller=404)),
+    Case("PUT", "/api/v1/accounts/{reseller}/credit", same(403, csp=200), {"credit_limit": "500.00"}),
+    Case("GET", "/api/v1/accounts/{customer}/billing-options", same(200, other_reseller=404)),
+    Case("PUT", "/api/v1/accounts/{reseller}/billing-options", same(403, csp=200), {"payment_terms_days": 30}),
+    Case("GET", "/api/v1/accounts/{customer}/dunning-policy", same(200, other_reseller=404)),
+    Case(
+        "PUT",
+        "/api/v1/accounts/{reseller}/dunning-policy",
+        same(403, csp=200),
+        {"reminder_days": [3], "suspend_after_days": 20},
+    ),
+    Case("GET", "/api/v1/billing/dunning-policy", same(403, csp=200)),
+    Case("PUT", "/api/v1/billing/dunning-policy", same(403, csp=200), {"reminder_days": [1], "suspend_after_days": 9}),
+    Case("GET", "/api/v1/billing/tax-rates", same(403, csp=200)),
+    Case("PUT", "/api/v1/billing/tax-rates", same(403, csp=200), {"country": "DE", "label": "USt", "rate": "19"}),
+    Case("POST", "/api/v1/billing/runs", same(403, csp=202), {}),
+    Case("GET", "/api/v1/billing/runs/{run}", same(404, csp=200)),
+    Case("GET", "/api/v1/billing/deferred-revenue", same(403, csp=200)),
 ]
+CARD_FORM = {
+    "payment_method_id": "new",
+    "number": "4242424242424242",
+    "exp_month": "12",
+    "exp_year": "2031",
+    "cvc": "123",
+    "amount": "0.01",
+}
+DUNNING_FORM = {"reminder_days": "1, 7", "suspend_after_days": "14"}
+OPTIONS_FORM = {
+    "billing_plans": "monthly",
+    "monthly_surcharge_percent": "0",
+    "payment_terms_days": "14",
+    "billing_day": "1",
+}
 
 PAGE_CUSTOMER_FORM = {
     "kind": "customer",
@@ -264,6 +309,27 @@ PAGES = [
     Case("POST", "/admin/partner-center/import", same(403, csp=SKIP), {"tenant_id": "x"}),
     # not a trial: authorized callers are told there is no paid offer to buy
     Case("POST", "/subscriptions/{subscription}/buy", same(422, other_reseller=404)),
+    Case("GET", "/invoices", same(200)),
+    Case("GET", "/invoices/{invoice}", same(200, customer=404, other_reseller=404)),
+    Case("GET", "/invoices/{invoice}/pdf", same(200, customer=404, other_reseller=404)),
+    # a cent by the sandbox's test card: the reseller pays its own invoice, the CSP may charge its card
+    Case("POST", "/invoices/{invoice}/pay", same(303, customer=404, other_reseller=404), CARD_FORM),
+    Case("POST", "/invoices/{invoice}/manual-payment", same(403, csp=303), {"amount": "0.01"}),
+    # the credit note is in EUR and the invoice in USD: the CSP is told they do not match
+    Case("POST", "/invoices/{invoice}/apply-credit", same(403, csp=422), {"credit_note_id": "{credit_note}"}),
+    Case("GET", "/accounts/{customer}/billing", same(200, other_reseller=404)),
+    Case("POST", "/accounts/{reseller}/billing/credit", same(403, csp=303), {"credit_limit": "900"}),
+    Case("POST", "/accounts/{reseller}/billing/options", same(403, csp=303), OPTIONS_FORM),
+    Case("POST", "/accounts/{reseller}/billing/dunning", same(403, csp=303), DUNNING_FORM),
+    Case("POST", "/accounts/{customer}/billing/card", same(303, reseller=403, other_reseller=404), CARD_FORM),
+    Case("POST", "/accounts/{customer}/billing/remove-card", same(404, reseller=403), {"card_id": "{operation}"}),
+    Case("GET", "/accounts/{customer}/statement", same(200, other_reseller=404)),
+    Case("GET", "/billing", same(403, csp=200)),
+    Case("POST", "/billing/run", same(403, csp=303), {"as_of": ""}),
+    Case("POST", "/billing/seller", same(403, csp=303), {"seller_name": "Contoso CSP", "seller_country": "NL"}),
+    Case("POST", "/billing/tax", same(403, csp=303), {"country": "FR", "label": "TVA", "rate": "20"}),
+    Case("POST", "/billing/dunning", same(403, csp=303), DUNNING_FORM),
+    Case("GET", "/billing/deferred-revenue", same(403, csp=200)),
 ]
 
 PUBLIC = {  # reachable without signing in
@@ -292,6 +358,11 @@ def _template(path: str) -> str:
         "{order}": "{order_id:uuid}",
         "{basket_line}": "{line_id:uuid}",
         "{subscription}": "{subscription_id:uuid}",
+        "{run}": "{run_id:uuid}",
+        "/api/v1/invoices/{invoice}": "/api/v1/invoices/{invoice_id:uuid}",
+        "/api/v1/credit-notes/{credit_note}": "/api/v1/credit-notes/{credit_note_id:uuid}",
+        "{invoice}": "{document_id:uuid}",
+        "{card}": "{card_id:uuid}",
     }
     path = path.split("?", maxsplit=1)[0]
     for placeholder, declared in replacements.items():
@@ -346,7 +417,13 @@ async def world(tx):
         "INSERT INTO fx_rates (from_currency, to_currency, effective_from, rate, created_at) "
         "VALUES ('EUR', 'CHF', '2025-01-01', 0.95, now())"
     )
-    return {"reseller": reseller, "customer": customer, "actors": actors}
+    # the reseller's invoice (USD, its currency) and a credit note (EUR), from one billing run
+    await billing_fixtures.charge(await billing_fixtures.subscription(customer, bill_to=reseller), "100.00")
+    eur = await billing_fixtures.subscription(customer, bill_to=reseller, currency="EUR")
+    await billing_fixtures.charge(eur, "-10.00", charge_type="cancel")
+    run = await run_now()
+    documents = {r["kind"]: str(r["id"]) for r in await db.fetch("SELECT id, kind FROM invoices")}
+    return {"reseller": reseller, "customer": customer, "actors": actors, "run": str(run), **documents}
 
 
 def _fill(value, ids: dict[str, str]):
@@ -412,6 +489,9 @@ async def _ids(world, actor: str) -> dict[str, str]:
         "rule": str(rule["id"]),
         "operation": str(operation["id"]),
         "drift": "999999",  # no such difference: the CSP is told so, the others may not ask
+        "invoice": world["invoice"],
+        "credit_note": world["credit_note"],
+        "run": world["run"],
         "customer": str(world["customer"]["id"]),
         "reseller": str(world["reseller"]["id"]),
         "peer_user": str(peer.user_id),

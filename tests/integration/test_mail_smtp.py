@@ -66,3 +66,23 @@ async def test_live_mode_without_smtp_host_fails_and_keeps_the_mail_queued(tx, s
         await mail.deliver(mail_id, live)
     row = await OutboxMail.select().where(OutboxMail.id == mail_id).first().run()
     assert row["status"] == "queued"  # the job is retried, then parked as failed for an admin
+
+
+async def test_an_attached_pdf_goes_out_with_the_mail(tx, settings, smtp_server):
+    import email
+    from email import policy
+
+    inbox, port = smtp_server
+    live = dataclasses.replace(settings, mode="live", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    pdf = b"%PDF-1.4 a small invoice"
+    mail_id = await mail.send(
+        "ann@customer.test", "Invoice INV-2027-000001", "Attached.",
+        files=[mail.Attachment("INV-2027-000001.pdf", "application/pdf", pdf)],
+    )  # fmt: skip
+    assert await mail.deliver(mail_id, live) == "smtp"
+    message = email.message_from_string(inbox.messages[0][2], policy=policy.default)
+    (attachment,) = list(message.iter_attachments())  # type: ignore[attr-defined]
+    assert (attachment.get_filename(), attachment.get_content_type()) == ("INV-2027-000001.pdf", "application/pdf")
+    assert attachment.get_content() == pdf
+    row = await OutboxMail.select().where(OutboxMail.id == mail_id).first().run()
+    assert row["attachments"] == ["INV-2027-000001.pdf"]

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -345,9 +344,9 @@ async def _subscription(
     if charged is not None:
         await db.execute(
             "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, "
-            "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at) "
-            "VALUES ($1, $2, 'new', 'new', $3::int, $4, $5, $6::numeric, $6::numeric * $3::int, 'USD', 0, 0, 'USD', "
-            "now())",
+            "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at, "
+            "posted_on) VALUES ($1, $2, 'new', 'new', $3::int, $4, $5, $6::numeric, $6::numeric * $3::int, 'USD', 0, "
+            "0, 'USD', now(), $4)",
             row["id"],
             row["bill_to_id"],
             quantity,
@@ -568,16 +567,6 @@ async def test_a_reseller_orders_for_its_customer_through_the_basket(catalog: Sa
 
 async def _basket_line() -> uuid.UUID:
     return await db.fetchval("SELECT id FROM basket_lines LIMIT 1")  # type: ignore[return-value]
-
-
-@pytest.fixture
-async def talks_to_sandbox(catalog: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app whose pages call the served sandbox (the `client` fixture's app has none to call)."""
-    from app.main import create_app
-
-    app = create_app(catalog.settings, manage_pool=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as served:
-        yield served
 
 
 async def test_a_new_tenants_domain_is_checked_at_microsoft_as_it_is_typed(talks_to_sandbox, admin):

@@ -12,14 +12,14 @@ from tests import factories
 from tests.integration.sandbox_fixtures import Sandbox, new_customer
 from tests.integration.sandbox_fixtures import buy as pc_buy
 from tests.integration.sandbox_fixtures import line as pc_line
-from tests.integration.test_orders import BASIC, provision, talks_to_sandbox  # noqa: F401 - a fixture
+from tests.integration.test_orders import BASIC, provision
 from tests.integration.test_subscription_lifecycle import buy, pc_row
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def client(talks_to_sandbox):  # noqa: F811 - the imported fixture, under the name the helpers use
+async def client(talks_to_sandbox):
     """The pages here call Partner Center while answering: an app that talks to the served sandbox."""
     return talks_to_sandbox
 

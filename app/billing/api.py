@@ -1,0 +1,222 @@
+"""/api/v1 for billing (API.md Billing, and the credit and billing-options routes of Accounts). Thin."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Response, Router, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from app.accounts import service as accounts
+from app.accounts.rules import Principal
+from app.billing import invoices, options, payments, runs
+from app.billing import service as billing
+from app.config import Settings
+from app.errors import Forbidden, Invalid
+from app.operations import service as operations
+from app.web.auth import provide_me, signed_in
+from app.web.paging import api_window, next_cursor
+
+
+async def _list(me: Principal, kind: str, account_id: uuid.UUID | None, status: str | None, limit: int | None,
+                cursor: str | None) -> dict:  # fmt: skip
+    size, offset = api_window(limit, cursor)
+    items, total, _ = await invoices.list_documents(
+        me, kind=kind, account_id=account_id, status=status, limit=size, offset=offset
+    )
+    return {"items": items, "next": next_cursor(size, offset, total)}
+
+
+@get("/invoices", name="api_invoices")
+async def list_invoices(
+    me: NamedDependency[Principal],
+    account_id: FromQuery[uuid.UUID | None] = None,
+    status: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict:
+    return await _list(me, "invoice", account_id, status, limit, cursor)
+
+
+@get("/invoices/{invoice_id:uuid}", name="api_invoice")
+async def get_invoice(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> dict:
+    return await invoices.get_document(me, invoice_id, "invoice")
+
+
+@get("/credit-notes", name="api_credit_notes")
+async def list_credit_notes(
+    me: NamedDependency[Principal],
+    account_id: FromQuery[uuid.UUID | None] = None,
+    status: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict:
+    return await _list(me, "credit_note", account_id, status, limit, cursor)
+
+
+@get("/credit-notes/{credit_note_id:uuid}", name="api_credit_note")
+async def get_credit_note(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> dict:
+    return await invoices.get_document(me, credit_note_id, "credit_note")
+
+
+async def _pdf(me: Principal, document_id: uuid.UUID) -> Response:
+    filename, content = await invoices.pdf(me, document_id)
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+
+@get("/invoices/{invoice_id:uuid}/pdf", name="api_invoice_pdf")
+async def invoice_pdf(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> Response:
+    await invoices.get_row(me, invoice_id, "invoice")
+    return await _pdf(me, invoice_id)
+
+
+@get("/credit-notes/{credit_note_id:uuid}/pdf", name="api_credit_note_pdf")
+async def credit_note_pdf(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> Response:
+    await invoices.get_row(me, credit_note_id, "credit_note")
+    return await _pdf(me, credit_note_id)
+
+
+@post("/invoices/{invoice_id:uuid}/payments", name="api_pay_invoice", status_code=201)
+async def pay_invoice(
+    me: NamedDependency[Principal],
+    invoice_id: FromPath[uuid.UUID],
+    data: JSONBody[Any],
+    settings: NamedDependency[Settings],
+) -> dict:
+    return await payments.record_payment(me, invoice_id, data, settings)
+
+
+@get("/invoices/{invoice_id:uuid}/payments", name="api_invoice_payments")
+async def invoice_payments(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> dict:
+    await invoices.get_row(me, invoice_id)
+    return {"items": [payments.payment_json(p) for p in await invoices.payments(invoice_id)], "next": None}
+
+
+@get("/accounts/{account_id:uuid}/charges", name="api_account_charges")
+async def account_charges(
+    me: NamedDependency[Principal],
+    account_id: FromPath[uuid.UUID],
+    uninvoiced: FromQuery[bool] = False,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict:
+    size, offset = api_window(limit, cursor, default=200)
+    items, total = await billing.account_charges(me, account_id, uninvoiced=uninvoiced, limit=size, offset=offset)
+    return {"items": items, "next": next_cursor(size, offset, total)}
+
+
+@get("/accounts/{account_id:uuid}/credit", name="api_account_credit")
+async def get_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> dict:
+    return await options.credit_json(me, account_id)
+
+
+@put("/accounts/{account_id:uuid}/credit", name="api_set_credit")
+async def set_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[Any]) -> dict:
+    return await options.set_credit_limit(me, account_id, data)
+
+
+@get("/accounts/{account_id:uuid}/billing-options", name="api_billing_options")
+async def get_billing_options(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> dict:
+    return options.billing_options_json(await accounts.get_account(me, account_id), await options.settings())
+
+
+@put("/accounts/{account_id:uuid}/billing-options", name="api_set_billing_options")
+async def set_billing_options(
+    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[Any]
+) -> dict:
+    return await options.set_billing_options(me, account_id, data)
+
+
+@put("/accounts/{account_id:uuid}/dunning-policy", name="api_set_account_dunning")
+async def set_account_dunning(
+    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[Any] = None
+) -> dict:
+    """`null` (or no body) puts the account back on the CSP's default rules."""
+    return await options.set_account_dunning(me, account_id, data)
+
+
+@get("/accounts/{account_id:uuid}/dunning-policy", name="api_account_dunning")
+async def get_account_dunning(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> dict:
+    await accounts.get_account(me, account_id)
+    return await options.account_terms_json(account_id)
+
+
+def _csp(me: Principal) -> None:
+    if me.role != "csp_admin":
+        raise Forbidden("Only the CSP's admins see and change billing settings.")
+
+
+@get("/billing/dunning-policy", name="api_dunning_policy")
+async def get_dunning_policy(me: NamedDependency[Principal]) -> dict:
+    _csp(me)
+    return await options.default_dunning()
+
+
+@put("/billing/dunning-policy", name="api_set_dunning_policy")
+async def set_dunning_policy(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
+    return await options.set_default_dunning(me, data)
+
+
+@get("/billing/tax-rates", name="api_tax_rates")
+async def list_tax_rates(me: NamedDependency[Principal]) -> dict:
+    _csp(me)
+    return {"items": [options.tax_rate_json(r) for r in await options.tax_rates()], "next": None}
+
+
+@put("/billing/tax-rates", name="api_set_tax_rate")
+async def set_tax_rate(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
+    return options.tax_rate_json(await options.set_tax_rate(me, data))
+
+
+@post("/billing/runs", name="api_billing_run", status_code=202)
+async def start_run(me: NamedDependency[Principal], data: JSONBody[Any] = None) -> dict:
+    operation = await runs.request_run(me, data)
+    return {"operation": operations.operation_json(operation), "run_id": str(operation["id"])}
+
+
+@get("/billing/runs/{run_id:uuid}", name="api_billing_run_status")
+async def get_run(me: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -> dict:
+    return await runs.get_run(me, run_id)
+
+
+@get("/billing/deferred-revenue", name="api_deferred_revenue")
+async def deferred_revenue(me: NamedDependency[Principal], currency: FromQuery[str | None] = None) -> dict:
+    _csp(me)
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise Invalid({"currency": "currency is a three-letter code, like EUR."})
+    return {"items": await billing.deferred_revenue(currency.upper() if currency else None), "next": None}
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        list_invoices,
+        get_invoice,
+        list_credit_notes,
+        get_credit_note,
+        invoice_pdf,
+        credit_note_pdf,
+        pay_invoice,
+        invoice_payments,
+        account_charges,
+        get_credit,
+        set_credit,
+        get_billing_options,
+        set_billing_options,
+        set_account_dunning,
+        get_account_dunning,
+        get_dunning_policy,
+        set_dunning_policy,
+        list_tax_rates,
+        set_tax_rate,
+        start_run,
+        get_run,
+        deferred_revenue,
+    ],
+    guards=[signed_in],
+    dependencies={"me": Provide(provide_me, sync_to_thread=False)},
+    tags=["billing"],
+)

@@ -1,0 +1,204 @@
+"""Non-payment rules (NCE_RULES 5): reminders at chosen days overdue, suspension of every subscription billed to the
+account at N days overdue, and automatic reactivation once the overdue balance is paid. Days count from the due
+day, or from the last partial payment when one came later. Every step is logged and mailed, and the account's
+pages say why (the hold's reason on every page)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+
+from app import clock, db
+from app.audit import service as audit
+from app.billing import options, rules
+from app.jobs import queue
+from app.mail import service as mail
+from app.operations import service as operations
+
+OVERDUE_SQL = """
+SELECT i.id, i.number, i.account_id, i.currency, i.due_date, abs(i.total) - i.amount_paid AS balance, i.buyer,
+       (SELECT max(p.received_on) FROM payments p WHERE p.invoice_id = i.id AND p.status = 'succeeded')
+           AS last_payment_on,
+       a.reminder_days, a.suspend_after_days, a.payment_hold
+FROM invoices i JOIN accounts a ON a.id = i.account_id
+WHERE i.kind = 'invoice' AND i.status IN ('issued', 'partially_paid') AND i.due_date < $1
+ORDER BY i.account_id, i.due_date
+"""
+
+
+def hold_reason(numbers: list[str], days: int) -> str:
+    """What the account reads on every page while it is on hold."""
+    listed = ", ".join(numbers)
+    if len(numbers) == 1:
+        overdue = f"{listed} is {days} days overdue"
+    else:
+        overdue = f"{listed} are overdue, the oldest by {days} days"
+    return (
+        f"Your subscriptions are suspended because {overdue}. "
+        "Pay the overdue balance and they are reactivated automatically."
+    )
+
+
+async def due(now: datetime) -> dict[str, int]:
+    """Once a day: the steps each overdue invoice has reached and not taken yet, and automatic card retries."""
+    from app.billing import payments
+    from app.subscriptions import lifecycle
+
+    today = now.date()
+    if not await lifecycle.claim_day("dunning", today):
+        return {}
+    defaults = await options.settings()
+    planned: list[tuple[dict, date, str]] = []
+    for row in await db.fetch(OVERDUE_SQL, today):
+        policy = (await options.terms_of(row, defaults)).policy
+        anchor = rules.dunning_anchor(row["due_date"], row["last_payment_on"])
+        planned.extend((row, anchor, step) for step in rules.dunning_steps(anchor, policy, today))
+    taken = await _take(planned, today)
+    reminders, suspensions = 0, 0
+    by_account: dict[uuid.UUID, list[tuple[dict, date, str]]] = {}
+    for row, anchor, step in taken:
+        by_account.setdefault(row["account_id"], []).append((row, anchor, step))
+    for account_id, steps in by_account.items():
+        if any(step == "suspend" for _, _, step in steps):
+            await suspend(account_id, [row for row, _, step in steps if step == "suspend"], today)
+            suspensions += 1
+        else:
+            await _remind(steps, today)
+            reminders += 1
+    retries = await payments.due_retries(now)
+    return {"reminders": reminders, "suspensions": suspensions, "autopay_retries": retries}
+
+
+async def _take(planned: list[tuple[dict, date, str]], today: date) -> list[tuple[dict, date, str]]:
+    """Record the steps; only those not taken before come back (each once per invoice and anchor)."""
+    if not planned:
+        return []
+    rows = await db.fetch(
+        "INSERT INTO dunning_steps (invoice_id, anchor, step, taken_on) "
+        "SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::date[]) ON CONFLICT DO NOTHING "
+        "RETURNING invoice_id, anchor, step",
+        [row["id"] for row, _, _ in planned],
+        [anchor for _, anchor, _ in planned],
+        [step for _, _, step in planned],
+        [today] * len(planned),
+    )
+    new = {(r["invoice_id"], r["anchor"], r["step"]) for r in rows}
+    return [(row, anchor, step) for row, anchor, step in planned if (row["id"], anchor, step) in new]
+
+
+def _buyer(row: dict) -> dict:
+    return json.loads(row["buyer"]) if isinstance(row["buyer"], str) else row["buyer"]
+
+
+async def _remind(steps: list[tuple[dict, date, str]], today: date) -> None:
+    """One mail per account, naming each overdue invoice once (a moved clock may pass several reminder days)."""
+    latest: dict[uuid.UUID, tuple[dict, date]] = {}
+    for row, anchor, _ in steps:
+        latest[row["id"]] = (row, anchor)
+    lines = [
+        f"- {row['number']}: {row['balance']:.2f} {row['currency']}, due {row['due_date']}, "
+        f"{(today - anchor).days} days overdue"
+        for row, anchor in latest.values()
+    ]
+    first = next(iter(latest.values()))[0]
+    buyer = _buyer(first)
+    async with db.transaction():
+        for row, anchor in latest.values():
+            await audit.record(
+                None, "invoice", row["id"], "payment_reminder", {}, {"days_overdue": (today - anchor).days}
+            )
+        await mail.send(
+            buyer["email"],
+            "Payment reminder: " + ", ".join(row["number"] for row, _ in latest.values()),
+            f"Hello {buyer['name']},\n\nThese invoices are overdue:\n" + "\n".join(lines)
+            + "\n\nPlease pay them to keep your subscriptions running. You can pay by card on each invoice's page.\n",
+        )  # fmt: skip
+
+
+async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
+    """Put the account on hold and queue the suspension of every active subscription billed to it."""
+    days = max((today - rules.dunning_anchor(r["due_date"], r["last_payment_on"])).days for r in rows)
+    async with db.transaction():
+        numbers = await db.fetch_column(
+            "SELECT number FROM invoices WHERE account_id = $1 AND kind = 'invoice' "
+            "AND status IN ('issued', 'partially_paid') AND due_date < $2 ORDER BY number",
+            account_id,
+            today,
+        )
+        reason = hold_reason(numbers, days)
+        account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        assert account is not None
+        await db.execute(
+            "UPDATE accounts SET payment_hold = true, hold_reason = $2, updated_at = $3 WHERE id = $1",
+            account_id,
+            reason,
+            clock.now(),
+        )
+        queued = await _queue_status(account_id, "active", "suspended")
+        if account["payment_hold"] and account["hold_reason"]:  # held already: one more overdue invoice, no new mail
+            return queued
+        await audit.record(None, "account", account_id, "suspended_for_nonpayment",
+                           {"payment_hold": account["payment_hold"]},
+                           {"payment_hold": True, "invoices": numbers, "subscriptions": queued})  # fmt: skip
+        buyer = _buyer(rows[0])
+        await mail.send(
+            buyer["email"],
+            f"Subscriptions suspended: {', '.join(numbers)} overdue",
+            f"Hello {buyer['name']},\n\n{reason}\n\n{queued} subscription(s) are being suspended. New orders are on "
+            "hold until the overdue balance is paid.\n",
+        )
+    return queued
+
+
+async def _queue_status(account_id: uuid.UUID, current: str, target: str) -> int:
+    """Queue the status change of the subscriptions billed to the account (suspension: the active ones; reactivation:
+    those the non-payment rules suspended), each its own operation, as a person's change would be."""
+    from app.subscriptions import changes
+
+    flagged = "" if target == "suspended" else " AND suspended_for_nonpayment"
+    subs = await db.fetch(
+        f"SELECT id, customer_id FROM subscriptions WHERE bill_to_id = $1 AND status = $2 "
+        f"AND partner_center_id IS NOT NULL{flagged} FOR UPDATE",
+        account_id,
+        current,
+    )
+    for sub in subs:
+        operation = await operations.create(changes.JOB, None, account_id=sub["customer_id"], subject_id=str(sub["id"]))
+        await queue.enqueue(
+            changes.JOB,
+            {"subscription_id": str(sub["id"]), "operation_id": str(operation["id"]), "actor": "",
+             "actor_email": None, "status": target, "reason": "nonpayment"},
+            dedupe_key=f"{changes.JOB}:{operation['id']}",
+        )  # fmt: skip
+    return len(subs)
+
+
+async def after_payment(account_id: uuid.UUID) -> None:
+    """Once nothing is overdue, lift the hold and reactivate what the non-payment rules suspended (in the paying
+    transaction)."""
+    account = await db.fetchrow("SELECT payment_hold, hold_reason, email, name FROM accounts WHERE id = $1", account_id)
+    if account is None or not account["payment_hold"] or not account["hold_reason"]:
+        return
+    overdue = await db.fetchval(
+        "SELECT count(*) FROM invoices WHERE account_id = $1 AND kind = 'invoice' "
+        "AND status IN ('issued', 'partially_paid') AND due_date < $2",
+        account_id,
+        clock.now().date(),
+    )
+    if overdue:
+        return
+    await db.execute(
+        "UPDATE accounts SET payment_hold = false, hold_reason = '', updated_at = $2 WHERE id = $1",
+        account_id,
+        clock.now(),
+    )
+    queued = await _queue_status(account_id, "suspended", "active")
+    await audit.record(None, "account", account_id, "reactivated_after_payment", {"payment_hold": True},
+                       {"payment_hold": False, "subscriptions": queued})  # fmt: skip
+    await mail.send(
+        account["email"],
+        "Overdue balance paid: subscriptions reactivated",
+        f"Hello {account['name']},\n\nThank you: nothing is overdue any more. {queued} subscription(s) are being "
+        "reactivated, and you can order again.\n",
+    )

@@ -1,0 +1,100 @@
+"""Non-payment rules across moved time (NCE_RULES 5), against the sandbox: the monthly run issues the invoice,
+reminders go out at the chosen days overdue, a partial payment re-anchors the days, suspension at N days overdue
+suspends every subscription billed to the account (at Microsoft too) and tells the account why, and paying the
+overdue balance reactivates them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from app import clock, db
+from app.billing import payments
+from tests import factories
+from tests.integration.sandbox_fixtures import Sandbox
+from tests.integration.test_orders import BASIC, line, order, provision, us_customer
+from tests.integration.test_subscription_lifecycle import move
+
+pytestmark = pytest.mark.integration
+
+
+async def mails(to: str) -> list[str]:
+    return await db.fetch_column("SELECT subject FROM mail_outbox WHERE to_address = $1 ORDER BY created_at", to)
+
+
+async def statuses(customer_id) -> list[str]:
+    return await db.fetch_column("SELECT status FROM subscriptions WHERE customer_id = $1", customer_id)
+
+
+async def microsoft_status(customer_id) -> str:
+    return str(
+        await db.fetchval(
+            "SELECT p.status FROM pcs_subscriptions p JOIN subscriptions s ON s.partner_center_id = p.id::text "
+            "WHERE s.customer_id = $1",
+            customer_id,
+        )
+    )
+
+
+async def test_reminders_suspension_and_reactivation_on_payment_with_the_days_re_anchored(
+    catalog: Sandbox, admin, talks_to_sandbox
+):
+    served = talks_to_sandbox
+    with clock.use_fixed_clock(datetime(2027, 1, 10, 9, tzinfo=UTC)) as fixed:
+        customer = await us_customer()
+        buyer = await factories.user(customer)
+        placed = await order(served, await factories.api_token(buyer), customer, line(BASIC, 2, "P1Y", "monthly"))
+        assert placed.status_code == 201, placed.text
+        await provision(catalog)
+        email = customer["email"]
+
+        await move(fixed, catalog, days=22)  # 2027-02-01: the monthly run
+        invoice = await db.fetchrow("SELECT * FROM invoices WHERE account_id = $1", customer["id"])
+        assert invoice is not None
+        assert (invoice["issue_date"], invoice["due_date"]) == (date(2027, 2, 1), date(2027, 2, 15))
+        assert any(invoice["number"] in subject for subject in await mails(email))
+
+        await move(fixed, catalog, days=15)  # 2027-02-16: one day overdue
+        assert (await mails(email))[-1] == f"Payment reminder: {invoice['number']}"
+        await move(fixed, catalog, days=6)  # 2027-02-22: seven days
+        assert len([s for s in await mails(email) if s.startswith("Payment reminder")]) == 2
+
+        half = (invoice["total"] / 2).quantize(invoice["total"])
+        await move(fixed, catalog, days=3)  # 2027-02-25: a partial payment restarts the count
+        await payments.record_manual(admin, invoice["id"], {"amount": str(half), "reference": "part"})
+        await move(fixed, catalog, days=4)  # 2027-03-01: 14 days after the due day, but 4 after the payment
+        assert await statuses(customer["id"]) == ["active"]
+        assert len([s for s in await mails(email) if s.startswith("Payment reminder")]) == 3  # day 1 again
+
+        await move(fixed, catalog, days=10)  # 2027-03-11: 14 days after the payment
+        assert await statuses(customer["id"]) == ["suspended"]
+        assert await microsoft_status(customer["id"]) == "suspended"
+        account = await db.fetchrow("SELECT payment_hold, hold_reason FROM accounts WHERE id = $1", customer["id"])
+        assert account is not None
+        assert account["payment_hold"]
+        assert account["hold_reason"] == (
+            f"Your subscriptions are suspended because {invoice['number']} is 14 days overdue. "
+            "Pay the overdue balance and they are reactivated automatically."
+        )
+        assert (await mails(email))[-1] == f"Subscriptions suspended: {invoice['number']} overdue"
+        await factories.sign_in(served, buyer)
+        page = await served.get("/invoices")
+        assert "Account on hold." in page.text
+        assert "14 days overdue" in page.text
+        refused = await order(served, await factories.api_token(buyer), customer, line(BASIC, 1, "P1Y", "monthly"))
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "payment_hold"
+
+        await payments.record_manual(admin, invoice["id"], {"amount": str(invoice["total"] - half)})
+        await provision(catalog)
+        assert await statuses(customer["id"]) == ["active"]
+        assert await microsoft_status(customer["id"]) == "active"
+        assert (await mails(email))[-1] == "Overdue balance paid: subscriptions reactivated"
+        assert not await db.fetchval("SELECT payment_hold FROM accounts WHERE id = $1", customer["id"])
+        page = await served.get("/invoices")
+        assert "Account on hold." not in page.text
+        log = await db.fetch_column(
+            "SELECT action FROM events WHERE subject_id = $1 ORDER BY at, id", str(customer["id"])
+        )
+        assert log[-2:] == ["suspended_for_nonpayment", "reactivated_after_payment"]
