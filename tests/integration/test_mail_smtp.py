@@ -84,5 +84,5 @@ async def test_an_attached_pdf_goes_out_with_the_mail(tx, settings, smtp_server)
     (attachment,) = list(message.iter_attachments())  # type: ignore[attr-defined]
     assert (attachment.get_filename(), attachment.get_content_type()) == ("INV-2027-000001.pdf", "application/pdf")
     assert attachment.get_content() == pdf
-    row = await OutboxMail.select().where(OutboxMail.id == mail_id).first().run()
+    row = await OutboxMail.select().where(OutboxMail.id == mail_id).first().output(load_json=True).run()
     assert row["attachments"] == ["INV-2027-000001.pdf"]
