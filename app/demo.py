@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from app import clock, db
 from app.accounts import service as accounts
@@ -24,6 +24,7 @@ class UserSpec(TypedDict):
 class AccountSpec(TypedDict):
     account: dict[str, str]  # the fields of the account form, as a person would type them
     user: UserSpec  # the account's admin
+    billing: NotRequired[dict[str, str]]  # its billing options, as the CSP would set them on its billing page
 
 
 class ResellerSpec(AccountSpec):
@@ -90,6 +91,7 @@ RESELLERS: list[ResellerSpec] = [
             "city": "München",
             "postal_code": "80807",
         },
+        "billing": {"tax_id": "DE811907980"},  # a business buyer in another EU country: reverse charge
         "user": {"email": "reseller@fabrikam.test", "name": "Frieda Fabrikam"},
         "customers": [
             {
@@ -170,10 +172,14 @@ async def _account(
         await Account.select().where((Account.name == spec["account"]["name"]) & (Account.kind == kind)).first().run()
     )
     if existing is None:
+        from app.billing import options
+
         if kind == "reseller":
             existing = await accounts.create_reseller(actor, spec["account"])
         else:
             existing = await accounts.create_customer(actor, {**spec["account"], "reseller_id": reseller_id})
+        if "billing" in spec:
+            await options.set_billing_options(actor, existing["id"], spec["billing"])
     return existing
 
 
@@ -201,7 +207,7 @@ SELLER = {
 # EU VAT: the Dutch rate at home, reverse charge for business buyers elsewhere in the EU; the UK's VAT is
 # self-accounted by a UK business buying services from abroad; US buyers are invoiced without tax
 TAX_RATES = [
-    {"country": "NL", "label": "BTW", "rate": "21", "reverse_charge": True},
+    {"country": "NL", "label": "BTW", "rate": "21", "reverse_charge": False},
     {"country": "DE", "label": "USt", "rate": "19", "reverse_charge": True},
     {"country": "FR", "label": "TVA", "rate": "20", "reverse_charge": True},
     {"country": "GB", "label": "VAT", "rate": "20", "reverse_charge": True},

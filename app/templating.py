@@ -20,6 +20,11 @@ def money(amount: Decimal | None, currency: str) -> str:
     return "" if amount is None else Money(Decimal(amount), currency).display()
 
 
+def amount(value: Decimal | None, currency: str) -> str:
+    """An amount for a form field: the currency's decimals, no symbol ("50.40", JPY "1200")."""
+    return "" if value is None else Money(Decimal(value), currency).as_string()
+
+
 def plain(value: Decimal | None) -> str:
     """A number as people write it: 10, 0.95, 12.5 (no trailing zeros, no exponent)."""
     return "" if value is None else format(Decimal(value).normalize(), "f")
@@ -71,7 +76,7 @@ def per_period(amount: Decimal | str, currency: str, term: str, plan: str) -> st
 
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
-    env.filters.update(money=money, when=when, country=country_name, plain=plain, countdown=countdown)
+    env.filters.update(money=money, when=when, country=country_name, plain=plain, amount=amount, countdown=countdown)
     env.globals.update(
         role_label=ROLE_LABELS.get,
         money=money,

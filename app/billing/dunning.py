@@ -27,16 +27,16 @@ ORDER BY i.account_id, i.due_date
 """
 
 
-def hold_reason(numbers: list[str], days: int) -> str:
-    """What the account reads on every page while it is on hold."""
+def hold_reason(numbers: list[str], days: int, today: date) -> str:
+    """What the account (and the CSP on its page) reads on every page while it is on hold; dated, so it stays true."""
     listed = ", ".join(numbers)
     if len(numbers) == 1:
-        overdue = f"{listed} is {days} days overdue"
+        overdue = f"{listed} was {days} days overdue"
     else:
-        overdue = f"{listed} are overdue, the oldest by {days} days"
+        overdue = f"{listed} were overdue, the oldest by {days} days"
     return (
-        f"Your subscriptions are suspended because {overdue}. "
-        "Pay the overdue balance and they are reactivated automatically."
+        f"The subscriptions billed to this account were suspended on {today.isoformat()} because {overdue}. "
+        "Paying the overdue balance reactivates them automatically."
     )
 
 
@@ -126,7 +126,7 @@ async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
             account_id,
             today,
         )
-        reason = hold_reason(numbers, days)
+        reason = hold_reason(numbers, days, today)
         account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
         assert account is not None
         await db.execute(

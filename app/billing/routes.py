@@ -127,18 +127,24 @@ async def invoice_pay(
 ) -> Response:
     """Pay by card: a saved card, or a new one typed in (sandbox) and saved to the account's profile first."""
     values = await form_values(request)
+    card_id = values.get("payment_method_id") or None
+    typed = (values.get("number") or values.get("payment_method") or "").strip()
+    new_card = None
     try:
-        card_id = values.get("payment_method_id") or None
-        if card_id == "new" or card_id is None:
+        if card_id in (None, "new") or typed:  # a card typed in is the one meant, whichever radio is checked
             row = await invoices.get_row(me, document_id)
-            card = await payments.save_card(me, row["account_id"], values, settings)
-            card_id = str(card["id"])
+            new_card = await payments.save_card(me, row["account_id"], values, settings)
+            card_id = str(new_card["id"])
         payment = await payments.record_payment(
             me, document_id, {"method": "card", "amount": values.get("amount", ""), "payment_method_id": card_id},
             settings,
         )  # fmt: skip
     except (Invalid, Conflict) as error:  # a refusal shown beside the form; 403 and 404 stay what they are
+        if new_card is not None:  # the payment was refused: the card typed in for it is not kept either
+            await payments.remove_card(me, new_card["account_id"], new_card["id"])
         return await _pay_refused(request, me, settings, document_id, error, values)
+    if new_card is not None and payment["status"] == "failed":  # nor is a card that was declined
+        await payments.remove_card(me, new_card["account_id"], new_card["id"])
     outcome = {"succeeded": "paid", "pending": "pending", "failed": "declined"}[payment["status"]]
     return redirect(request, request.url_for("invoice_page", document_id=document_id) + f"?payment={outcome}")
 

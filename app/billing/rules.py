@@ -160,12 +160,13 @@ class Tax:
 NO_TAX = Tax("No tax", Decimal(0))
 
 
-def tax_for(seller_country: str, buyer_country: str, rate: TaxRate | None) -> Tax:
-    """The tax an invoice to `buyer_country` carries. Reverse charge: a business buyer in another country than the
-    seller accounts for the tax itself (EU VAT, B2B cross-border), so the invoice shows the rate's label at 0%."""
+def tax_for(seller_country: str, buyer_country: str, rate: TaxRate | None, *, business: bool) -> Tax:
+    """The tax an invoice to `buyer_country` carries. Reverse charge: a business buyer (one with a VAT id) in another
+    country than the seller accounts for the tax itself (EU VAT, B2B cross-border), so the invoice shows the rate's
+    label at 0%; a buyer without a VAT id pays its country's rate (EU B2C, the one-stop shop)."""
     if rate is None:
         return NO_TAX
-    if rate.reverse_charge and buyer_country != seller_country:
+    if rate.reverse_charge and business and buyer_country != seller_country:
         return Tax(f"{rate.label}, reverse charge", Decimal(0), reverse_charge=True)
     return Tax(rate.label, rate.rate)
 

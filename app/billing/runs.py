@@ -56,10 +56,11 @@ FROM run_lines GROUP BY account_id, currency;
 ANALYZE run_lines; ANALYZE run_docs  -- temp tables: no autovacuum counts their rows for the planner
 """
 
-# tax per buyer country from the rates the rules decided ($6..$9); minor units per currency ($10, $11)
+# tax per buyer country and kind of buyer (with a VAT id or not) from the rates the rules decided ($6..$9, $17);
+# minor units per currency ($10, $11)
 ISSUE_SQL = """
-WITH tax(country, label, rate, reverse_charge) AS (
-    SELECT * FROM unnest($6::text[], $7::text[], $8::numeric[], $9::boolean[])
+WITH tax(country, business, label, rate, reverse_charge) AS (
+    SELECT * FROM unnest($6::text[], $17::boolean[], $7::text[], $8::numeric[], $9::boolean[])
 ), minor(currency, places) AS (
     SELECT * FROM unnest($10::text[], $11::int[])
 ), priced AS (
@@ -70,7 +71,7 @@ WITH tax(country, label, rate, reverse_charge) AS (
            round(d.subtotal * coalesce(t.rate, 0) / 100, m.places) AS tax
     FROM run_docs d JOIN accounts a ON a.id = d.account_id
     JOIN minor m ON m.currency = d.currency
-    LEFT JOIN tax t ON t.country = a.country
+    LEFT JOIN tax t ON t.country = a.country AND t.business = (coalesce(a.tax_id, '') <> '')
 )
 INSERT INTO invoices (id, kind, number, run_id, account_id, currency, issue_date, due_date, buyer, seller, subtotal,
                       tax_label, tax_rate, reverse_charge, tax, total, lines_count, amount_paid, status, paid_at,
@@ -242,7 +243,7 @@ async def issue_batch(run: dict, batch: int = BATCH_ACCOUNTS) -> int:
             starts.get("invoice", 0),
             rules.series("credit_note", run["issue_date"]),
             starts.get("credit_note", 0),
-            *tax,
+            *tax[:4],
             currencies,
             [money.minor_units(c) for c in currencies],
             defaults["payment_terms_days"],
@@ -250,6 +251,7 @@ async def issue_batch(run: dict, batch: int = BATCH_ACCOUNTS) -> int:
             run["issue_date"],
             json.dumps(options.seller_of(defaults)),
             clock.now(),
+            tax[4],
         )
         await db.execute(INVOICE_LINES_SQL)
         await db.execute(MARK_SQL)
@@ -274,13 +276,19 @@ async def take_numbers(series: str, count: int) -> int:
 
 
 async def _tax_arrays(seller_country: str) -> list[list]:
-    """Each configured country's tax as the rules decide it for this seller, as the columns ISSUE_SQL unnests."""
-    taxes = [(r.country, rules.tax_for(seller_country, r.country, r)) for r in await options.tax_rates()]
+    """Each configured country's tax for a business buyer (with a VAT id) and for anyone else, as the rules decide
+    it for this seller: country, label, rate, reverse charge and business, the columns ISSUE_SQL unnests."""
+    taxes = [
+        (r.country, business, rules.tax_for(seller_country, r.country, r, business=business))
+        for r in await options.tax_rates()
+        for business in (True, False)
+    ]
     return [
-        [country for country, _ in taxes],
-        [tax.label for _, tax in taxes],
-        [tax.rate for _, tax in taxes],
-        [tax.reverse_charge for _, tax in taxes],
+        [country for country, _, _ in taxes],
+        [tax.label for _, _, tax in taxes],
+        [tax.rate for _, _, tax in taxes],
+        [tax.reverse_charge for _, _, tax in taxes],
+        [business for _, business, _ in taxes],
     ]
 
 

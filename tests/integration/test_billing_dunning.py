@@ -74,14 +74,14 @@ async def test_reminders_suspension_and_reactivation_on_payment_with_the_days_re
         assert account is not None
         assert account["payment_hold"]
         assert account["hold_reason"] == (
-            f"Your subscriptions are suspended because {invoice['number']} is 14 days overdue. "
-            "Pay the overdue balance and they are reactivated automatically."
+            "The subscriptions billed to this account were suspended on 2027-03-11 because "
+            f"{invoice['number']} was 14 days overdue. Paying the overdue balance reactivates them automatically."
         )
         assert (await mails(email))[-1] == f"Subscriptions suspended: {invoice['number']} overdue"
         await factories.sign_in(served, buyer)
         page = await served.get("/invoices")
         assert "Account on hold." in page.text
-        assert "14 days overdue" in page.text
+        assert "was 14 days overdue" in page.text
         refused = await order(served, await factories.api_token(buyer), customer, line(BASIC, 1, "P1Y", "monthly"))
         assert refused.status_code == 409
         assert refused.json()["error"]["code"] == "payment_hold"

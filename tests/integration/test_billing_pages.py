@@ -72,7 +72,7 @@ async def test_the_invoice_page_pdf_and_mail_say_the_same_thing(committed, clien
         ]
 
 
-async def test_a_customer_pays_on_the_page_and_a_refusal_shows_beside_the_form(committed, client):
+async def test_a_customer_pays_on_the_page_and_a_refusal_shows_beside_the_form(committed, client, settings):
     with clock.use_fixed_clock(JAN):
         account, invoice = await billed_customer()
         customer = await factories.user(account)
@@ -85,6 +85,20 @@ async def test_a_customer_pays_on_the_page_and_a_refusal_shows_beside_the_form(c
                                      headers={"X-CSRFToken": csrf})  # fmt: skip
         assert bad_card.status_code == 422
         assert "This card number is not valid." in bad_card.text
+        assert await payments.cards(account["id"]) == []  # a refused payment keeps no card either
+
+        saved = await payments.save_card(customer, account["id"], {**CARD, "number": "5555 5555 5555 4444"}, settings)
+        declined = await client.post(url, data={**CARD, "number": "4000 0000 0000 9995", "amount": "10.00",
+                                                "payment_method_id": str(saved["id"])},
+                                     headers={"X-CSRFToken": csrf})  # fmt: skip
+        assert declined.headers["location"].endswith("?payment=declined")
+        tried = await db.fetchval(
+            "SELECT pm.last4 FROM payments p JOIN payment_methods pm ON pm.id = p.payment_method_id "
+            "WHERE p.invoice_id = $1",
+            invoice["id"],
+        )
+        assert tried == "9995"  # the card typed in is the one charged, though a saved card was checked
+        assert [c["last4"] for c in await payments.cards(account["id"])] == ["4444"]  # the declined one is not kept
         paid = await client.post(url, data={**CARD, "amount": "145.20"}, headers={"X-CSRFToken": csrf})
         assert paid.status_code == 303
         assert paid.headers["location"].endswith("?payment=paid")

@@ -5,6 +5,7 @@ reruns, resuming after a crash, immutable documents, and runs scheduled on each 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -83,7 +84,7 @@ async def test_a_negative_result_issues_a_credit_note_in_its_own_series(committe
     assert doc["status"] == "issued"
 
 
-async def test_tax_per_buyer_country_with_reverse_charge_across_borders(committed):
+async def test_tax_per_buyer_country_with_reverse_charge_for_businesses_across_borders(committed):
     admin = factories.SYSTEM_ADMIN
     with clock.use_fixed_clock(JAN):
         await set_seller("FR")
@@ -95,12 +96,15 @@ async def test_tax_per_buyer_country_with_reverse_charge_across_borders(committe
             "DE": await factories.customer(country="DE", currency="EUR", postal_code="10117", city="Berlin"),
             "GB": await factories.customer(country="GB", currency="GBP", postal_code="SW1A 2AA", city="London"),
             "US": await factories.customer(country="US", currency="USD"),
+            "DE-B2C": await factories.customer(country="DE", currency="EUR", postal_code="80807", city="München"),
         }
-        for buyer in buyers.values():
+        for key, buyer in buyers.items():
+            if key != "DE-B2C":  # every buyer but one is a business with a VAT id
+                await options.set_billing_options(admin, buyer["id"], {"tax_id": f"{key}123456789"})
             await charge(await subscription(buyer), "33.33")
         await run_now()
-        rows = await db.fetch("SELECT i.*, a.country FROM invoices i JOIN accounts a ON a.id = i.account_id")
-        docs = {r["country"]: r for r in rows}
+        rows = await db.fetch("SELECT i.*, a.id AS buyer_id FROM invoices i JOIN accounts a ON a.id = i.account_id")
+        docs = {key: next(r for r in rows if r["buyer_id"] == buyer["id"]) for key, buyer in buyers.items()}
     assert (docs["FR"]["tax_label"], docs["FR"]["tax"], docs["FR"]["total"]) == (
         "TVA",
         Decimal("6.67"),
@@ -109,6 +113,9 @@ async def test_tax_per_buyer_country_with_reverse_charge_across_borders(committe
     assert (docs["DE"]["tax_label"], docs["DE"]["tax"], docs["DE"]["reverse_charge"]) == (
         "USt, reverse charge", Decimal("0.00"), True,
     )  # fmt: skip
+    assert json.loads(docs["DE"]["buyer"])["tax_id"] == "DE123456789"  # printed on the invoice, as reverse charge needs
+    no_vat_id = docs["DE-B2C"]  # not a business buyer: its country's rate
+    assert (no_vat_id["tax_label"], no_vat_id["tax"], no_vat_id["reverse_charge"]) == ("USt", Decimal("6.33"), False)
     assert (docs["GB"]["tax_rate"], docs["GB"]["tax"]) == (Decimal("20"), Decimal("6.67"))  # no reverse charge set
     assert (docs["US"]["tax_label"], docs["US"]["tax"], docs["US"]["total"]) == (
         "No tax",

@@ -28,11 +28,13 @@ def test_a_negative_result_is_a_credit_note(net, kind):
     assert rules.document_kind(Decimal(net)) == kind
 
 
-def test_tax_at_home_reverse_charged_across_the_border_and_none_unconfigured():
-    assert rules.tax_for("FR", "FR", VAT_FR) == rules.Tax("TVA", Decimal("20"))
-    assert rules.tax_for("NL", "FR", VAT_FR) == rules.Tax("TVA, reverse charge", Decimal(0), reverse_charge=True)
-    assert rules.tax_for("NL", "GB", VAT_GB) == rules.Tax("VAT", Decimal("20"))  # no reverse charge configured
-    assert rules.tax_for("NL", "US", None) == rules.NO_TAX
+def test_tax_at_home_reverse_charged_across_the_border_for_businesses_and_none_unconfigured():
+    assert rules.tax_for("FR", "FR", VAT_FR, business=True) == rules.Tax("TVA", Decimal("20"))
+    reverse = rules.Tax("TVA, reverse charge", Decimal(0), reverse_charge=True)
+    assert rules.tax_for("NL", "FR", VAT_FR, business=True) == reverse
+    assert rules.tax_for("NL", "FR", VAT_FR, business=False) == rules.Tax("TVA", Decimal("20"))  # no VAT id: B2C
+    assert rules.tax_for("NL", "GB", VAT_GB, business=True) == rules.Tax("VAT", Decimal("20"))  # not configured
+    assert rules.tax_for("NL", "US", None, business=True) == rules.NO_TAX
 
 
 @pytest.mark.parametrize(
