@@ -126,9 +126,12 @@ async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
             account_id,
             today,
         )
-        reason = hold_reason(numbers, days, today)
         account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
         assert account is not None
+        if account["payment_hold"] and account["hold_reason"]:
+            # held already: one more overdue invoice; the reason keeps the day of the suspension, and no new mail
+            return await _queue_status(account_id, "active", "suspended")
+        reason = hold_reason(numbers, days, today)
         await db.execute(
             "UPDATE accounts SET payment_hold = true, hold_reason = $2, updated_at = $3 WHERE id = $1",
             account_id,
@@ -136,8 +139,6 @@ async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
             clock.now(),
         )
         queued = await _queue_status(account_id, "active", "suspended")
-        if account["payment_hold"] and account["hold_reason"]:  # held already: one more overdue invoice, no new mail
-            return queued
         await audit.record(None, "account", account_id, "suspended_for_nonpayment",
                            {"payment_hold": account["payment_hold"]},
                            {"payment_hold": True, "invoices": numbers, "subscriptions": queued})  # fmt: skip

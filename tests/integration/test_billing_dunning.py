@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from app import clock, db
-from app.billing import payments
+from app.billing import dunning, payments
 from tests import factories
+from tests.integration.billing_fixtures import charge, subscription
 from tests.integration.sandbox_fixtures import Sandbox
+from tests.integration.test_billing_runs import run_now
 from tests.integration.test_orders import BASIC, line, order, provision, us_customer
 from tests.integration.test_subscription_lifecycle import move
 
@@ -98,3 +100,27 @@ async def test_reminders_suspension_and_reactivation_on_payment_with_the_days_re
             "SELECT action FROM events WHERE subject_id = $1 ORDER BY at, id", str(customer["id"])
         )
         assert log[-2:] == ["suspended_for_nonpayment", "reactivated_after_payment"]
+
+
+async def test_a_later_overdue_invoice_keeps_the_hold_dated_from_the_suspension(committed):
+    with clock.use_fixed_clock(datetime(2027, 1, 1, 9, tzinfo=UTC)) as fixed:
+        account = await factories.customer()
+        sub = await subscription(account)
+        await charge(sub, "50.40")
+        await run_now()  # INV due 2027-01-15 (14 days' terms)
+        fixed.advance(days=31)
+        await charge(sub, "50.40")
+        await run_now()  # 2027-02-01: the next, due 2027-02-15
+        fixed.advance(days=3)  # 2027-02-04: the first 20 days overdue, a moved clock's jump
+        await dunning.due(clock.now())
+        reason = await db.fetchval("SELECT hold_reason FROM accounts WHERE id = $1", account["id"])
+        first = await db.fetchval("SELECT min(number) FROM invoices WHERE account_id = $1", account["id"])
+        assert reason == (
+            f"The subscriptions billed to this account were suspended on 2027-02-04 because {first} was 20 days "
+            "overdue. Paying the overdue balance reactivates them automatically."
+        )
+
+        fixed.advance(days=30)  # 2027-03-06: the second is 19 days overdue too
+        await dunning.due(clock.now())
+        assert await db.fetchval("SELECT hold_reason FROM accounts WHERE id = $1", account["id"]) == reason
+        assert await mails(account["email"]) == [f"Subscriptions suspended: {first} overdue"]
