@@ -118,19 +118,20 @@ async def _remind(steps: list[tuple[dict, date, str]], today: date) -> None:
 
 async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
     """Put the account on hold and queue the suspension of every active subscription billed to it."""
-    days = max((today - rules.dunning_anchor(r["due_date"], r["last_payment_on"])).days for r in rows)
     async with db.transaction():
+        account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        assert account is not None
+        queued = await _queue_status(account_id, "active", "suspended")
+        if account["payment_hold"] and account["hold_reason"]:
+            # held already: one more overdue invoice; the reason keeps the day of the suspension, and no new mail
+            return queued
         numbers = await db.fetch_column(
             "SELECT number FROM invoices WHERE account_id = $1 AND kind = 'invoice' "
             "AND status IN ('issued', 'partially_paid') AND due_date < $2 ORDER BY number",
             account_id,
             today,
         )
-        account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
-        assert account is not None
-        if account["payment_hold"] and account["hold_reason"]:
-            # held already: one more overdue invoice; the reason keeps the day of the suspension, and no new mail
-            return await _queue_status(account_id, "active", "suspended")
+        days = max((today - rules.dunning_anchor(r["due_date"], r["last_payment_on"])).days for r in rows)
         reason = hold_reason(numbers, days, today)
         await db.execute(
             "UPDATE accounts SET payment_hold = true, hold_reason = $2, updated_at = $3 WHERE id = $1",
@@ -138,7 +139,6 @@ async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
             reason,
             clock.now(),
         )
-        queued = await _queue_status(account_id, "active", "suspended")
         await audit.record(None, "account", account_id, "suspended_for_nonpayment",
                            {"payment_hold": account["payment_hold"]},
                            {"payment_hold": True, "invoices": numbers, "subscriptions": queued})  # fmt: skip

@@ -343,33 +343,33 @@ async def test_same_key_twice_charges_once(gateway: StripeGateway, fake: FakeStr
     assert [s.headers["idempotency-key"] for s in sent] == ["pay-1", "pay-1"]
 
 
-async def test_no_answer_in_time_is_a_timeout_and_lookup_finds_the_charge(fake: FakeStripe):
-    gateway = StripeGateway(SECRET, fake.url, timeout=0.2)
+async def test_no_answer_in_time_is_a_timeout_and_lookup_finds_the_charge(gateway: StripeGateway, fake: FakeStripe):
+    impatient = StripeGateway(SECRET, fake.url, timeout=0.2)
     fake.hold = 1.0
 
     started = time.monotonic()
     with pytest.raises(GatewayTimeout):
-        await gateway.charge(key="pay-1", card_ref="cus_1/pm_card_visa", amount=Decimal("12.34"), currency="EUR")
+        await impatient.charge(key="pay-1", card_ref="cus_1/pm_card_visa", amount=Decimal("12.34"), currency="EUR")
     assert time.monotonic() - started < 0.9  # the client gave up; the server was still holding its answer
     assert len(fake.requests("POST", "/v1/payment_intents")) == 1  # not re-sent by the library
 
     (intent_id,) = fake.intents
     # the re-check comes later, from a job, with the usual patience: 0.2 s would fail on a busy machine's loopback
-    assert await StripeGateway(SECRET, fake.url).lookup("pay-1") == ChargeResult("succeeded", intent_id)
+    assert await gateway.lookup("pay-1") == ChargeResult("succeeded", intent_id)
     assert fake.requests("GET", "/v1/payment_intents") == []  # search found it
 
 
-async def test_lookup_lists_recent_intents_when_search_lags(fake: FakeStripe):
-    gateway = StripeGateway(SECRET, fake.url, timeout=0.2)
+async def test_lookup_lists_recent_intents_when_search_lags(gateway: StripeGateway, fake: FakeStripe):
+    impatient = StripeGateway(SECRET, fake.url, timeout=0.2)
     fake.hold, fake.indexed = 1.0, False
     with pytest.raises(GatewayTimeout):
-        await gateway.charge(key="pay-1", card_ref="cus_1/pm_card_visa", amount=Decimal("12.34"), currency="EUR")
+        await impatient.charge(key="pay-1", card_ref="cus_1/pm_card_visa", amount=Decimal("12.34"), currency="EUR")
     (intent_id,) = fake.intents
     for n in range(100):  # newer ones, so that it is on the list's second page
         params = {"amount": "100", "currency": "eur", "customer": "cus_1", "payment_method": "pm_card_visa"}
         fake.create_intent({**params, "metadata[cloudseat_payment]": f"other-{n}"})
 
-    assert await StripeGateway(SECRET, fake.url).lookup("pay-1") == ChargeResult("succeeded", intent_id)
+    assert await gateway.lookup("pay-1") == ChargeResult("succeeded", intent_id)
     first, second = fake.requests("GET", "/v1/payment_intents")
     assert int(first.params["created[gte]"]) <= time.time() - 3600
     assert second.params["created[gte]"] == first.params["created[gte]"]
