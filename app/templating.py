@@ -74,6 +74,13 @@ def per_period(amount: Decimal | str, currency: str, term: str, plan: str) -> st
     return money(value, currency) + (f" /{per}" if per else "")
 
 
+def converted(fx: dict | None) -> str:
+    """Where a converted amount came from (NCE_RULES 2): "from €14.06 at 1.0823 EUR→USD"."""
+    if not fx:
+        return ""
+    return f"from {money(Decimal(fx['source_amount']), fx['from'])} at {fx['rate']} {fx['from']}→{fx['to']}"
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.filters.update(money=money, when=when, country=country_name, plain=plain, amount=amount, countdown=countdown)
@@ -85,5 +92,6 @@ def configure(engine: JinjaTemplateEngine) -> None:
         kind_label=kind_label,
         plan_label=plan_label,
         per_period=per_period,
+        converted=converted,
     )
     env.autoescape = True

@@ -60,6 +60,7 @@ APP_TABLES = [
     "sandbox_gateway_charges",
     "dunning_steps",
     "mail_attachments",
+    "credit_holds",
 ]
 
 

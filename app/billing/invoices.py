@@ -20,7 +20,7 @@ from app.billing import options
 from app.config import Settings
 from app.errors import Invalid, NotFound
 from app.mail import service as mail
-from app.money import round_amount
+from app.money import fx_json, round_amount
 
 KINDS = ("invoice", "credit_note")
 STATUSES = ("issued", "partially_paid", "paid", "void")
@@ -180,6 +180,7 @@ def document_json(row: dict, line_rows: list[dict] | None = None) -> dict:
                 "period_start": line["period_start"].isoformat(),
                 "period_end": line["period_end"].isoformat(),
                 "amount": _money(line["amount"], currency),
+                "fx": fx_json(line["fx_rate"], line["source_currency"], currency, line["source_amount"]),
             }
             for line in line_rows
         ]
@@ -191,12 +192,17 @@ def document_json(row: dict, line_rows: list[dict] | None = None) -> dict:
 
 async def document_context(row: dict) -> dict:
     """What templates/billing/_document.html shows: the frozen parties, the lines, tax per rate, and the state."""
-    line_rows = await lines(row["id"])
+    line_rows = [
+        {**line, "fx": fx_json(line["fx_rate"], line["source_currency"], row["currency"], line["source_amount"])}
+        for line in await lines(row["id"])
+    ]
     customers = sorted({line["customer_name"] for line in line_rows})
+    rates = {(f["rate"], f["from"], f["to"]): f for line in line_rows if (f := line["fx"])}
     return {
         "doc": row,
         "title": DOCUMENT_LABELS[row["kind"]],
         "lines": line_rows,
+        "rates": [rates[key] for key in sorted(rates)],
         "charge_labels": CHARGE_LABELS,
         "show_customer": len(customers) > 1 or (customers and customers[0] != row["buyer"]["name"]),
         "balance": balance(row),

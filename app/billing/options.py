@@ -15,7 +15,7 @@ from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.billing import rules
 from app.errors import Forbidden, Invalid
-from app.money import round_amount
+from app.money import Money, round_amount
 
 # the recurring plans an account may be limited to; one-time purchases (perpetual licences) are always allowed
 PLAN_NAMES = ("monthly", "annual", "triennial")
@@ -225,10 +225,10 @@ async def credit_json(viewer: Principal, account_id: uuid.UUID) -> dict:
 
     account = await accounts.get_account(viewer, account_id)
     parts = await billing.exposure_parts(account_id)
-    total = sum(parts.values(), Decimal(0))
-    limit = account["credit_limit"]
     currency = account["currency"]
-    money = {name: str(round_amount(value, currency)) for name, value in parts.items()}
+    total = sum(parts.values(), Money.zero(currency)).amount
+    limit = account["credit_limit"]
+    money = {name: value.as_string() for name, value in parts.items()}
     return {
         "credit_limit": None if limit is None else str(round_amount(limit, currency)),
         "exposure": str(round_amount(total, currency)),

@@ -112,8 +112,15 @@ def term_commitment(
 ) -> Decimal:
     """What one seat commits to for a term (started `start`, ending `end`): every period's charge, the short
     period of a coterm term pro rata. Upfront plans: one charge; monthly plans: each month's installment."""
+    return commitment_from(start, end, term, billing_cycle, term_price, currency, start)
+
+
+def commitment_from(
+    start: date, end: date, term: str, billing_cycle: str, term_price: Decimal, currency: str, on: date
+) -> Decimal:
+    """What one seat added on `on` commits to until the term ends: the rest of the current period (what the
+    change charges now), then every later period's charge (NCE_RULES 4, 5)."""
     total = Decimal(0)
-    on = start
     while on <= end:
         period, per_seat = charge_from(start, end, term, billing_cycle, term_price, currency, on)
         total += per_seat

@@ -42,7 +42,7 @@ ORDER BY a.id LIMIT $4
 LINES_SQL = """
 CREATE TEMP TABLE run_lines ON COMMIT DROP AS
 SELECT c.id, c.account_id, c.currency, c.subscription_id, c.charge_type, c.quantity, c.per_seat_amount, c.amount,
-       c.period_start, c.period_end
+       c.period_start, c.period_end, c.fx_rate, c.source_currency, c.source_amount
 FROM charges c
 WHERE c.invoice_id IS NULL AND c.posted_on <= $1 AND c.account_id = ANY($2::uuid[])
 """
@@ -91,9 +91,9 @@ FROM priced
 
 INVOICE_LINES_SQL = """
 INSERT INTO invoice_lines (invoice_id, charge_id, subscription_id, customer_name, description, charge_type, quantity,
-                           unit_price, period_start, period_end, amount)
+                           unit_price, period_start, period_end, amount, fx_rate, source_currency, source_amount)
 SELECT d.id, l.id, l.subscription_id, cust.name, s.title, l.charge_type, l.quantity, l.per_seat_amount,
-       l.period_start, l.period_end, l.amount
+       l.period_start, l.period_end, l.amount, l.fx_rate, l.source_currency, l.source_amount
 FROM run_lines l
 JOIN run_docs d ON d.account_id = l.account_id AND d.currency = l.currency
 JOIN subscriptions s ON s.id = l.subscription_id

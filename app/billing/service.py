@@ -11,7 +11,7 @@ from app import clock, db
 from app.accounts.rules import Principal
 from app.billing import rules
 from app.errors import Forbidden
-from app.money import round_amount
+from app.money import FxRate, Money, conversion, fx_json, round_amount
 
 # committed installments: monthly plans of yearly terms owe every month of the term (NCE_RULES 5)
 COMMITTED_SQL = """
@@ -24,35 +24,48 @@ WHERE s.bill_to_id = $1 AND s.status IN ('active', 'suspended') AND s.billing_pl
 """
 
 
-async def exposure(account_id: uuid.UUID) -> Decimal:
-    """What the bill-to account owes or has committed to (NCE_RULES 5); the credit checks compare it with the
-    limit."""
-    return sum((await exposure_parts(account_id)).values(), Decimal(0))
+async def exposure(account_id: uuid.UUID) -> Money:
+    """What the bill-to account owes or has committed to, in its currency (NCE_RULES 5); the credit checks compare
+    it with the limit."""
+    parts = await exposure_parts(account_id)
+    return sum(parts.values(), Money.zero(next(iter(parts.values())).currency))
 
 
-async def exposure_parts(account_id: uuid.UUID) -> dict[str, Decimal]:
-    """Exposure by part: open invoice balances (less open credit notes), uninvoiced charges, the remaining
-    installments of monthly-billed yearly subscriptions, and the credit held by orders still provisioning."""
+async def exposure_parts(account_id: uuid.UUID) -> dict[str, Money]:
+    """Exposure by part, each in the bill-to's currency: open invoice balances (less open credit notes), uninvoiced
+    charges, the remaining installments of monthly-billed yearly subscriptions (converted at today's rate when
+    Microsoft prices them in another currency), and the credit held by orders and changes still at Microsoft."""
     row = await db.fetchrow(
-        "SELECT (SELECT coalesce(sum(CASE kind WHEN 'invoice' THEN total - amount_paid ELSE total + amount_paid END),"
+        "SELECT (SELECT currency FROM accounts WHERE id = $1) AS currency, "
+        "(SELECT coalesce(sum(CASE kind WHEN 'invoice' THEN total - amount_paid ELSE total + amount_paid END),"
         "        0) FROM invoices WHERE account_id = $1 AND status IN ('issued', 'partially_paid')) AS open_invoices, "
         "(SELECT coalesce(sum(amount), 0) FROM charges WHERE account_id = $1 AND invoice_id IS NULL) AS uninvoiced, "
         "(SELECT coalesce(sum(l.reserved), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
-        " WHERE o.bill_to_id = $1 AND l.released_at IS NULL) AS held",
+        " WHERE o.bill_to_id = $1 AND l.released_at IS NULL) AS held, "
+        "(SELECT coalesce(sum(h.amount), 0) FROM credit_holds h JOIN operations op ON op.id = h.operation_id "
+        " WHERE h.account_id = $1 AND op.status IN ('queued', 'running')) AS changes",
         account_id,
     )
     assert row is not None
-    committed = sum((remaining_installments(sub) for sub in await db.fetch(COMMITTED_SQL, account_id)), Decimal(0))
+    currency = str(row["currency"]).strip()
+    subs = await db.fetch(COMMITTED_SQL, account_id)
+    rates = await fx_rates({(str(s["currency"]).strip(), currency) for s in subs})
+    today = clock.now().date()
+    committed = Money.zero(currency)
+    for sub in subs:
+        committed += billed(remaining_installments(sub), str(sub["currency"]).strip(), currency, rates, today)
     return {
-        "open_invoices": Decimal(row["open_invoices"]),
-        "uninvoiced_charges": Decimal(row["uninvoiced"]),
+        "open_invoices": Money(row["open_invoices"], currency),
+        "uninvoiced_charges": Money(row["uninvoiced"], currency),
         "committed_installments": committed,
-        "pending_orders": Decimal(row["held"]),
+        "pending_orders": Money(row["held"], currency),
+        "pending_changes": Money(row["changes"], currency),
     }
 
 
 def remaining_installments(sub: dict) -> Decimal:
-    """The installments of the current term not charged yet, for the subscription's seats."""
+    """The installments of the current term not charged yet, for the subscription's seats (in its price's
+    currency)."""
     start = sub["start_date"] if sub["charged_until"] is None else sub["charged_until"] + timedelta(days=1)
     if start > sub["end_date"]:
         return Decimal(0)
@@ -60,6 +73,56 @@ def remaining_installments(sub: dict) -> Decimal:
         start, sub["end_date"], sub["term"], sub["billing_plan"], sub["unit_price"], sub["currency"]
     )
     return remaining * sub["quantity"]
+
+
+def billed(amount: Decimal, source: str, target: str, rates: list[FxRate], on: date) -> Money:
+    """An amount Microsoft prices in `source` as the bill-to pays it in `target` (NCE_RULES 2); NoRate when no
+    rate is in force."""
+    converted = conversion(rates, source, target, on)
+    return Money(converted.per_seat(amount) if converted else amount, target)
+
+
+async def fx_rates(pairs: set[tuple[str, str]]) -> list[FxRate]:
+    """Every rate of the currency pairs that need converting (pairs of one currency need none)."""
+    pairs = {(a, b) for a, b in pairs if a != b}
+    if not pairs:
+        return []
+    rows = await db.fetch(
+        "SELECT from_currency, to_currency, effective_from, rate FROM fx_rates "
+        "WHERE (from_currency, to_currency) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [a for a, _ in pairs],
+        [b for _, b in pairs],
+    )
+    return [FxRate(str(r["from_currency"]), str(r["to_currency"]), r["effective_from"], r["rate"]) for r in rows]
+
+
+async def added_commitment(
+    sub: dict, seats: int, on: date, bill_currency: str, unit_price: Decimal | None = None
+) -> Money:
+    """What `seats` more seats of `sub` commit its bill-to to from `on` until the term ends (the rest of the current
+    period, then each later one), at its locked price or at `unit_price`, in the bill-to's currency."""
+    if not sub["term"] or not sub["end_date"] or on > sub["end_date"]:
+        return Money.zero(bill_currency)
+    currency = str(sub["currency"]).strip()
+    price = sub["unit_price"] if unit_price is None else unit_price
+    per_seat = rules.commitment_from(
+        sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], price, currency, on
+    )
+    return billed(per_seat, currency, bill_currency, await fx_rates({(currency, bill_currency)}), on).times(seats)
+
+
+async def hold_credit(account_id: uuid.UUID, operation_id: uuid.UUID, amount: Money) -> None:
+    """A queued change's commitment counts in its bill-to's exposure until its operation ends (NCE_RULES 4)."""
+    if amount.amount <= 0:
+        return
+    await db.execute(
+        "INSERT INTO credit_holds (operation_id, account_id, amount, currency, created_at) VALUES ($1, $2, $3, $4, $5)",
+        operation_id,
+        account_id,
+        amount.amount,
+        amount.currency,
+        clock.now(),
+    )
 
 
 async def post_charge(subscription: dict, charge_type: str, reason: str, quantity: int, on: date) -> None:
@@ -85,14 +148,16 @@ class ChargeLine:
     on: date
 
 
-def _priced(line: ChargeLine) -> tuple:
+def _priced(line: ChargeLine, bill_currency: str, rates: list[FxRate]) -> tuple:
     """The line's period, per-seat amount and per-seat cost: the subscription's locked price and Microsoft's cost
-    for the same seats and days."""
+    for the same seats and days. A price in another currency than the bill-to's is converted per seat at the rate
+    in force on the charge's day, and the line keeps where it came from (NCE_RULES 2)."""
     sub = line.subscription
+    currency = str(sub["currency"]).strip()
     if sub["term"]:
         period, per_seat = rules.charge_from(
             sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["unit_price"],
-            sub["currency"], line.on,
+            currency, line.on,
         )  # fmt: skip
         _, cost = rules.charge_from(
             sub["start_date"], sub["end_date"], sub["term"], sub["billing_plan"], sub["cost_price"],
@@ -101,26 +166,43 @@ def _priced(line: ChargeLine) -> tuple:
     else:  # a perpetual licence: billed once
         period, per_seat, cost = rules.Period(line.on, line.on), sub["unit_price"], sub["cost_price"]
     sign = line.sign
+    converted = conversion(rates, currency, bill_currency, line.on)
+    billed_per_seat = converted.per_seat(per_seat) if converted else per_seat
     return (
         sub["id"], sub["bill_to_id"], line.charge_type, line.reason, line.quantity, period.start, period.end,
-        sign * per_seat, sign * per_seat * line.quantity, sub["currency"], sign * cost, sign * cost * line.quantity,
-        sub["cost_currency"], line.on,
+        sign * billed_per_seat, sign * billed_per_seat * line.quantity, bill_currency, sign * cost,
+        sign * cost * line.quantity, sub["cost_currency"], line.on,
+        converted.rate if converted else None, currency if converted else None,
+        sign * per_seat if converted else None, sign * per_seat * line.quantity if converted else None,
     )  # fmt: skip
 
 
 async def post_many(lines: list[ChargeLine]) -> int:
     """The one charge writer: every line in one statement, idempotent per subscription, period and reason.
-    Returns how many were new."""
+    Returns how many were new. NoRate when a line needs a rate and none is in force."""
     if not lines:
         return 0
-    columns = list(zip(*(_priced(line) for line in lines), strict=True))
+    bill_currencies = {
+        r["id"]: str(r["currency"]).strip()
+        for r in await db.fetch(
+            "SELECT id, currency FROM accounts WHERE id = ANY($1::uuid[])",
+            list({line.subscription["bill_to_id"] for line in lines}),
+        )
+    }
+    rates = await fx_rates(
+        {(str(ln.subscription["currency"]).strip(), bill_currencies[ln.subscription["bill_to_id"]]) for ln in lines}
+    )
+    priced = (_priced(line, bill_currencies[line.subscription["bill_to_id"]], rates) for line in lines)
+    columns = list(zip(*priced, strict=True))
     status = await db.execute(
         "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end, "
-        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, posted_on, created_at) "
-        "SELECT s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, po, $15 FROM unnest($1::uuid[], $2::uuid[], "
-        "$3::text[], $4::text[], $5::int[], $6::date[], $7::date[], $8::numeric[], $9::numeric[], $10::text[], "
-        "$11::numeric[], $12::numeric[], $13::text[], $14::date[]) "
-        "AS c(s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, po) "
+        "per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, posted_on, fx_rate, "
+        "source_currency, source_per_seat, source_amount, created_at) "
+        "SELECT s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, po, fx, src, su, samt, $19 "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::date[], $7::date[], "
+        "$8::numeric[], $9::numeric[], $10::text[], $11::numeric[], $12::numeric[], $13::text[], $14::date[], "
+        "$15::numeric[], $16::text[], $17::numeric[], $18::numeric[]) "
+        "AS c(s, a, t, r, q, ps, pe, u, amt, cur, cu, camt, ccur, po, fx, src, su, samt) "
         "ON CONFLICT (subscription_id, period_start, reason) DO NOTHING",
         *[list(column) for column in columns],
         clock.now(),
@@ -144,6 +226,7 @@ def charge_json(row: dict) -> dict:
         "amount": str(round_amount(row["amount"], row["currency"])),
         "cost_amount": str(round_amount(row["cost_amount"], row["cost_currency"])),
         "currency": row["currency"],
+        "fx": fx_json(row["fx_rate"], row["source_currency"], row["currency"], row["source_amount"]),
         "period_start": row["period_start"].isoformat(),
         "period_end": row["period_end"].isoformat(),
         "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,

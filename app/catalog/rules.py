@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import TypeVar
 
-from app.money import round_amount, round_unit_price
+from app.money import FxRate, no_rate_message, rate_in_force, round_amount, round_unit_price
 
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 MARGIN_KINDS = ("markup_on_cost", "discount_off_erp")
@@ -55,14 +55,6 @@ class MarginRule:
     account_id: str | None = None
     offer_id: str | None = None
     allow_below_cost: bool = False
-
-
-@dataclass(frozen=True)
-class FxRate:
-    from_currency: str
-    to_currency: str
-    effective_from: date
-    rate: Decimal
 
 
 @dataclass(frozen=True)
@@ -119,11 +111,7 @@ def row_in_force(rows: Iterable[PriceRow], at: datetime) -> PriceRow | None:
 
 def fx_rate(rates: Iterable[FxRate], from_currency: str, to_currency: str, on: date) -> Decimal | None:
     """The CSP's rate from one currency to another in force on `on` (latest effective date not after it)."""
-    if from_currency == to_currency:
-        return Decimal(1)
-    usable = [r for r in rates if (r.from_currency, r.to_currency) == (from_currency, to_currency)]
-    usable = [r for r in usable if r.effective_from <= on]
-    return max(usable, key=lambda r: r.effective_from).rate if usable else None
+    return rate_in_force(rates, from_currency, to_currency, on)
 
 
 def margin_rule(rules: Iterable[MarginRule], offer_id: str, buyer: Buyer, default: _Default) -> MarginRule | _Default:
@@ -252,7 +240,7 @@ def quote(
             raise PriceUnavailable("This offer has no price for this term and billing plan.")
         found = fx_rate(fx_rates, row.currency, buyer.currency, at.date())
         if found is None:
-            raise PriceUnavailable(f"No exchange rate from {row.currency} to {buyer.currency} is set.")
+            raise PriceUnavailable(no_rate_message(row.currency, buyer.currency))
         rate = found
     currency = buyer.currency
     cost, erp = round_unit_price(row.unit_price * rate), round_unit_price(row.erp_price * rate)

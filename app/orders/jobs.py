@@ -203,8 +203,8 @@ WITH created AS (
         quantity, term, billing_plan, auto_renew, is_trial, currency, unit_price, customer_unit_price, cost_price,
         cost_currency, promotion_id, created_at, updated_at)
     SELECT gen_random_uuid(), o.customer_id, o.bill_to_id, l.id, l.offer_id, l.title, l.pc_order_id, 'pending',
-        l.quantity, l.term, l.billing_plan, l.term <> '' AND c.kind <> 'trial', c.kind = 'trial', l.currency,
-        l.unit_price, l.customer_unit_price, l.cost_price, l.cost_currency, l.promotion_id, $2, $2
+        l.quantity, l.term, l.billing_plan, l.term <> '' AND c.kind <> 'trial', c.kind = 'trial', l.source_currency,
+        l.source_unit_price, l.customer_unit_price, l.cost_price, l.cost_currency, l.promotion_id, $2, $2
     FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN catalog_offers c ON c.id = l.offer_id
     WHERE l.id = $1
     ON CONFLICT (order_line_id) DO NOTHING

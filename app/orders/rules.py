@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -142,14 +142,18 @@ def _plan(situation: Situation, line: Line, lines: Sequence[Line]) -> str | None
     return None
 
 
-def credit_available(situation: Situation, lines: Sequence[Line]) -> Refusal | None:
+def _credit(situation: Situation, lines: Sequence[Line], what: str) -> Refusal | None:
     if situation.credit_limit is None:
         return None
     ordered = sum((line.commitment for line in lines), Decimal(0))
     if situation.exposure + ordered <= situation.credit_limit:
         return None
     available = round_amount(max(situation.credit_limit - situation.exposure, Decimal(0)), situation.currency)
-    return Refusal("credit_limit", f"This order exceeds the available credit of {available} {situation.currency}.")
+    return Refusal("credit_limit", f"This {what} exceeds the available credit of {available} {situation.currency}.")
+
+
+def credit_available(situation: Situation, lines: Sequence[Line]) -> Refusal | None:
+    return _credit(situation, lines, "order")
 
 
 def is_month_end(day: date) -> bool:
@@ -197,6 +201,20 @@ CHECKS: tuple[Check, ...] = (
     _per_line("coterm_end_date", _coterm),
     _per_line("trial_used", _trial),
 )
+
+
+def change_refusal(situation: Situation, line: Line, current_quantity: int) -> Refusal | None:
+    """NCE_RULES 4: a change that raises what the bill-to owes now (a seat increase, an upgrade) is checked like an
+    order line, by the same checks: the SKU's range on the subscription's new quantity (`line.quantity`), the
+    pooled tenant maximum on the seats it adds to the `current_quantity` already counted on the tenant, and the
+    credit limit on what it commits (`line.commitment`)."""
+    held = dict(situation.tenant_seats or {})
+    held[line.offer_id] = held.get(line.offer_id, 0) - current_quantity
+    counted = replace(situation, tenant_seats=held)
+    for check in (_per_line("quantity_range", _quantity), _per_line("tenant_limit", _tenant_cap)):
+        if (refusal := check(counted, [line])) is not None:
+            return replace(refusal, line=None)
+    return _credit(situation, [line], "change")
 
 
 def first_refusal(situation: Situation, lines: Sequence[Line]) -> Refusal | None:

@@ -22,7 +22,7 @@ from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
 from app.errors import Conflict, Invalid, NotFound
 from app.jobs import queue
-from app.money import round_amount
+from app.money import Conversion, NoRate, conversion, fx_json, round_amount
 from app.operations import service as operations
 from app.orders import rules
 
@@ -41,14 +41,24 @@ class Requested:
 
 @dataclass(frozen=True)
 class Priced:
-    """A line with what it costs whom: the check's `rules.Line` and the amounts stored on the order line."""
+    """A line with what it costs whom: the check's `rules.Line` and the amounts stored on the order line. Microsoft
+    prices the customer in its market's currency (`bought.currency`); the bill-to may keep its books in another,
+    and then what it is billed is converted per seat at today's rate (`fx`, NCE_RULES 2)."""
 
     line: rules.Line
     offer: dict
-    bought: catalog_rules.Quote  # what the bill-to pays
-    customer_price: Decimal  # what the customer pays (its reseller's price)
-    first_charge: Decimal
-    customer_first_charge: Decimal
+    bought: catalog_rules.Quote  # what the bill-to pays, in the customer's market currency
+    customer_price: Decimal  # what the customer pays (its reseller's price), in the same currency
+    first_charge: Decimal  # what confirming charges the bill-to now, in its currency
+    customer_first_charge: Decimal  # in the customer's market currency
+    source_first_charge: Decimal  # `first_charge` before conversion
+    bill_currency: str
+    fx: Conversion | None = None
+
+    @property
+    def unit_price(self) -> Decimal:
+        """The term's unit price as the bill-to is billed it."""
+        return self.fx.per_seat(self.bought.unit_price) if self.fx else self.bought.unit_price
 
 
 def parse_order(body: Any) -> tuple[uuid.UUID, list[Requested]]:
@@ -97,9 +107,17 @@ def refused(refusal: rules.Refusal) -> Conflict:
 
 
 async def price_lines(actor: Principal, customer_id: uuid.UUID, requested: list[Requested]) -> list[Priced]:
-    """Each line's offer, the bill-to's locked price, the customer's price and what confirming charges now."""
+    """Each line's offer, the bill-to's locked price, the customer's price and what confirming charges now, in
+    the bill-to's currency (NoRate when a conversion is needed and no rate is in force)."""
     buyer = await catalog.buyer_for(actor, customer_id)
     settings = await catalog.catalog_settings()
+    bill_currency = str(
+        await db.fetchval(
+            "SELECT b.currency FROM accounts c JOIN accounts b ON b.id = coalesce(c.parent_id, c.id) WHERE c.id = $1",
+            customer_id,
+        )
+    ).strip()
+    rates = await billing.fx_rates({(buyer.currency, bill_currency)})
     now = clock.now()
     today = now.date()
     priced = []
@@ -124,8 +142,13 @@ async def price_lines(actor: Principal, customer_id: uuid.UUID, requested: list[
             )
         except catalog_rules.PriceUnavailable as unavailable:
             raise refused(rules.Refusal("price_unavailable", str(unavailable), n)) from None
+        try:
+            fx = conversion(rates, bought.currency, bill_currency, today)
+        except NoRate as missing:
+            raise refused(rules.Refusal("no_exchange_rate", str(missing), n)) from None
         first, commitment = _first_charge(wanted, bought.unit_price, bought.currency, today)
         customer_first, _ = _first_charge(wanted, sold.unit_price, sold.currency, today)
+        billed_first, billed_commitment = (fx.per_seat(first), fx.per_seat(commitment)) if fx else (first, commitment)
         line = rules.Line(
             offer_id=offer["id"],
             title=offer["title"],
@@ -140,10 +163,20 @@ async def price_lines(actor: Principal, customer_id: uuid.UUID, requested: list[
             is_addon=offer["is_addon"],
             prerequisites=tuple(offer["prerequisites"]),
             coterm_end_date=wanted.coterm_end_date,
-            commitment=commitment * wanted.quantity,
+            commitment=billed_commitment * wanted.quantity,
         )
         priced.append(
-            Priced(line, offer, bought, sold.unit_price, first * wanted.quantity, customer_first * wanted.quantity)
+            Priced(
+                line,
+                offer,
+                bought,
+                sold.unit_price,
+                first_charge=billed_first * wanted.quantity,
+                customer_first_charge=customer_first * wanted.quantity,
+                source_first_charge=first * wanted.quantity,
+                bill_currency=bill_currency,
+                fx=fx,
+            )
         )
     return priced
 
@@ -193,7 +226,7 @@ async def situation(customer: dict, bill_to: dict, today: date) -> rules.Situati
         currency=bill_to["currency"],
         today=today,
         credit_limit=bill_to["credit_limit"],
-        exposure=await billing.exposure(bill_to["id"]),
+        exposure=(await billing.exposure(bill_to["id"])).amount,
         tenant_seats={k: int(v) for k, v in _json(facts["tenant_seats"]).items()},
         owned_offers=frozenset(facts["owned"]),
         trials_used=frozenset(facts["trials"]),
@@ -217,13 +250,51 @@ async def place_order(actor: Principal, body: Any) -> dict:
     lines = [p.line for p in priced]
     async with db.transaction():
         # the bill-to's row lock serialises its orders: two can never pass the credit check together
-        bill_to = (await db.fetch("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", bill_to_id))[0]
-        customer = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
+        bill_to, customer = await lock_commitments(bill_to_id, customer_id)
         found = await situation(customer, bill_to, clock.now().date())
         if (refusal := rules.first_refusal(found, lines)) is not None:
             raise refused(refusal)
         order = await _insert(actor, customer, bill_to, priced, rules.waves(lines, found.owned_offers))
     return await get_order(actor, order["id"])
+
+
+async def lock_commitments(bill_to_id: uuid.UUID, customer_id: uuid.UUID) -> tuple[dict, dict]:
+    """Serialise what commits the bill-to's credit and the tenant's pooled seats: the bill-to's row lock (two of
+    its orders or changes can never pass the credit check together), then the customer's tenant (two resellers'
+    customers on one tenant can never pass the pooled maximum together). Lock order, everywhere: the bill-to's
+    account row, then the tenant, then its invoices, then its subscriptions. Returns (bill-to, customer)."""
+    bill_to = (await db.fetch("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", bill_to_id))[0]
+    customer = (
+        bill_to
+        if customer_id == bill_to_id
+        else (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
+    )
+    await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"tenant:{customer['tenant_id'] or customer['id']}")
+    return bill_to, customer
+
+
+async def check_change(
+    bill_to: dict, customer: dict, offer: dict, quantity: int, commitment: Decimal, current_quantity: int
+) -> None:
+    """NCE_RULES 4: the one commitment check of a change that raises what the bill-to owes (a seat increase, an
+    upgrade), run after `lock_commitments`: the same checks and messages as an order line. `quantity` is the
+    subscription's quantity of `offer` after the change, `current_quantity` what the tenant already counts of it."""
+    line = rules.Line(
+        offer_id=offer["id"],
+        title=offer["title"],
+        kind=offer["kind"],
+        segment=offer["segment"],
+        quantity=quantity,
+        term="",
+        billing_plan="",
+        min_quantity=offer["min_quantity"],
+        max_quantity=offer["max_quantity"],
+        tenant_max=offer["tenant_max"],
+        commitment=commitment,
+    )
+    found = await situation(customer, bill_to, clock.now().date())
+    if (refusal := rules.change_refusal(found, line, current_quantity)) is not None:
+        raise refused(refusal)
 
 
 async def _insert(actor: Principal, customer: dict, bill_to: dict, priced: list[Priced], waves: list[int]) -> dict:
@@ -247,11 +318,13 @@ async def _insert(actor: Principal, customer: dict, bill_to: dict, priced: list[
     await db.execute(
         "INSERT INTO order_lines (id, order_id, line_no, offer_id, title, quantity, term, billing_plan, "
         "coterm_end_date, currency, unit_price, customer_unit_price, cost_price, cost_currency, promotion_id, "
-        "first_charge, customer_first_charge, reserved, wave) "
-        "SELECT gen_random_uuid(), $1, n, o, t, q, te, bp, ce, $2, up, cp, co, $3, pr, fc, cf, rs, w "
+        "first_charge, customer_first_charge, reserved, wave, fx_rate, source_currency, source_unit_price, "
+        "source_first_charge) "
+        "SELECT gen_random_uuid(), $1, n, o, t, q, te, bp, ce, $2, up, cp, co, $3, pr, fc, cf, rs, w, fx, $19, su, sf "
         "FROM unnest($4::int[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::date[], "
         "$11::numeric[], $12::numeric[], $13::numeric[], $14::text[], $15::numeric[], $16::numeric[], "
-        "$17::numeric[], $18::int[]) AS l(n, o, t, q, te, bp, ce, up, cp, co, pr, fc, cf, rs, w)",
+        "$17::numeric[], $18::int[], $20::numeric[], $21::numeric[], $22::numeric[]) "
+        "AS l(n, o, t, q, te, bp, ce, up, cp, co, pr, fc, cf, rs, w, fx, su, sf)",
         order_id,
         bill_to["currency"],
         priced[0].bought.microsoft_currency,  # Microsoft bills the CSP in its price list's currency
@@ -262,7 +335,7 @@ async def _insert(actor: Principal, customer: dict, bill_to: dict, priced: list[
         [p.line.term for p in priced],
         [p.line.billing_plan for p in priced],
         [p.line.coterm_end_date for p in priced],
-        [p.bought.unit_price for p in priced],
+        [p.unit_price for p in priced],
         [p.customer_price for p in priced],
         [p.bought.microsoft_cost for p in priced],
         [p.bought.promotion.id if p.bought.promotion else None for p in priced],
@@ -270,6 +343,10 @@ async def _insert(actor: Principal, customer: dict, bill_to: dict, priced: list[
         [p.customer_first_charge for p in priced],
         [p.line.commitment for p in priced],
         waves,
+        priced[0].bought.currency,  # the customer's market currency: one per customer
+        [p.fx.rate if p.fx else None for p in priced],
+        [p.bought.unit_price for p in priced],
+        [p.source_first_charge for p in priced],
     )
     await queue.enqueue(JOB, {"order_id": str(order_id)}, dedupe_key=f"{JOB}:{order_id}")
     await audit.record(
@@ -340,7 +417,8 @@ def order_json(order: dict, lines: list[dict], viewer: Principal) -> dict:
         "customer_id": str(order["customer_id"]),
         "customer_name": order.get("customer_name"),
         "status": order["status"],
-        "currency": order["currency"],
+        # the bill-to's currency; a reseller's customer is shown its own prices, in its market's currency
+        "currency": str(lines[0]["source_currency"]).strip() if customer_view and lines else order["currency"],
         "created_at": order["created_at"].isoformat(),
         "operation": {
             "id": str(order["operation_id"]),
@@ -349,44 +427,59 @@ def order_json(order: dict, lines: list[dict], viewer: Principal) -> dict:
         }
         if order["operation_id"]
         else None,
-        "lines": [
-            {
-                "offer_id": line["offer_id"],
-                "title": line["title"],
-                "quantity": line["quantity"],
-                "term": line["term"],
-                "billing_plan": line["billing_plan"],
-                "coterm_end_date": line["coterm_end_date"].isoformat() if line["coterm_end_date"] else None,
-                "unit_price": str(
-                    round_amount(line["customer_unit_price"] if customer_view else line["unit_price"], line["currency"])
-                ),
-                "first_charge": str(
-                    round_amount(line["customer_first_charge" if customer_view else "first_charge"], line["currency"])
-                ),
-                "status": line["status"],
-                "subscription_id": str(line["subscription_id"]) if line["subscription_id"] else None,
-                "error": line["error"],
-            }
-            for line in lines
-        ],
+        "lines": [line_json(line, customer_view) for line in lines],
+    }
+
+
+def line_json(line: dict, customer_view: bool) -> dict:
+    """An order line as its viewer is billed it: the bill-to's currency with the rate it was converted at, or
+    for a reseller's customer its own price, in its market's currency."""
+    source = str(line["source_currency"]).strip()
+    if customer_view:
+        currency, unit, first, fx = source, line["customer_unit_price"], line["customer_first_charge"], None
+    else:
+        currency, unit, first = str(line["currency"]).strip(), line["unit_price"], line["first_charge"]
+        fx = fx_json(line["fx_rate"], source, currency, line["source_first_charge"])
+    return {
+        "offer_id": line["offer_id"],
+        "title": line["title"],
+        "quantity": line["quantity"],
+        "term": line["term"],
+        "billing_plan": line["billing_plan"],
+        "coterm_end_date": line["coterm_end_date"].isoformat() if line["coterm_end_date"] else None,
+        "unit_price": str(round_amount(unit, currency)),
+        "first_charge": str(round_amount(first, currency)),
+        "currency": currency,
+        "fx": fx,
+        "status": line["status"],
+        "subscription_id": str(line["subscription_id"]) if line["subscription_id"] else None,
+        "error": line["error"],
     }
 
 
 def line_summary(priced: Priced, today: date, *, customer_view: bool) -> dict:
-    """What a person confirms for a line: what it charges now, then what recurs, when, until when."""
+    """What a person confirms for a line: what it charges now, then what recurs, when, until when. The bill-to's
+    view is in its currency, with the rate when converted; a reseller's customer sees its own price."""
     line = priced.line
-    unit = priced.customer_price if customer_view else priced.bought.unit_price
+    fx = None if customer_view else priced.fx
+    source_unit = priced.customer_price if customer_view else priced.bought.unit_price
     first = priced.customer_first_charge if customer_view else priced.first_charge
-    currency = priced.bought.currency
-    summary: dict[str, Any] = {"first_charge": first, "currency": currency, "unit_price": unit}
+    currency = priced.bought.currency if customer_view else priced.bill_currency
+    summary: dict[str, Any] = {
+        "first_charge": first,
+        "currency": currency,
+        "unit_price": fx.per_seat(source_unit) if fx else source_unit,
+        "fx": fx.fx(priced.source_first_charge) if fx else None,
+    }
     if not line.term:
         return {**summary, "recurring": None, "ends": None, "renews": False}
     end = billing_rules.first_term_end(today, line.term, line.coterm_end_date)
     months = catalog_rules.TERM_MONTHS[line.term]
     monthly = line.billing_plan == "monthly" and months > 1
+    per_month = round_amount(source_unit / months, priced.bought.currency)
     return {
         **summary,
-        "recurring": round_amount(unit / months, currency) * line.quantity if monthly else None,
+        "recurring": (fx.per_seat(per_month) if fx else per_month) * line.quantity if monthly else None,
         "next_charge": billing_rules.add_months(today, 1) if monthly else None,
         "ends": end,
         "renews": line.kind != "trial",

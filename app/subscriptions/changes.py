@@ -21,7 +21,9 @@ from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid
 from app.jobs import queue
+from app.money import Money
 from app.operations import service as operations
+from app.orders import service as orders
 from app.partner_center.errors import BusinessRuleError
 from app.subscriptions import rules, service
 
@@ -61,12 +63,15 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
         raise Invalid({"quantity": "quantity is a whole number of seats."})
     if auto_renew is not None and not isinstance(auto_renew, bool):
         raise Invalid({"auto_renew": "auto_renew is true or false."})
+    row = await service.get_row(actor, subscription_id)  # 404 outside the caller's scope
     async with db.transaction():
-        sub = await _locked(actor, subscription_id)
-        offer = (await db.fetch("SELECT * FROM catalog_offers WHERE id = $1", sub["offer_id"]))[0]
+        bill_to, customer = await orders.lock_commitments(row["bill_to_id"], row["customer_id"])
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        offer = await catalog.get_offer(sub["offer_id"])
         batches = await db.fetch(
             "SELECT quantity, window_ends_at FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"]
         )
+        held = Money.zero(bill_to["currency"])
         if quantity is not None and quantity != sub["quantity"]:
             refundable = rules.refundable_quantity(_batches(batches), clock.now())
             refusal = rules.seat_change_refusal(
@@ -74,11 +79,17 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
             )
             if refusal:
                 raise Conflict("seat_change_refused", refusal)
+            if quantity > sub["quantity"]:
+                added = quantity - sub["quantity"]
+                held = await billing.added_commitment(sub, added, clock.now().date(), bill_to["currency"])
+                await orders.check_change(bill_to, customer, offer, quantity, held.amount, sub["quantity"])
         if auto_renew is not None and (sub["status"] != "active" or sub["is_trial"] or not sub["term"]):
             raise Conflict(
                 "auto_renew_refused", "Auto-renew can only be changed on an active subscription with a term."
             )
-        return await queue_change(actor, sub, {"quantity": quantity, "auto_renew": auto_renew})
+        operation = await queue_change(actor, sub, {"quantity": quantity, "auto_renew": auto_renew})
+        await billing.hold_credit(bill_to["id"], operation["id"], held)
+        return operation
 
 
 async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:

@@ -33,9 +33,10 @@ CHARGE_CYCLES_SQL = """
 WITH minor(currency, places) AS (SELECT * FROM unnest($3::text[], $4::int[])),
 due AS (
     SELECT s.id, s.bill_to_id, s.quantity, s.currency, s.cost_currency, s.unit_price, s.cost_price, s.end_date,
-           t.months, (s.start_date + make_interval(months => k))::date AS ps,
+           b.currency AS bill_currency, t.months, (s.start_date + make_interval(months => k))::date AS ps,
            (s.start_date + make_interval(months => k + 1))::date AS ns
     FROM subscriptions s
+    JOIN accounts b ON b.id = s.bill_to_id
     CROSS JOIN LATERAL (SELECT CASE s.term WHEN 'P1Y' THEN 12 ELSE 36 END AS months) t
     -- the months begun by $1 (age() counts a clamped month one short, hence the + 1; the date test below decides)
     CROSS JOIN LATERAL generate_series(
@@ -51,17 +52,33 @@ due AS (
 priced AS (
     SELECT d.*, least(d.ns - 1, d.end_date) AS pe,
            round(d.unit_price / d.months * (least(d.ns - 1, d.end_date) - d.ps + 1) / (d.ns - d.ps), sell.places)
-               AS per_seat,
+               AS source_per_seat,
            round(d.cost_price / d.months * (least(d.ns - 1, d.end_date) - d.ps + 1) / (d.ns - d.ps), cost.places)
-               AS cost
+               AS cost,
+           fx.rate, bill.places AS bill_places
     FROM due d JOIN minor sell ON sell.currency = d.currency JOIN minor cost ON cost.currency = d.cost_currency
+    JOIN minor bill ON bill.currency = d.bill_currency
+    -- NCE_RULES 2: a price in another currency than the bill-to's is converted at the rate in force on the
+    -- installment's day, per seat; without one the installment waits for the next pass (the orders and changes
+    -- that need a rate were refused without one, so only a rate deleted since leaves one waiting)
+    LEFT JOIN LATERAL (SELECT f.rate FROM fx_rates f WHERE d.currency <> d.bill_currency
+                       AND f.from_currency = d.currency AND f.to_currency = d.bill_currency
+                       AND f.effective_from <= d.ps ORDER BY f.effective_from DESC LIMIT 1) fx ON true
+    WHERE d.currency = d.bill_currency OR fx.rate IS NOT NULL
+),
+billed AS (
+    SELECT p.*, CASE WHEN p.rate IS NULL THEN p.source_per_seat
+                     ELSE round(p.source_per_seat * p.rate, p.bill_places) END AS per_seat
+    FROM priced p
 )
 INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, period_end,
                      per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, created_at,
-                     posted_on)
-SELECT id, bill_to_id, 'cycle', 'cycle', quantity, ps, pe, per_seat, per_seat * quantity, currency, cost,
-       cost * quantity, cost_currency, $2, ps
-FROM priced
+                     posted_on, fx_rate, source_currency, source_per_seat, source_amount)
+SELECT id, bill_to_id, 'cycle', 'cycle', quantity, ps, pe, per_seat, per_seat * quantity, bill_currency, cost,
+       cost * quantity, cost_currency, $2, ps, rate, CASE WHEN rate IS NOT NULL THEN currency END,
+       CASE WHEN rate IS NOT NULL THEN source_per_seat END,
+       CASE WHEN rate IS NOT NULL THEN source_per_seat * quantity END
+FROM billed
 ON CONFLICT (subscription_id, period_start, reason) DO NOTHING
 """
 
@@ -105,8 +122,8 @@ async def claim_day(name: str, today: date) -> bool:
 async def charge_cycles(today: date) -> int:
     """Monthly plans charge each month on the subscription's start day, suspended or not (NCE_RULES 4, 5)."""
     rows = await db.fetch(
-        "SELECT DISTINCT c FROM subscriptions, LATERAL (VALUES (currency), (cost_currency)) AS v(c) "
-        "WHERE billing_plan = 'monthly'"
+        "SELECT DISTINCT c FROM subscriptions s JOIN accounts b ON b.id = s.bill_to_id, "
+        "LATERAL (VALUES (s.currency), (s.cost_currency), (b.currency)) AS v(c) WHERE s.billing_plan = 'monthly'"
     )
     currencies = [str(r["c"]).strip() for r in rows]
     status = await db.execute(

@@ -21,6 +21,7 @@ from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import Conflict, Invalid, NotFound
 from app.operations import service as operations
+from app.orders import service as orders
 from app.partner_center.errors import BusinessRuleError
 from app.subscriptions import changes, rules, service
 
@@ -127,7 +128,7 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
     settings = await catalog.catalog_settings()
     now = clock.now()
     async with db.transaction():
-        bill_to = (await db.fetch("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", row["bill_to_id"]))[0]
+        bill_to, customer = await orders.lock_commitments(row["bill_to_id"], row["customer_id"])
         sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
         seats = sub["quantity"] if quantity is None else quantity
         priced = await _price(account, sub, target, seats, now, settings)
@@ -138,15 +139,12 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
         if refusal or priced is None:
             raise Conflict("upgrade_refused", refusal or "The upgrade has no price.")
         bought, sold = priced
-        if bill_to["credit_limit"] is not None:
-            added = _added_commitment(sub, bought.unit_price, seats, now.date())
-            exposure = await billing.exposure(bill_to["id"])
-            if exposure + added > bill_to["credit_limit"]:
-                available = max(bill_to["credit_limit"] - exposure, Decimal(0))
-                raise Conflict(
-                    "credit_limit",
-                    f"This upgrade exceeds the available credit of {available:.2f} {bill_to['currency']}.",
-                )
+        # the moved seats' rest of term at the target's price, less the same at the source's (NCE_RULES 4)
+        today = now.date()
+        added = await billing.added_commitment(
+            sub, seats, today, bill_to["currency"], bought.unit_price
+        ) - await billing.added_commitment(sub, seats, today, bill_to["currency"])
+        await orders.check_change(bill_to, customer, target, seats, added.amount, 0)
         change = {
             "offer_id": target_id,
             "quantity": seats,
@@ -155,21 +153,9 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
             "cost_price": str(bought.microsoft_cost),
             "cost_currency": bought.microsoft_currency,
         }
-        return await changes.queue_change(actor, sub, change, job=JOB)
-
-
-def _added_commitment(sub: dict, target_price: Decimal, seats: int, today: date) -> Decimal:
-    """What the upgrade adds to the bill-to's commitment: the moved seats' rest of term at the target's price,
-    less the same at the source's."""
-    if not sub["term"] or not sub["end_date"] or today > sub["end_date"]:
-        return Decimal(0)
-    target = billing_rules.term_commitment(
-        today, sub["end_date"], sub["term"], sub["billing_plan"], target_price, sub["currency"]
-    )
-    source = billing_rules.term_commitment(
-        today, sub["end_date"], sub["term"], sub["billing_plan"], sub["unit_price"], sub["currency"]
-    )
-    return (target - source) * seats
+        operation = await changes.queue_change(actor, sub, change, job=JOB)
+        await billing.hold_credit(bill_to["id"], operation["id"], added)
+        return operation
 
 
 async def apply(payload: dict, settings: Settings) -> None:

@@ -15,7 +15,8 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect
 
-from app.errors import AppError, Forbidden, NotFound, Unauthorized
+from app.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
+from app.money import NoRate
 from app.web.render import is_htmx, render
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,11 @@ def app_error_handler(request: Request, exc: AppError) -> Response:
     return _page_error(request, exc.status_code, exc.message)
 
 
+def no_rate_handler(request: Request, exc: NoRate) -> Response:
+    """A change or an order that would bill across currencies without a rate in force (NCE_RULES 2)."""
+    return app_error_handler(request, Conflict("no_exchange_rate", str(exc)))
+
+
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     """Litestar's own errors: unknown routes, malformed bodies, CSRF refusals."""
     status = exc.status_code
@@ -107,6 +113,7 @@ def unexpected_error_handler(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     AppError: app_error_handler,
+    NoRate: no_rate_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
 }

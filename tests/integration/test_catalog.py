@@ -281,7 +281,7 @@ async def test_prices_per_viewer_margin_rules_surcharge_and_fx(pc_sandbox: Sandb
     no_rate = await _price(client, csp, customer_id=str(swiss["id"]))
     assert (no_rate.status_code, no_rate.json()["error"]["message"]) == (
         409,
-        "No exchange rate from EUR to CHF is set.",
+        "No exchange rate from EUR to CHF is in force. Add one under Catalog → FX rates.",
     )
     rates = [{"from": "EUR", "to": "CHF", "rate": "0.95", "effective_from": "2026-01-01"}]
     assert (await client.put("/api/v1/catalog/fx-rates", json=rates, headers=as_reseller)).status_code == 403

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.money import Money, minor_units, round_amount, round_unit_price
+from app.money import CurrencyMismatch, Money, minor_units, round_amount, round_unit_price
 
 pytestmark = pytest.mark.unit
 
@@ -42,8 +42,12 @@ def test_unit_prices_keep_four_decimals():
 def test_money_refuses_float_and_mixed_currencies():
     with pytest.raises(TypeError):
         Money(1.1, "EUR")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="Cannot combine"):
+    with pytest.raises(CurrencyMismatch, match="Cannot combine"):
         Money.of("1", "EUR") + Money.of("1", "USD")
+    with pytest.raises(CurrencyMismatch):
+        assert Money.of("1", "EUR") <= Money.of("1", "USD")
+    with pytest.raises(TypeError):
+        Money.of("1", "EUR") + Decimal(1)  # type: ignore[operator]
     with pytest.raises(ValueError, match="Unknown currency"):
         Money.of("1", "EURO")
 
