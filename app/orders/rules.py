@@ -203,17 +203,15 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def change_refusal(situation: Situation, line: Line, current_quantity: int) -> Refusal | None:
+def change_refusal(situation: Situation, line: Line, added: int) -> Refusal | None:
     """NCE_RULES 4: a change that raises what the bill-to owes now (a seat increase, an upgrade) is checked like an
-    order line, by the same checks: the SKU's range on the subscription's new quantity (`line.quantity`), the
-    pooled tenant maximum on the seats it adds to the `current_quantity` already counted on the tenant, and the
-    credit limit on what it commits (`line.commitment`)."""
-    held = dict(situation.tenant_seats or {})
-    held[line.offer_id] = held.get(line.offer_id, 0) - current_quantity
-    counted = replace(situation, tenant_seats=held)
-    for check in (_per_line("quantity_range", _quantity), _per_line("tenant_limit", _tenant_cap)):
-        if (refusal := check(counted, [line])) is not None:
-            return replace(refusal, line=None)
+    order line, by the same checks: the SKU's range on the subscription's quantity after the change
+    (`line.quantity`), the pooled tenant maximum on the `added` seats, and the credit limit on what it commits
+    (`line.commitment`)."""
+    if (refusal := _quantity(situation, line, [line])) is not None:
+        return Refusal("quantity_range", refusal)
+    if (refusal := _tenant_cap(situation, replace(line, quantity=added), [replace(line, quantity=added)])) is not None:
+        return Refusal("tenant_limit", refusal)
     return _credit(situation, [line], "change")
 
 

@@ -274,11 +274,11 @@ async def lock_commitments(bill_to_id: uuid.UUID, customer_id: uuid.UUID) -> tup
 
 
 async def check_change(
-    bill_to: dict, customer: dict, offer: dict, quantity: int, commitment: Decimal, current_quantity: int
+    bill_to: dict, customer: dict, offer: dict, quantity: int, commitment: Decimal, added: int
 ) -> None:
     """NCE_RULES 4: the one commitment check of a change that raises what the bill-to owes (a seat increase, an
     upgrade), run after `lock_commitments`: the same checks and messages as an order line. `quantity` is the
-    subscription's quantity of `offer` after the change, `current_quantity` what the tenant already counts of it."""
+    subscription's quantity of `offer` after the change, `added` the seats it adds to the tenant."""
     line = rules.Line(
         offer_id=offer["id"],
         title=offer["title"],
@@ -293,7 +293,7 @@ async def check_change(
         commitment=commitment,
     )
     found = await situation(customer, bill_to, clock.now().date())
-    if (refusal := rules.change_refusal(found, line, current_quantity)) is not None:
+    if (refusal := rules.change_refusal(found, line, added)) is not None:
         raise refused(refusal)
 
 

@@ -82,7 +82,7 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
             if quantity > sub["quantity"]:
                 added = quantity - sub["quantity"]
                 held = await billing.added_commitment(sub, added, clock.now().date(), bill_to["currency"])
-                await orders.check_change(bill_to, customer, offer, quantity, held.amount, sub["quantity"])
+                await orders.check_change(bill_to, customer, offer, quantity, held.amount, added)
         if auto_renew is not None and (sub["status"] != "active" or sub["is_trial"] or not sub["term"]):
             raise Conflict(
                 "auto_renew_refused", "Auto-renew can only be changed on an active subscription with a term."

@@ -144,7 +144,7 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
         added = await billing.added_commitment(
             sub, seats, today, bill_to["currency"], bought.unit_price
         ) - await billing.added_commitment(sub, seats, today, bill_to["currency"])
-        await orders.check_change(bill_to, customer, target, seats, added.amount, 0)
+        await orders.check_change(bill_to, customer, target, seats, added.amount, seats)
         change = {
             "offer_id": target_id,
             "quantity": seats,
