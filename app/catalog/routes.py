@@ -208,17 +208,12 @@ async def margins_page(request: Request, me: NamedDependency[Principal]) -> Resp
 
 
 async def _margins_context(me: Principal, values: dict, errors: dict) -> dict:
-    rules_ = await service.list_margin_rules(me)
-    names = {a["id"]: a["name"] for a in await _customers(me)}
     if me.role == "csp_admin":
         resellers, _ = await accounts.list_accounts(me, kind="reseller", limit=200, offset=0)
-        names |= {r["id"]: r["name"] for r in resellers}
     else:
         resellers = []
     return {
-        "rules": rules_,
-        "names": names,
-        "titles": await service.offer_titles([r["offer_id"] for r in rules_ if r["offer_id"]]),
+        "rules": await service.list_margin_rules(me),
         "customers": await _customers(me),
         "resellers": resellers,
         "settings": await service.catalog_settings(),
@@ -230,6 +225,8 @@ async def _margins_context(me: Principal, values: dict, errors: dict) -> dict:
 @post("/catalog/margins", name="margin_create")
 async def create_margin(request: Request, me: NamedDependency[Principal]) -> Response:
     values = await form_values(request)
+    if me.role == "reseller_admin":  # its form names one of its customers, or none for all of them
+        values["scope"] = "customer" if values.get("customer_id") else "reseller_customers"
     body = {
         "scope": values.get("scope"),
         "kind": values.get("kind"),

@@ -5,14 +5,16 @@ few indexed queries; everything that decides a price is here, so it is tested ex
 
 Order of the rules (NCE_RULES 2): the price row in force for the account's market, segment, term and plan
 (latest start wins on overlap) → FX into the account's currency when Microsoft prices another one → the
-most specific margin rule (customer > reseller > product > global), markup on cost or discount off ERP,
+most specific of the CSP's margin rules (customer > reseller > product > global), markup on cost or discount off ERP,
 never below cost unless that rule allows it → the account's surcharge on monthly plans of P1Y/P3Y terms →
 an eligible automatic Microsoft promotion, percent off (it lowers the CSP's cost too). The unit price is
 for the whole term, rounded to the currency's minor unit; monthly plans also get their per-month amount.
 
 A reseller's customer is priced in two layers: `quote` gives what the CSP charges the reseller (the bill-to:
-the CSP's reseller, product and global rules), and `resell` puts the reseller's own rule for that customer on
-top, with the reseller's price as its cost. So no customer rule can lower what the reseller is billed.
+the CSP's own rules only), and `resell` puts the reseller's own rule for that customer on top (its rule for the
+customer and offer, else for the customer, else its default for all its customers), with the reseller's price as
+its cost. Rules belong to whoever made them (`owner`: None for the CSP, else the reseller's id), so no rule a
+reseller makes can change what it is billed, and the CSP's rules never price the reseller's layer.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.money import FxRate, no_rate_message, rate_in_force, round_amount, roun
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 MARGIN_KINDS = ("markup_on_cost", "discount_off_erp")
 HUNDRED = Decimal(100)
+RESELLER_SCOPES = {"customer": "for this customer", "reseller_customers": "for all your customers"}
 
 
 class PriceUnavailable(Exception):
@@ -49,12 +52,13 @@ class PriceRow:
 
 @dataclass(frozen=True)
 class MarginRule:
-    scope: str  # customer | reseller | product | global
+    scope: str  # customer | reseller | product | global (the CSP's); customer | reseller_customers (a reseller's)
     kind: str  # markup_on_cost | discount_off_erp
     percent: Decimal
-    account_id: str | None = None
+    account_id: str | None = None  # reseller_customers: the reseller itself
     offer_id: str | None = None
     allow_below_cost: bool = False
+    owner: str | None = None  # who made it: None for the CSP, else the reseller's id
 
 
 @dataclass(frozen=True)
@@ -114,19 +118,24 @@ def fx_rate(rates: Iterable[FxRate], from_currency: str, to_currency: str, on: d
     return rate_in_force(rates, from_currency, to_currency, on)
 
 
-def margin_rule(rules: Iterable[MarginRule], offer_id: str, buyer: Buyer, default: _Default) -> MarginRule | _Default:
-    """The most specific rule: customer > reseller > product > global; within an account's rules, one for
-    this offer beats one for every offer."""
+def margin_rule(
+    rules: Iterable[MarginRule], offer_id: str, buyer: Buyer, default: _Default, owner: str | None = None
+) -> MarginRule | _Default:
+    """The most specific of `owner`'s rules (None: the CSP's). The CSP's: customer > reseller > product > global;
+    a reseller's: customer > its default for all its customers. Within an account's rules, one for this offer
+    beats one for every offer."""
 
     def rank(rule: MarginRule) -> tuple[int, int] | None:
-        if rule.offer_id not in (None, offer_id):
+        if rule.owner != owner or rule.offer_id not in (None, offer_id):
             return None
         specific = 1 if rule.offer_id else 0
         if rule.scope == "customer" and buyer.customer_id and rule.account_id == buyer.customer_id:
             return (3, specific)
-        if rule.scope == "reseller" and buyer.reseller_id and rule.account_id == buyer.reseller_id:
+        if owner is None and rule.scope == "reseller" and buyer.reseller_id and rule.account_id == buyer.reseller_id:
             return (2, specific)
-        if rule.scope == "product" and rule.offer_id == offer_id:
+        if owner is not None and rule.scope == "reseller_customers" and rule.account_id == owner:
+            return (2, specific)
+        if owner is None and rule.scope == "product" and rule.offer_id == offer_id:
             return (1, specific)
         return None
 
@@ -162,9 +171,10 @@ def _term_price(
 
 def resell(bought: Quote, rule: MarginRule | None, buyer: Buyer) -> Quote:
     """A reseller's customer's price: the reseller's rule for that customer over `bought`, what the CSP charges
-    the reseller, which becomes the cost (never sold below unless the rule allows it). Markup is on the
-    reseller's price; a discount off ERP takes the same monthly surcharge and Microsoft promotion as `bought`.
-    No rule: the customer pays the reseller's price."""
+    the reseller, which becomes the cost (never sold below unless the rule allows it). `rule` is the reseller's
+    own (`margin_rule(..., owner=buyer.reseller_id)`). Markup is on the reseller's price; a discount off ERP takes
+    the same monthly surcharge and Microsoft promotion as `bought`. No rule: the customer pays the reseller's
+    price."""
     cost = bought.unit_price
     if rule is None:
         return replace(bought, cost=cost, margin=Decimal(0), explanation=("No margin rule for this customer",))
@@ -181,7 +191,7 @@ def resell(bought: Quote, rule: MarginRule | None, buyer: Buyer) -> Quote:
         verb = "discount off ERP"
     explanation = [
         f"Your price: {cost} {bought.currency}",
-        f"Your margin rule for this customer: {rule.percent}% {verb}",
+        f"Your margin rule {RESELLER_SCOPES.get(rule.scope, 'for this customer')}: {rule.percent}% {verb}",
     ]
     if sell < cost and not rule.allow_below_cost:
         sell = cost

@@ -171,7 +171,7 @@ SELECT
                    effective_end)
         FROM catalog_prices WHERE offer_id = $1 AND term = $2 AND billing_plan = $3 AND segment = $4
           AND removed_run_id IS NULL AND effective_start <= $5 AND effective_end >= $5) AS rows,
-  ARRAY(SELECT ROW(scope, kind, percent, account_id::text, offer_id, allow_below_cost) FROM margin_rules
+  ARRAY(SELECT ROW(scope, kind, percent, account_id::text, offer_id, allow_below_cost, owner::text) FROM margin_rules
         WHERE (offer_id IS NULL OR offer_id = $1) AND (scope = 'product' OR account_id = ANY($6::uuid[]))) AS margins,
   ARRAY(SELECT ROW(from_currency, to_currency, effective_from, rate) FROM fx_rates WHERE to_currency = $7) AS fx,
   ARRAY(SELECT ROW(p.id, (x->>'percent')::numeric)
@@ -215,7 +215,7 @@ async def quote_layers(
 ) -> tuple[rules.Quote, rules.Quote]:
     """Gather the rows, rules, rates and promotions for one offer and buyer in one round trip, and let the
     rules decide: (what the bill-to pays, what the customer pays). They differ only for a reseller's customer,
-    whose reseller's own rule goes on top of what the CSP bills the reseller."""
+    whose reseller's own rule goes on top of what the CSP bills the reseller (priced by the CSP's rules only)."""
     inputs = (
         await db.fetch(
             QUOTE_INPUTS_SQL,
@@ -240,8 +240,7 @@ async def quote_layers(
         rows=[rules.PriceRow(*r) for r in inputs["rows"]],
         buyer=buyer,
         at=at,
-        # a reseller's customer's own rules are the reseller's layer, never the CSP's
-        margin_rules=[r for r in margins if not (resold and r.scope == "customer")],
+        margin_rules=margins,
         default_margin=rules.MarginRule("global", settings["default_margin_kind"], settings["default_margin_percent"]),
         fx_rates=[rules.FxRate(*r) for r in inputs["fx"]],
         promotions=[rules.Promotion(*r) for r in inputs["promotions"]],
@@ -250,8 +249,8 @@ async def quote_layers(
     )
     if not resold:
         return bought, bought
-    own = [r for r in margins if r.scope == "customer"]
-    return bought, rules.resell(bought, rules.margin_rule(own, offer["id"], buyer, default=None), buyer)
+    own = rules.margin_rule(margins, offer["id"], buyer, default=None, owner=buyer.reseller_id)
+    return bought, rules.resell(bought, own, buyer)
 
 
 async def quote_holder(
@@ -355,27 +354,33 @@ def fx_json(row: dict) -> dict:
 
 
 # --- Margin rules (csp_admin; reseller_admin for its own customers) ----------------------------------------
+# Rules belong to whoever made them (NCE_RULES 2): `owner` NULL is the CSP, else the reseller. A reseller sees and
+# changes only its own; the CSP's rules about a reseller (what it bills it) are the CSP's business.
+
+MARGIN_RULES_SQL = """
+SELECT m.*, a.name AS account_name, o.name AS owner_name, c.title AS offer_title
+  FROM margin_rules m
+  LEFT JOIN accounts a ON a.id = m.account_id
+  LEFT JOIN accounts o ON o.id = m.owner
+  LEFT JOIN catalog_offers c ON c.id = m.offer_id
+ WHERE ($1::uuid IS NULL OR m.owner = $1) AND ($2::uuid IS NULL OR m.id = $2)
+ ORDER BY m.owner IS NOT NULL, o.name, array_position(ARRAY['product', 'reseller', 'reseller_customers', 'customer'],
+          m.scope), a.name, m.offer_id NULLS FIRST, m.created_at
+"""
 
 
-async def list_margin_rules(viewer: Principal) -> list[dict]:
-    rows = await db.fetch(
-        "SELECT m.*, a.kind AS account_kind, a.parent_id FROM margin_rules m "
-        "LEFT JOIN accounts a ON a.id = m.account_id ORDER BY m.scope, m.created_at"
-    )
-    if viewer.role == "csp_admin":
-        return rows
-    return [
-        r
-        for r in rows
-        if r["account_id"] is not None
-        and can_see(viewer, AccountRef(r["account_id"], r["account_kind"], r["parent_id"]))
-    ]
+async def list_margin_rules(viewer: Principal, rule_id: uuid.UUID | None = None) -> list[dict]:
+    """The CSP: every rule, whoever owns it. A reseller: its own, never the CSP's rules about it or its customers."""
+    if viewer.role == "customer_admin":
+        raise Forbidden("Margins are set by your reseller or the CSP.")
+    owner = None if viewer.role == "csp_admin" else viewer.account_id
+    return await db.fetch(MARGIN_RULES_SQL, owner, rule_id)
 
 
 async def create_margin_rule(actor: Principal, body: dict) -> dict:
     scope = body.get("scope")
-    if scope not in ("customer", "reseller", "product"):
-        raise Invalid({"scope": "scope is customer, reseller or product."})
+    if scope not in ("customer", "reseller", "product", "reseller_customers"):
+        raise Invalid({"scope": "scope is customer, reseller, product or reseller_customers."})
     kind = body.get("kind")
     if kind not in rules.MARGIN_KINDS:
         raise Invalid({"kind": "kind is markup_on_cost or discount_off_erp."})
@@ -388,12 +393,22 @@ async def create_margin_rule(actor: Principal, body: dict) -> dict:
     offer_id = body.get("offer_id")
     if offer_id is not None:
         await get_offer(str(offer_id))
-    if actor.role == "customer_admin" or (actor.role == "reseller_admin" and scope != "customer"):
+    if actor.role == "customer_admin" or (actor.role == "reseller_admin" and scope in ("reseller", "product")):
         raise Forbidden("Resellers set margins for their own customers only.")
+    if actor.role == "csp_admin" and scope == "reseller_customers":
+        # the CSP's rule about a reseller is scope `reseller`; `reseller_customers` is the reseller's own default
+        raise Invalid({"scope": "Only a reseller sets a default for all its customers; the CSP's is a reseller rule."})
+    owner = actor.account_id if actor.role == "reseller_admin" else None
     account_id = None
     if scope == "product":
         if offer_id is None or body.get("account_id") is not None:
             raise Invalid({"offer_id": "A product rule names an offer_id and no account."})
+    elif scope == "reseller_customers":
+        if body.get("account_id") not in (None, str(owner)):
+            raise Invalid({"account_id": "A rule for all your customers is yours: leave account_id out."})
+        if offer_id is not None:
+            raise Invalid({"offer_id": "A rule for all your customers covers every offer; name a customer for one."})
+        account_id = owner
     else:
         try:
             account_id = uuid.UUID(str(body.get("account_id")))
@@ -407,8 +422,8 @@ async def create_margin_rule(actor: Principal, body: dict) -> dict:
         raise Invalid({"allow_below_cost": "allow_below_cost is true or false."})
     async with db.transaction():
         rows = await db.fetch(
-            "INSERT INTO margin_rules (id, scope, account_id, offer_id, kind, percent, allow_below_cost, created_by, "
-            "created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING RETURNING *",
+            "INSERT INTO margin_rules (id, scope, account_id, offer_id, kind, percent, allow_below_cost, owner, "
+            "created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING RETURNING *",
             uuid.uuid4(),
             scope,
             account_id,
@@ -416,38 +431,43 @@ async def create_margin_rule(actor: Principal, body: dict) -> dict:
             kind,
             percent,
             allow_below_cost,
+            owner,
             actor.user_id,
             clock.now(),
         )
         if not rows:
             raise Conflict("margin_rule_exists", "A margin rule for this scope already exists; delete it first.")
-        await audit.record(actor, "margin_rule", rows[0]["id"], "created", after=margin_json(rows[0]))
-    return rows[0]
+        [rule] = await list_margin_rules(actor, rows[0]["id"])
+        await audit.record(actor, "margin_rule", rule["id"], "created", after=margin_json(rule))
+    return rule
 
 
 async def delete_margin_rule(actor: Principal, rule_id: uuid.UUID) -> None:
+    """The CSP deletes any rule; a reseller only its own (another's, the CSP's included, is not found)."""
     if actor.role == "customer_admin":
         raise Forbidden("Resellers set margins for their own customers only.")
-    visible = {r["id"]: r for r in await list_margin_rules(actor)}
-    rule = visible.get(rule_id)
-    if rule is None:
+    found = await list_margin_rules(actor, rule_id)
+    if not found:
         raise NotFound("This margin rule was not found.")
-    if actor.role != "csp_admin" and rule["scope"] != "customer":
-        raise Forbidden("Resellers set margins for their own customers only.")
     async with db.transaction():
         await db.execute("DELETE FROM margin_rules WHERE id = $1", rule_id)
-        await audit.record(actor, "margin_rule", rule_id, "deleted", before=margin_json(rule))
+        await audit.record(actor, "margin_rule", rule_id, "deleted", before=margin_json(found[0]))
 
 
 def margin_json(row: dict) -> dict:
+    """API.md Catalog, with the names of its owner (null: the CSP), account and offer to read it by."""
     return {
         "id": str(row["id"]),
+        "owner": str(row["owner"]) if row["owner"] else "csp",
         "scope": row["scope"],
         "account_id": str(row["account_id"]) if row["account_id"] else None,
         "offer_id": row["offer_id"],
         "kind": row["kind"],
         "percent": str(row["percent"]),
         "allow_below_cost": row["allow_below_cost"],
+        "owner_name": row["owner_name"],
+        "account_name": row["account_name"],
+        "offer_title": row["offer_title"],
     }
 
 

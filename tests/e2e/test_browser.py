@@ -312,8 +312,11 @@ async def test_reseller_prices_a_customer_with_its_own_margin(page: Page, artifa
     await page.get_by_label("Kind").select_option(label="Discount off ERP")
     await page.get_by_label("Percent").fill("10")
     await page.get_by_role("button", name="Add rule").click()
-    await expect(page.locator("table tbody tr")).to_contain_text(["Contoso Dental"])
-    await expect(page.locator("table tbody tr").first).to_contain_text("10% discount off ERP")
+    # only its own rule: never the CSP's rule about it (the 15% off ERP above)
+    await expect(page.locator("table tbody tr")).to_have_text(
+        [re.compile(r"Contoso Dental.*10% discount off ERP", re.S)]
+    )
+    await page.screenshot(path=artifacts / "margins-reseller.png", full_page=True)
 
     await nav(page).filter(has_text="Marketplace").click()
     await page.get_by_label("Search").fill("busi prem")
@@ -325,6 +328,18 @@ async def test_reseller_prices_a_customer_with_its_own_margin(page: Page, artifa
     await expect(prices).to_have_count(3)
     await expect(prices.filter(has_text="Paid yearly")).to_contain_text("$237.60")  # 264.00 less 10%
     await page.screenshot(path=artifacts / "offer-reseller.png", full_page=True)
+
+
+async def test_csp_admin_reads_margin_rules_by_name_and_owner(page: Page, artifacts):
+    await sign_in(page, CSP_ADMIN)
+    await nav(page).filter(has_text="Margins").click()
+    ours = page.locator("section.card").filter(has=page.get_by_role("heading", name="Your rules"))
+    await expect(ours.locator("tbody tr").filter(has_text="Northwind")).to_contain_text(
+        re.compile(r"Northwind.*reseller: what you bill it.*All offers.*15% discount off ERP", re.S)
+    )
+    await expect(page.get_by_role("heading", name="Resellers' rules")).to_be_visible()
+    await expect(page.locator("main")).not_to_contain_text(re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-"))  # no raw ids
+    await page.screenshot(path=artifacts / "margins-csp.png", full_page=True)
 
 
 async def test_csp_admin_syncs_the_catalog_and_follows_its_progress(page: Page, artifacts):

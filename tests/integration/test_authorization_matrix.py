@@ -92,11 +92,11 @@ API = [
     Case("GET", "/api/v1/catalog/fx-rates", same(403, csp=200)),
     Case("PUT", "/api/v1/catalog/fx-rates", same(403, csp=200), []),
     Case("GET", "/api/v1/catalog/margin-rules", same(200, customer=403)),
-    # the CSP creates the customer's rule first; the reseller's identical one then exists (authorized, refused)
+    # the CSP's rule for the customer and the reseller's own are two rules (rules belong to whoever made them)
     Case(
         "POST",
         "/api/v1/catalog/margin-rules",
-        same(201, reseller=409, customer=403, other_reseller=404),
+        same(201, customer=403, other_reseller=404),
         {"scope": "customer", "account_id": "{customer}", "kind": "markup_on_cost", "percent": "5"},
     ),
     Case("DELETE", "/api/v1/catalog/margin-rules/{rule}", same(204, customer=403, other_reseller=404)),
@@ -249,11 +249,11 @@ PAGES = [
         {"from": "EUR", "to": "CHF", "effective_from": "2025-01-01"},
     ),
     Case("GET", "/catalog/margins", same(200, customer=403)),
-    # the CSP's rule comes first; the reseller's identical one is then refused on the form (authorized)
+    # the CSP's rule for the customer and the reseller's own are two rules
     Case(
         "POST",
         "/catalog/margins",
-        same(303, reseller=422, customer=403, other_reseller=404),
+        same(303, customer=403, other_reseller=404),
         {"scope": "customer", "customer_id": "{customer}", "kind": "markup_on_cost", "percent": "5"},
     ),
     Case("POST", "/catalog/margins/{rule}/delete", same(303, customer=403, other_reseller=404)),
@@ -439,10 +439,11 @@ def _fill(value, ids: dict[str, str]):
 async def _ids(world, actor: str) -> dict[str, str]:
     peer = await factories.user(world["customer"])
     _, token = await auth.create_token(world["actors"][actor], "to revoke")
-    # a rule to delete: for the one offer, so it never clashes with the customer-wide rule the POST case makes
+    # a rule to delete: for the one offer, so it never clashes with the customer-wide rule the POST case makes; the
+    # reseller's own (a reseller deletes only its own rules), the CSP's for the others
     await db.execute("DELETE FROM margin_rules WHERE offer_id IS NOT NULL")
     rule = await catalog.create_margin_rule(
-        world["actors"]["csp"],
+        world["actors"]["reseller" if actor == "reseller" else "csp"],
         {
             "scope": "customer",
             "account_id": str(world["customer"]["id"]),

@@ -264,3 +264,49 @@ def test_a_resellers_markup_is_on_its_price_and_its_erp_discount_keeps_the_promo
     assert resell(promoted, MarginRule("customer", "discount_off_erp", Decimal(5), "c1"), buyer).unit_price == Decimal(
         "85.50"
     )
+
+
+def test_a_resellers_layer_is_its_own_rules_customer_and_offer_then_customer_then_all_its_customers():
+    offer = "CFQ7TTC0LH18:0001"
+    default = MarginRule("reseller_customers", "markup_on_cost", Decimal(5), "r1", owner="r1")
+    customer = MarginRule("customer", "markup_on_cost", Decimal(8), "c1", owner="r1")
+    customer_offer = MarginRule("customer", "markup_on_cost", Decimal(12), "c1", offer_id=offer, owner="r1")
+    elsewhere = MarginRule("customer", "markup_on_cost", Decimal(60), "c1", offer_id="OTHER:0001", owner="r1")
+    # never the reseller's layer: the CSP's rules about the reseller and its customer, another reseller's default
+    theirs = [
+        MarginRule("customer", "markup_on_cost", Decimal(30), "c1", offer_id=offer),
+        MarginRule("customer", "markup_on_cost", Decimal(31), "c1"),
+        MarginRule("reseller", "markup_on_cost", Decimal(15), "r1"),
+        MarginRule("product", "markup_on_cost", Decimal(20), offer_id=offer),
+        MarginRule("reseller_customers", "markup_on_cost", Decimal(40), "r2", owner="r2"),
+    ]
+
+    def own(*rules: MarginRule, buyer: Buyer = US) -> MarginRule | None:
+        return margin_rule([*rules, elsewhere, *theirs], offer, buyer, None, owner="r1")
+
+    assert own(default, customer, customer_offer) == customer_offer
+    assert own(default, customer) == customer
+    assert own(default) == default
+    assert own() is None  # the customer pays what the CSP bills the reseller
+    assert (
+        own(default, customer, customer_offer, buyer=Buyer("US", "USD", customer_id="c2", reseller_id="r1")) == default
+    )
+
+
+def test_the_csps_layer_never_uses_a_resellers_rules():
+    rows = [row("80", "100")]
+    reseller_rules = [
+        MarginRule("reseller_customers", "markup_on_cost", Decimal(5), "r1", owner="r1"),
+        MarginRule("customer", "discount_off_erp", Decimal(2), "c1", owner="r1"),
+        MarginRule("customer", "markup_on_cost", Decimal(50), "c1", offer_id="CFQ7TTC0LH18:0001", owner="r1"),
+    ]
+    assert price(rows, margin_rules=reseller_rules).unit_price == Decimal("100.00")  # the CSP's default: ERP
+    csp = MarginRule("reseller", "discount_off_erp", Decimal(15), "r1")
+    bought = price(rows, margin_rules=[*reseller_rules, csp])
+    assert bought.unit_price == Decimal("85.00")
+    mine = margin_rule([*reseller_rules, csp], "CFQ7TTC0LH18:0001", US, None, owner="r1")
+    assert mine == reseller_rules[2]
+    assert resell(bought, mine, US).unit_price == Decimal("127.50")  # 85 × 1.50
+    everyone = resell(bought, reseller_rules[0], US)
+    assert everyone.unit_price == Decimal("89.25")
+    assert "Your margin rule for all your customers: 5% markup on your price" in everyone.explanation
