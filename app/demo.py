@@ -78,6 +78,21 @@ RESELLERS: list[ResellerSpec] = [
                 },
                 "user": {"email": "admin@litware.test", "name": "Lee Litware"},
             },
+            {
+                # Microsoft prices a German customer in EUR; Northwind keeps its books in USD: what Northwind is
+                # billed for it is converted at the CSP's rate (NCE_RULES 2, cross-currency bill-to)
+                "account": {
+                    "name": "Alpine Ski House GmbH",
+                    "email": "it@alpineskihouse.test",
+                    "country": "DE",
+                    "currency": "EUR",
+                    "address_line1": "Maximilianstraße 12",
+                    "city": "München",
+                    "postal_code": "80539",
+                    "tenant_domain": "alpineskihouse",
+                },
+                "user": {"email": "admin@alpineskihouse.test", "name": "Anke Alpine"},
+            },
         ],
     },
     {
@@ -214,6 +229,10 @@ TAX_RATES = [
 ]
 
 
+# the CSP's rates for its resellers that keep their books in another currency than their customers' markets
+FX_RATES = [("EUR", "USD", "1.0823"), ("USD", "EUR", "0.9240"), ("GBP", "USD", "1.2710"), ("GBP", "EUR", "1.1745")]
+
+
 async def _billing(actor: Principal) -> None:
     """The demo CSP as the seller on its invoices, and its tax rates, once."""
     from app.billing import options
@@ -223,6 +242,8 @@ async def _billing(actor: Principal) -> None:
     await options.update_seller(actor, SELLER)
     for rate in TAX_RATES:
         await options.set_tax_rate(actor, rate)
+    for source, target, rate in FX_RATES:
+        await catalog.add_fx_rate(actor, {"from": source, "to": target, "rate": rate, "effective_from": "2026-01-01"})
 
 
 async def seed(base_url: str) -> list[tuple[str, str, str]]:
