@@ -552,3 +552,52 @@ async def test_the_csp_runs_billing_and_a_customer_pays_its_invoice_by_card(page
     assert download.suggested_filename.startswith("INV-")
     assert download.suggested_filename.endswith(".pdf")
     assert (await download.path()).read_bytes()[:5] == b"%PDF-"
+
+
+async def test_a_usd_reseller_orders_for_a_eur_customer_and_is_billed_in_usd_with_the_rate(page: Page, artifacts):
+    """NCE_RULES 2, cross-currency bill-to: Microsoft prices Alpine Ski House (DE) in EUR; Northwind keeps its books
+    in USD and sees USD amounts with the rate on the basket, the order and the invoice."""
+    await sign_in(page, RESELLER)
+    await nav(page).filter(has_text="Marketplace").click()
+    await wait_for_catalog(page)
+    await add_to_basket(page, "CFQ7TTC0LH18:0001", "1 year, paid monthly", 5)  # Business Basic
+    await page.get_by_label("Ordering for").select_option(label="Alpine Ski House GmbH (DE, EUR)")
+    line = page.locator("#basket-lines tbody tr").first
+    await expect(line).to_contain_text("at 1.0823 EUR→USD")
+    await expect(line).to_contain_text("$")
+    await settled(page)
+    await page.get_by_label("Signer first name").fill("Anke")
+    await page.get_by_label("Signer last name").fill("Alpine")
+    await page.get_by_label("Signer email").fill("anke@alpineskihouse.test")
+    await page.get_by_role("button", name="Record the acceptance").click()
+    await expect(page.locator("#mca")).to_contain_text("accepted by Anke Alpine")
+    await settled(page)
+    await page.screenshot(path=artifacts / "basket-fx.png", full_page=True)
+    await page.get_by_role("button", name="Place the order").click()
+    await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
+    await expect(page.locator("#order-progress")).to_contain_text("at 1.0823 EUR→USD")
+    await page.screenshot(path=artifacts / "order-fx.png", full_page=True)
+    await page.context.clear_cookies()
+
+    await sign_in(page, CSP_ADMIN)
+    await page.goto("/billing")
+    await page.get_by_role("button", name="Run billing now").click()
+    await expect(page.locator(".alert-ok")).to_contain_text("Billing run queued")
+    for _ in range(40):
+        if await page.locator("table >> text=completed").count():
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await page.context.clear_cookies()
+
+    await sign_in(page, RESELLER)
+    await nav(page).filter(has_text="Invoices").click()
+    await page.locator("#documents-table a[href^='/invoices/']").first.click()
+    document = page.locator("#document")
+    await expect(document).to_contain_text("Alpine Ski House GmbH")
+    await expect(document).to_contain_text("Converted from €")
+    await expect(document).to_contain_text("converted into USD per seat at the exchange rate in force")
+    await page.screenshot(path=artifacts / "invoice-fx.png", full_page=True)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download PDF").click()
+    assert (await (await download_info.value).path()).read_bytes()[:5] == b"%PDF-"
