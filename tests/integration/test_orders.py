@@ -261,6 +261,30 @@ async def test_check_3_a_tenant_the_csp_created_needs_no_gdap_for_a_second_resel
     assert "Ask for delegated admin access" not in page
 
 
+async def test_a_second_customer_on_a_tenant_signed_by_the_same_person_is_provisioned(catalog, admin, client):
+    """Microsoft keeps one attestation per tenant and signer and refuses the same one again (600061,
+    PartnerConfirmedAgreementAlreadyExists): the agreement is in place, so the order goes on."""
+    first, second = (
+        await factories.reseller(country="US", currency="USD"),
+        await factories.reseller(country="US", currency="USD"),
+    )
+    headers = await factories.api_token(admin)
+    created = await us_customer(first["id"], tenant_domain=f"northwind-{uuid.uuid4().hex[:8]}")
+    assert (await order(client, headers, created, line(EXCHANGE, 1))).status_code == 201
+    await provision(catalog)
+    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", created["id"])
+    linked = await us_customer(second["id"], tenant_id=str(tenant))  # Ada Lovelace signs for both
+    placed = await order(client, headers, linked, line(EXCHANGE, 2))
+    assert placed.status_code == 201, placed.text
+    await provision(catalog)
+    done = (await client.get(f"/api/v1/orders/{placed.json()['id']}", headers=headers)).json()
+    assert (done["status"], [ln["error"] for ln in done["lines"]]) == ("completed", [None])
+    assert await db.fetchval("SELECT count(*) FROM pcs_agreements WHERE customer_id = $1", tenant) == 1
+    assert await db.fetchval(
+        "SELECT sent_at IS NOT NULL FROM mca_acceptances WHERE account_id = $1", linked["id"]
+    )  # not sent again by the next order
+
+
 async def test_check_3_a_tenant_with_gdap_active_for_another_account_needs_no_new_gdap(catalog, admin, client):
     first, second = (
         await factories.reseller(country="US", currency="USD"),
