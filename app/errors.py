@@ -15,6 +15,13 @@ class AppError(Exception):
             self.code = code
 
 
+class Malformed(AppError):
+    """The request is not the shape the API takes at all (e.g. a body that is not a JSON object)."""
+
+    status_code = 400
+    code = "malformed_request"
+
+
 class Unauthorized(AppError):
     status_code = 401
     code = "unauthorized"

@@ -136,6 +136,7 @@ async def account_detail(
         if account["gdap_relationship_id"]
         else "",
         "gdap_error": "",
+        "tenant_managed": await tenants.managed_by_csp(account_id),
         "qualification_error": "",
         "qualification_errors": {},
         "qualification_values": {},
@@ -258,6 +259,7 @@ async def _tenant_card(
         "account": account,
         "gdap_link": link,
         "gdap_error": refused.message if refused and block == "gdap" else "",
+        "tenant_managed": await tenants.managed_by_csp(account_id),
         "qualification_error": refused.message if isinstance(refused, Conflict) and block == "qualification" else "",
         "qualification_errors": refused.errors if isinstance(refused, Invalid) else {},
         "qualification_values": values or {},

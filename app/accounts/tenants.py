@@ -30,6 +30,22 @@ ROLES = (
 REQUESTS = uuid.UUID("0f4a7c52-3f7e-4b8e-a6f1-6f2f7e0b9c11")
 
 
+def managed_tenant_sql(account: str = "accounts") -> str:
+    """SQL: the CSP already manages the Microsoft tenant of the `account` row: an account on that tenant was
+    created by the CSP (or imported from its Partner Center), or has an active GDAP relationship to it. A tenant
+    merely linked by a customer, with no relationship approved yet, is new to the CSP (NCE_RULES 3)."""
+    return (
+        f"({account}.tenant_id IS NOT NULL AND EXISTS (SELECT 1 FROM accounts managed "
+        f"WHERE managed.tenant_id = {account}.tenant_id "
+        "AND (managed.tenant_origin IS DISTINCT FROM 'existing' OR managed.gdap_status = 'active')))"
+    )
+
+
+async def managed_by_csp(account_id: uuid.UUID) -> bool:
+    """Whether the CSP already manages the account's tenant (so it needs no GDAP relationship of its own)."""
+    return bool(await db.fetchval(f"SELECT {managed_tenant_sql()} FROM accounts WHERE id = $1", account_id))
+
+
 class TenantRefused(Exception):
     """Partner Center would not create the customer's tenant (a domain already taken, say)."""
 

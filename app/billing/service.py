@@ -11,7 +11,7 @@ from app import clock, db
 from app.accounts.rules import Principal
 from app.billing import rules
 from app.errors import Forbidden
-from app.money import FxRate, Money, conversion, fx_json, round_amount
+from app.money import FxRate, Money, conversion, fx_json, minor_units, round_amount
 
 # committed installments: monthly plans of yearly terms owe every month of the term (NCE_RULES 5)
 COMMITTED_SQL = """
@@ -253,17 +253,24 @@ async def account_charges(
     return [charge_json(r) for r in rows], int(rows[0]["matches"]) if rows else 0
 
 
-# upfront charges are earned day by day over their period: each month's share, summed per currency and month
+# NCE_RULES 5: an upfront term is earned day by day and the last day takes the remainder. Each charge's running
+# total earned by a month's end is rounded to the currency's minor unit ($2, $3) and the month earns the difference
+# from the month before: every month is in cents, and the month of period_end brings the charge to its amount
+# exactly (rounding each month's share on its own lets the cents drift, e.g. 151.75 earned of 151.76 billed).
 DEFERRED_SQL = """
-WITH upfront AS (
-    SELECT c.amount, c.currency, c.posted_on, c.period_start, c.period_end,
+WITH minor(currency, places) AS (SELECT * FROM unnest($2::text[], $3::int[])),
+upfront AS (
+    SELECT c.amount, c.currency, c.posted_on, c.period_start, c.period_end, m.places,
            (c.period_end - c.period_start + 1) AS days
-    FROM charges c JOIN subscriptions s ON s.id = c.subscription_id
+    FROM charges c JOIN subscriptions s ON s.id = c.subscription_id JOIN minor m ON m.currency = c.currency
     WHERE s.billing_plan IN ('annual', 'triennial') AND c.period_end > c.period_start
       AND ($1::text IS NULL OR c.currency = $1)
 ), shares AS (
-    SELECT u.currency, m::date AS month, u.amount * (least((m + interval '1 month')::date - 1, u.period_end)
-           - greatest(m::date, u.period_start) + 1) / u.days AS recognised, 0 AS billed
+    SELECT u.currency, m::date AS month,
+           round(u.amount * (least((m + interval '1 month')::date - 1, u.period_end) - u.period_start + 1) / u.days,
+                 u.places)
+           - round(u.amount * (greatest(m::date, u.period_start) - u.period_start) / u.days, u.places) AS recognised,
+           0 AS billed
     FROM upfront u
     CROSS JOIN LATERAL generate_series(date_trunc('month', u.period_start), u.period_end, interval '1 month') m
     UNION ALL
@@ -276,10 +283,12 @@ FROM shares GROUP BY currency, month ORDER BY currency, month
 
 async def deferred_revenue(currency: str | None = None) -> list[dict]:
     """Deferred revenue of upfront plans: per currency and month, what was billed, what was earned (recognised) and
-    what is still to earn at the month's end."""
+    what is still to earn at the month's end (0 once every term has ended)."""
+    currencies = [str(c).strip() for c in await db.fetch_column("SELECT DISTINCT currency FROM charges")]
     items = []
     deferred: dict[str, Decimal] = {}
-    for row in await db.fetch(DEFERRED_SQL, currency):
+    rows = await db.fetch(DEFERRED_SQL, currency, currencies, [minor_units(c) for c in currencies])
+    for row in rows:
         cur = row["currency"]
         billed, recognised = round_amount(row["billed"], cur), round_amount(row["recognised"], cur)
         deferred[cur] = deferred.get(cur, Decimal(0)) + billed - recognised

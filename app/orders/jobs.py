@@ -30,6 +30,7 @@ from app.subscriptions.rules import CANCELLATION_WINDOW
 
 log = logging.getLogger(__name__)
 JOB = "order_provision"
+AGREEMENT_ALREADY_ATTESTED = "600061"  # PartnerConfirmedAgreementAlreadyExists (partner_center_facts.md)
 REQUESTS = uuid.UUID("6c1f3f62-4c55-4f0b-9d4e-0f6e2b3c9a10")  # namespace of the derived MS-RequestIds
 POLL_SECONDS = 0.5
 POLL_LIMIT_SECONDS = 300.0  # then the job fails and the queue retries it later, from where it stood
@@ -86,7 +87,10 @@ async def ensure_agreement(client: PartnerCenterClient, customer_id: uuid.UUID, 
     try:
         await client.attest_agreement(tenant, body, request_id=request_id("mca", acceptance["id"]))
     except BusinessRuleError as exc:
-        raise LinesRefused(exc.description) from None
+        # Microsoft holds this very attestation for the tenant already (the same signer for a second reseller's
+        # customer on it, or a first post whose answer was lost): the agreement is in place
+        if str(exc.code) != AGREEMENT_ALREADY_ATTESTED:
+            raise LinesRefused(exc.description) from None
     await db.execute("UPDATE mca_acceptances SET sent_at = $2 WHERE id = $1", acceptance["id"], clock.now())
 
 

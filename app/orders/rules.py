@@ -45,7 +45,7 @@ class Situation:
     account_status: str
     payment_hold: bool
     has_mca: bool
-    existing_tenant: bool  # linked, not created by the CSP: needs GDAP
+    existing_tenant: bool  # linked, not created by the CSP: needs GDAP unless the CSP already manages it
     gdap_active: bool
     qualification: str
     allowed_plans: frozenset[str] | None  # None: every plan
@@ -57,6 +57,8 @@ class Situation:
     owned_offers: frozenset[str] = frozenset()  # offer ids of the customer's active subscriptions
     trials_used: frozenset[str] = frozenset()  # offer ids of the trials the tenant has had
     subscription_end_dates: frozenset[date] = frozenset()  # of the customer's active subscriptions
+    # the CSP already manages the tenant: it created it, or a GDAP relationship to it is active for some account
+    tenant_managed_by_csp: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,9 @@ def mca_accepted(situation: Situation, lines: Sequence[Line]) -> Refusal | None:
 
 
 def gdap_for_existing_tenant(situation: Situation, lines: Sequence[Line]) -> Refusal | None:
-    if situation.existing_tenant and not situation.gdap_active:
+    """Only a tenant new to the CSP waits for its admin's approval: one the CSP already manages (it created it, or
+    a relationship to it is active for another account, say a second reseller's customer) needs none."""
+    if situation.existing_tenant and not situation.gdap_active and not situation.tenant_managed_by_csp:
         return Refusal(
             "gdap_required",
             "Ordering for an existing tenant needs an active delegated-admin (GDAP) relationship with the CSP.",

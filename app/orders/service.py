@@ -13,6 +13,7 @@ from typing import Any
 
 from app import clock, db
 from app.accounts import service as accounts
+from app.accounts import tenants
 from app.accounts.rules import AccountRef, Principal, can_see
 from app.audit import service as audit
 from app.billing import options as billing_options
@@ -193,13 +194,14 @@ def _first_charge(wanted: Requested, price: Decimal, currency: str, today: date)
     return first, commitment
 
 
-SITUATION_SQL = """
+SITUATION_SQL = f"""
 SELECT
   EXISTS (SELECT 1 FROM mca_acceptances m WHERE m.account_id = $1) AS has_mca,
+  coalesce((SELECT {tenants.managed_tenant_sql("c")} FROM accounts c WHERE c.id = $1), false) AS tenant_managed,
   coalesce((SELECT jsonb_object_agg(offer_id, seats) FROM (
       SELECT s.offer_id, sum(s.quantity) AS seats FROM subscriptions s JOIN accounts a ON a.id = s.customer_id
       WHERE (a.id = $1 OR (a.tenant_id IS NOT NULL AND a.tenant_id = $2))
-        AND s.status IN ('pending', 'active', 'suspended') GROUP BY s.offer_id) t), '{}') AS tenant_seats,
+        AND s.status IN ('pending', 'active', 'suspended') GROUP BY s.offer_id) t), '{{}}') AS tenant_seats,
   ARRAY(SELECT DISTINCT offer_id FROM subscriptions WHERE customer_id = $1 AND status = 'active') AS owned,
   ARRAY(SELECT DISTINCT offer_id FROM subscriptions WHERE customer_id = $1 AND is_trial) AS trials,
   ARRAY(SELECT DISTINCT end_date FROM subscriptions
@@ -217,6 +219,7 @@ async def situation(customer: dict, bill_to: dict, today: date) -> rules.Situati
         has_mca=facts["has_mca"],
         existing_tenant=customer["tenant_origin"] == "existing",
         gdap_active=customer["gdap_status"] == "active",
+        tenant_managed_by_csp=facts["tenant_managed"],
         qualification=customer["qualification"],
         allowed_plans=(
             frozenset(bill_to["billing_plans"]) | billing_options.ALWAYS_ALLOWED

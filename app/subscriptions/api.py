@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Response, Router, delete, get, patch, post, put
+from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -41,9 +41,11 @@ async def change_subscription(
 
 @post("/subscriptions/{subscription_id:uuid}/cancel", name="api_cancel_subscription", status_code=202)
 async def cancel_subscription(
-    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any] = None
+    request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any] = None
 ) -> dict:
-    operation = await changes.request_cancel(me, subscription_id, data)
+    # no body at all reads as `{}` (the whole subscription); a JSON `null` also arrives as None, and is refused
+    body = data if (await request.body()).strip() else {}
+    operation = await changes.request_cancel(me, subscription_id, body)
     return {"operation": operations.operation_json(operation)}
 
 

@@ -19,7 +19,7 @@ from app.billing import rules as billing_rules
 from app.billing import service as billing
 from app.catalog import service as catalog
 from app.config import Settings
-from app.errors import Conflict, Forbidden, Invalid
+from app.errors import Conflict, Forbidden, Invalid, Malformed
 from app.jobs import queue
 from app.money import Money
 from app.operations import service as operations
@@ -92,12 +92,21 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
         return operation
 
 
+CANCEL_FIELDS = {"quantity"}
+
+
 async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
     """POST /subscriptions/{id}/cancel: `{quantity?}`. Some seats: a seat reduction (their windows must be
-    open); all of them, or no quantity: the whole subscription, inside its own window."""
-    body = body if isinstance(body, dict) else {}
+    open); all of them, or `{}`: the whole subscription, inside its own window. A cancel refunds the term, so
+    only an explicit `{}` means everything: any other body that is not a JSON object, an unknown field or a
+    quantity that is not a whole number of seats cancels nothing."""
+    if not isinstance(body, dict):
+        raise Malformed('Send a JSON object: {} cancels the whole subscription, {"quantity": <seats>} only some seats.')
+    for name in body:
+        if name not in CANCEL_FIELDS:
+            raise Invalid({str(name): f"Unknown field {name}: send quantity, or nothing to cancel every seat."})
     quantity = body.get("quantity")
-    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
+    if "quantity" in body and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
         raise Invalid({"quantity": "quantity is the number of seats to cancel, at least 1."})
     current = (await service.get_row(actor, subscription_id))["quantity"]  # 404 outside the caller's scope
     if quantity is not None and quantity < current:

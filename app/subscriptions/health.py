@@ -13,6 +13,7 @@ from typing import Any
 
 from app import clock, db
 from app.accounts import service as accounts
+from app.accounts import tenants
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.billing import rules as billing_rules
@@ -25,11 +26,8 @@ from app.subscriptions import changes, rules, service
 
 JOB = "subscription_health"
 LIVE = ("active", "suspended")
-# customers whose subscriptions Partner Center shows the CSP: its own tenants, and existing ones once GDAP is on
-REACHABLE = (
-    "kind = 'customer' AND tenant_id IS NOT NULL "
-    "AND (tenant_origin IS DISTINCT FROM 'existing' OR gdap_status = 'active')"
-)
+# customers whose subscriptions Partner Center shows the CSP: those on a tenant it manages (NCE_RULES 3)
+REACHABLE = f"kind = 'customer' AND {tenants.managed_tenant_sql()}"
 
 
 @dataclasses.dataclass(frozen=True)

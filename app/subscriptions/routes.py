@@ -217,8 +217,8 @@ async def cancel(request: Request, me: NamedDependency[Principal], subscription_
     values = await form_values(request)
 
     async def action() -> dict:
-        seats = values.get("quantity")
-        body = {"quantity": _int(seats, "quantity")} if seats else {}
+        # the whole-subscription button sends no quantity; "Cancel some seats" sent emptied is not "all of them"
+        body = {"quantity": _int(values["quantity"], "quantity")} if "quantity" in values else {}
         return await changes.request_cancel(me, subscription_id, body)
 
     return await _act(request, me, subscription_id, "cancel", action)

@@ -5,7 +5,7 @@ statement's running balance, and deferred revenue earned day by day."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -184,3 +184,60 @@ async def test_deferred_revenue_is_earned_day_by_day(committed, admin, client):
     assert by_month["2028-01"] == {"currency": "USD", "month": "2028-01", "billed": "0.00", "recognised": "15.00",
                                    "deferred": "0.00"}  # fmt: skip
     assert sum(Decimal(i["recognised"]) for i in items) == Decimal("365.00")
+
+
+def _recognised_by_month(amount: Decimal, start: date, end: date) -> dict[str, Decimal]:
+    """What NCE_RULES 5 earns each month: the term day by day, each month's running total rounded to the cent and
+    the month's share the difference, so the month of the last day takes the remainder."""
+    days = (end - start).days + 1
+    shares, earned, month = {}, Decimal(0), date(start.year, start.month, 1)
+    while month <= end:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        through = min(following, end + timedelta(days=1))
+        total = (amount * (through - start).days / days).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+        shares[month.strftime("%Y-%m")], earned, month = total - earned, total, following
+    return shares
+
+
+async def test_deferred_revenue_reaches_zero_to_the_cent_when_every_term_has_ended(tx, admin, client):
+    """151.76 over 365 days does not divide into cents: the months' rounded shares must still add up to it."""
+    terms = [  # (amount, first day, last day, plan)
+        (Decimal("151.76"), date(2027, 1, 16), date(2028, 1, 15), "annual"),
+        (Decimal("151.76"), date(2027, 2, 14), date(2028, 2, 13), "annual"),
+        (Decimal("455.29"), date(2027, 3, 10), date(2030, 3, 9), "triennial"),  # 1096 days, a leap day among them
+        (Decimal("-37.94"), date(2027, 3, 10), date(2028, 2, 13), "annual"),  # seats removed: a refund
+    ]
+    account = await factories.customer(currency="USD")
+    for amount, first, last, plan in terms:
+        sub = await subscription(account, plan=plan)
+        await db.execute(
+            "INSERT INTO charges (subscription_id, account_id, charge_type, reason, quantity, period_start, "
+            "period_end, per_seat_amount, amount, currency, cost_per_seat, cost_amount, cost_currency, posted_on, "
+            "created_at) VALUES ($1, $2, 'new', $3, 1, $4, $5, $6, $6, 'USD', 0, 0, 'USD', $4, now())",
+            sub["id"],
+            account["id"],
+            f"new:{uuid.uuid4().hex[:8]}",
+            first,
+            last,
+            amount,
+        )
+    expected: dict[str, Decimal] = {}
+    for amount, first, last, _ in terms:
+        for month, share in _recognised_by_month(amount, first, last).items():
+            expected[month] = expected.get(month, Decimal(0)) + share
+
+    headers = await factories.api_token(admin)
+    items = (await client.get("/api/v1/billing/deferred-revenue?currency=USD", headers=headers)).json()["items"]
+    assert {i["month"]: Decimal(i["recognised"]) for i in items} == expected
+    assert all(len(i["recognised"].split(".")[1]) == 2 for i in items)  # every month in cents
+    billed = sum(Decimal(i["billed"]) for i in items)
+    assert billed == sum(t[0] for t in terms) == Decimal("720.87")
+    assert sum(Decimal(i["recognised"]) for i in items) == billed
+    assert items[-1]["month"] == "2030-03"
+    assert [i["deferred"] for i in items if i["month"] >= "2030-03"] == ["0.00"]
+    last_annual = next(i for i in items if i["month"] == "2028-02")
+    # once the annual terms have ended only the triennial's unearned part is left
+    assert Decimal(last_annual["deferred"]) == Decimal("455.29") - sum(
+        share for month, share in _recognised_by_month(Decimal("455.29"), date(2027, 3, 10), date(2030, 3, 9)).items()
+        if month <= "2028-02"
+    )  # fmt: skip

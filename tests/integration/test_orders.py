@@ -224,6 +224,110 @@ async def test_check_3_an_existing_tenant_needs_gdap(catalog, admin, client):
     )
 
 
+GDAP_MISSING = "Ordering for an existing tenant needs an active delegated-admin (GDAP) relationship with the CSP."
+
+
+async def test_check_3_a_tenant_the_csp_created_needs_no_gdap_for_a_second_resellers_customer(catalog, admin, client):
+    """NCE_RULES 3: the CSP already manages a tenant it created; a second reseller's customer linked to it orders
+    at once, and its subscription is bought in that very tenant."""
+    first, second = (
+        await factories.reseller(country="US", currency="USD"),
+        await factories.reseller(country="US", currency="USD"),
+    )
+    headers = await factories.api_token(admin)
+    created = await us_customer(first["id"], tenant_domain=f"fabrikam-{uuid.uuid4().hex[:8]}")
+    assert (await order(client, headers, created, line(EXCHANGE, 1))).status_code == 201
+    await provision(catalog)  # the CSP creates the tenant at Partner Center for the first order
+    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", created["id"])
+    assert tenant is not None
+
+    linked = await us_customer(second["id"], tenant_id=str(tenant), mca=False)
+    await accounts.record_mca_acceptance(  # its own signer: the tenant's first attestation stays as it was
+        await factories.user(linked),
+        linked["id"],
+        {"first_name": "Grace", "last_name": "Hopper", "email": "grace@x.test"},
+    )
+    placed = await order(client, headers, linked, line(EXCHANGE, 2))
+    assert placed.status_code == 201, placed.text
+    await provision(catalog)
+    done = (await client.get(f"/api/v1/orders/{placed.json()['id']}", headers=headers)).json()
+    assert done["status"] == "completed", [ln["error"] for ln in done["lines"]]
+    assert sorted(
+        r["quantity"] for r in await db.fetch("SELECT quantity FROM pcs_subscriptions WHERE customer_id = $1", tenant)
+    ) == [1, 2]  # both resellers' customers in the one tenant
+    await factories.sign_in(client, admin)
+    page = (await client.get(f"/accounts/{linked['id']}")).text
+    assert "The CSP already manages this tenant" in page
+    assert "Ask for delegated admin access" not in page
+
+
+async def test_a_second_customer_on_a_tenant_signed_by_the_same_person_is_provisioned(catalog, admin, client):
+    """Microsoft keeps one attestation per tenant and signer and refuses the same one again (600061,
+    PartnerConfirmedAgreementAlreadyExists): the agreement is in place, so the order goes on."""
+    first, second = (
+        await factories.reseller(country="US", currency="USD"),
+        await factories.reseller(country="US", currency="USD"),
+    )
+    headers = await factories.api_token(admin)
+    created = await us_customer(first["id"], tenant_domain=f"northwind-{uuid.uuid4().hex[:8]}")
+    assert (await order(client, headers, created, line(EXCHANGE, 1))).status_code == 201
+    await provision(catalog)
+    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", created["id"])
+    linked = await us_customer(second["id"], tenant_id=str(tenant))  # Ada Lovelace signs for both
+    placed = await order(client, headers, linked, line(EXCHANGE, 2))
+    assert placed.status_code == 201, placed.text
+    await provision(catalog)
+    done = (await client.get(f"/api/v1/orders/{placed.json()['id']}", headers=headers)).json()
+    assert (done["status"], [ln["error"] for ln in done["lines"]]) == ("completed", [None])
+    assert await db.fetchval("SELECT count(*) FROM pcs_agreements WHERE customer_id = $1", tenant) == 1
+    assert await db.fetchval(
+        "SELECT sent_at IS NOT NULL FROM mca_acceptances WHERE account_id = $1", linked["id"]
+    )  # not sent again by the next order
+
+
+async def test_check_3_a_tenant_with_gdap_active_for_another_account_needs_no_new_gdap(catalog, admin, client):
+    first, second = (
+        await factories.reseller(country="US", currency="USD"),
+        await factories.reseller(country="US", currency="USD"),
+    )
+    tenant = str(uuid.uuid4())
+    through = await us_customer(first["id"], tenant_id=tenant)
+    await db.execute(
+        "UPDATE accounts SET gdap_relationship_id = 'rel-1', gdap_status = 'active' WHERE id = $1", through["id"]
+    )
+    linked = await us_customer(second["id"], tenant_id=tenant)
+    placed = await order(client, await factories.api_token(admin), linked, line(EXCHANGE, 1))
+    assert placed.status_code == 201, placed.text
+
+
+async def test_check_3_a_tenant_new_to_the_csp_still_needs_gdap(catalog, admin, client):
+    """Linking never grants access by itself: another account's relationship still waiting for the admin's
+    approval (or ended) does not make the tenant the CSP's."""
+    first, second = (
+        await factories.reseller(country="US", currency="USD"),
+        await factories.reseller(country="US", currency="USD"),
+    )
+    headers = await factories.api_token(admin)
+    tenant = str(uuid.uuid4())
+    pending = await us_customer(first["id"], tenant_id=tenant)
+    await db.execute(
+        "UPDATE accounts SET gdap_relationship_id = 'rel-2', gdap_status = 'approvalPending' WHERE id = $1",
+        pending["id"],
+    )
+    await db.execute(
+        "UPDATE accounts SET gdap_relationship_id = 'rel-3', gdap_status = 'terminated' WHERE id = $1",
+        (await us_customer(first["id"], tenant_id=tenant))["id"],
+    )
+    linked = await us_customer(second["id"], tenant_id=tenant)
+    for customer in (linked, pending):
+        assert await refused(client, headers, customer, line(EXCHANGE, 1)) == {
+            "code": "gdap_required",
+            "message": GDAP_MISSING,
+        }
+    await factories.sign_in(client, admin)
+    assert "Ask for delegated admin access" in (await client.get(f"/accounts/{linked['id']}")).text
+
+
 async def test_check_4_segment_offers_need_the_qualification(catalog, admin, client):
     customer = await us_customer()
     error = await refused(client, await factories.api_token(admin), customer, line(BASIC), line(A3_FACULTY, 1, "P1Y"))

@@ -134,6 +134,65 @@ async def test_a_subscription_is_cancelled_inside_its_window_and_refunded_like_m
         )
 
 
+async def test_a_cancel_body_that_is_not_a_json_object_cancels_nothing(catalog: Sandbox, admin, client):
+    """API.md: `{quantity?}`; an empty object is the whole subscription, anything else that is not a JSON object
+    is 400 and cancels nothing; unknown fields and bad quantities are 422 (money: a cancel refunds the term)."""
+    headers = await factories.api_token(admin)
+    await _bought(client, headers, 3)
+    await provision(catalog)
+    sub = (await db.fetch("SELECT * FROM subscriptions"))[0]
+    url = f"/api/v1/subscriptions/{sub['id']}/cancel"
+    json_type = {**headers, "Content-Type": "application/json"}
+    queued_before = await db.fetchval("SELECT count(*) FROM operations")
+
+    for body in (b'"x"', b"[]", b'[{"quantity": 1}]', b"3", b"null", b"true", b"x", b"{quantity: 1}"):
+        refused = await client.post(url, content=body, headers=json_type)
+        assert refused.status_code == 400, (body, refused.text)
+        assert refused.json()["error"]["code"] == "malformed_request", body
+        assert refused.json()["error"]["message"], body
+    not_json = await client.post(url, content=b"quantity=1", headers={**headers, "Content-Type": "text/plain"})
+    assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "malformed_request")
+
+    for body, field in (
+        ({"seats": 1}, "seats"),
+        ({"quantity": 1, "reason": "too many"}, "reason"),
+        ({"quantity": None}, "quantity"),
+        ({"quantity": 0}, "quantity"),
+        ({"quantity": "2"}, "quantity"),
+        ({"quantity": 1.5}, "quantity"),
+        ({"quantity": True}, "quantity"),
+        ({"quantity": 4}, "quantity"),  # more seats than it has
+    ):
+        invalid = await client.post(url, json=body, headers=headers)
+        assert (invalid.status_code, invalid.json()["error"]["code"]) == (422, "invalid"), (body, invalid.text)
+        assert invalid.json()["error"]["field"] == field, body
+
+    item = (await client.get(f"/api/v1/subscriptions/{sub['id']}", headers=headers)).json()
+    assert (item["status"], item["quantity"]) == ("active", 3)
+    assert await db.fetchval("SELECT count(*) FROM operations") == queued_before  # nothing was queued
+    assert await db.fetchval("SELECT count(*) FROM pgqueuer WHERE status = 'queued'") == 0
+    pc = await db.fetchval("SELECT status FROM pcs_subscriptions WHERE id::text = $1", sub["partner_center_id"])
+    assert pc == "active"
+
+    # the page's "Cancel some seats" form sent with its field emptied is not the whole subscription either
+    csrf = await factories.sign_in(client, admin)
+    for seats in ("", " ", "x", "0"):
+        emptied = await client.post(
+            f"/subscriptions/{sub['id']}/cancel", data={"_csrf_token": csrf, "quantity": seats}, follow_redirects=False
+        )
+        assert emptied.status_code == 422, (seats, emptied.text)
+    assert await db.fetchval("SELECT count(*) FROM operations") == queued_before
+    assert await db.fetchval("SELECT (status, quantity)::text FROM subscriptions WHERE id = $1", sub["id"]) == (
+        "(active,3)"
+    )
+
+    whole = await client.post(url, json={}, headers=headers)  # the empty object: the whole subscription
+    assert whole.status_code == 202, whole.text
+    await provision(catalog)
+    item = (await client.get(f"/api/v1/subscriptions/{sub['id']}", headers=headers)).json()
+    assert item["status"] == "cancelled"
+
+
 async def test_a_reseller_suspends_and_reactivates_its_customers_subscription(catalog: Sandbox, admin, client):
     reseller = await factories.reseller(country="US", currency="USD")
     customer = await us_customer(reseller["id"])

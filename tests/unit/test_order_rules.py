@@ -59,6 +59,13 @@ def test_an_order_with_nothing_wrong_passes():
     assert first_refusal(OK, [BASIC, ADDON]) is None
 
 
+def test_a_linked_tenant_the_csp_already_manages_needs_no_gdap_of_its_own():
+    linked = replace(OK, existing_tenant=True)
+    assert first_refusal(linked, [BASIC]).code == "gdap_required"  # new to the CSP
+    assert first_refusal(replace(linked, gdap_active=True), [BASIC]) is None
+    assert first_refusal(replace(linked, tenant_managed_by_csp=True), [BASIC]) is None  # created, or another's GDAP
+
+
 def test_the_earliest_broken_rule_answers_whatever_else_is_broken():
     for n, (code, situation, line) in enumerate(BROKEN):
         # break every later rule too: the answer is still this one
