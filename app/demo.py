@@ -242,8 +242,8 @@ async def _billing(actor: Principal) -> None:
     await options.update_seller(actor, SELLER)
     for rate in TAX_RATES:
         await options.set_tax_rate(actor, rate)
-    for source, target, rate in FX_RATES:
-        await catalog.add_fx_rate(actor, {"from": source, "to": target, "rate": rate, "effective_from": "2026-01-01"})
+    for source, target, fx in FX_RATES:
+        await catalog.add_fx_rate(actor, {"from": source, "to": target, "rate": fx, "effective_from": "2026-01-01"})
 
 
 async def seed(base_url: str) -> list[tuple[str, str, str]]:
