@@ -267,3 +267,34 @@ async def test_fifty_racing_seat_increases_never_pass_the_credit_limit(catalog, 
         f"racing seat increases: tried 50, accepted {statuses.count(202)}, refused {statuses.count(409)}, "
         f"exposure {credit['exposure']} of limit {limit}"
     )
+
+
+async def test_an_upgrade_past_the_credit_limit_is_refused_with_the_change_message(catalog, admin, client):
+    from tests.integration.test_subscription_lifecycle import buy
+    from tests.integration.test_subscription_upgrades import STANDARD
+
+    headers = await factories.api_token(admin)
+    sub = await buy(client, headers, BASIC, 3, "P1Y", "annual", catalog)
+    credit = (await client.get(f"/api/v1/accounts/{sub['customer_id']}/credit", headers=headers)).json()
+    limit = Decimal(credit["exposure"]) + 1
+    await db.execute("UPDATE accounts SET credit_limit = $2 WHERE id = $1", sub["customer_id"], limit)
+    jobs = await _jobs()
+    refused = await client.post(
+        f"/api/v1/subscriptions/{sub['id']}/upgrade", json={"offer_id": STANDARD}, headers=headers
+    )
+    assert (refused.status_code, refused.json()["error"]) == (
+        409,
+        {"code": "credit_limit", "message": "This change exceeds the available credit of 1.00 USD."},
+    )
+    assert await _jobs() == jobs
+    # with room for it, the upgrade holds what it adds until Microsoft has made it
+    await db.execute("UPDATE accounts SET credit_limit = NULL WHERE id = $1", sub["customer_id"])
+    accepted = await client.post(
+        f"/api/v1/subscriptions/{sub['id']}/upgrade", json={"offer_id": STANDARD}, headers=headers
+    )
+    assert accepted.status_code == 202, accepted.text
+    held = (await client.get(f"/api/v1/accounts/{sub['customer_id']}/credit", headers=headers)).json()
+    assert Decimal(held["parts"]["pending_changes"]) > 0
+    await provision(catalog)
+    done = (await client.get(f"/api/v1/accounts/{sub['customer_id']}/credit", headers=headers)).json()
+    assert done["parts"]["pending_changes"] == "0.00"  # released: the convert charges count instead
