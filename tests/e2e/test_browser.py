@@ -118,8 +118,10 @@ async def test_reseller_searches_customers_and_adds_one_with_inline_validation(p
     await nav(page).filter(has_text="Customers").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Customers")
     rows = page.locator("#accounts-table tbody tr")
-    await expect(rows).to_have_count(2)
-    await expect(rows.locator("td:first-child a")).to_have_text(["Contoso Dental", "Litware Schools"])
+    await expect(rows).to_have_count(3)
+    await expect(rows.locator("td:first-child a")).to_have_text(
+        ["Alpine Ski House GmbH", "Contoso Dental", "Litware Schools"]
+    )
 
     # Search as you type: htmx swaps the table in place; a full reload would drop this marker.
     await page.evaluate("window.__stillTheSamePage = true")
