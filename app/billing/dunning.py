@@ -1,7 +1,11 @@
 """Non-payment rules (NCE_RULES 5): reminders at chosen days overdue, suspension of every subscription billed to the
 account at N days overdue, and automatic reactivation once the overdue balance is paid. Days count from the due
 day, or from the last partial payment when one came later. Every step is logged and mailed, and the account's
-pages say why (the hold's reason on every page)."""
+pages say why (the hold's reason on every page).
+
+Locks: the bill-to account's row, then its subscriptions by id (app/billing/locks.py, the one lock order for
+accounts, invoices and subscriptions), so a suspension never deadlocks with a billing run, a provisioning or a seat
+change at the same tick."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from datetime import date, datetime
 
 from app import clock, db
 from app.audit import service as audit
-from app.billing import options, rules
+from app.billing import locks, options, rules
 from app.jobs import queue
 from app.mail import service as mail
 from app.operations import service as operations
@@ -119,8 +123,7 @@ async def _remind(steps: list[tuple[dict, date, str]], today: date) -> None:
 async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
     """Put the account on hold and queue the suspension of every active subscription billed to it."""
     async with db.transaction():
-        account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
-        assert account is not None
+        account = await locks.account(account_id)  # first: the lock order of app/billing/locks.py
         queued = await _queue_status(account_id, "active", "suspended")
         if account["payment_hold"] and account["hold_reason"]:
             # held already: one more overdue invoice; the reason keeps the day of the suspension, and no new mail
@@ -154,13 +157,14 @@ async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
 
 async def _queue_status(account_id: uuid.UUID, current: str, target: str) -> int:
     """Queue the status change of the subscriptions billed to the account (suspension: the active ones; reactivation:
-    those the non-payment rules suspended), each its own operation, as a person's change would be."""
+    those the non-payment rules suspended), each its own operation, as a person's change would be. The caller holds
+    the account's lock; the subscriptions come after it, by id (app/billing/locks.py)."""
     from app.subscriptions import changes
 
     flagged = "" if target == "suspended" else " AND suspended_for_nonpayment"
     subs = await db.fetch(
         f"SELECT id, customer_id FROM subscriptions WHERE bill_to_id = $1 AND status = $2 "
-        f"AND partner_center_id IS NOT NULL{flagged} FOR UPDATE",
+        f"AND partner_center_id IS NOT NULL{flagged} ORDER BY id FOR NO KEY UPDATE",
         account_id,
         current,
     )
@@ -178,8 +182,8 @@ async def _queue_status(account_id: uuid.UUID, current: str, target: str) -> int
 async def after_payment(account_id: uuid.UUID) -> None:
     """Once nothing is overdue, lift the hold and reactivate what the non-payment rules suspended (in the paying
     transaction)."""
-    account = await db.fetchrow("SELECT payment_hold, hold_reason, email, name FROM accounts WHERE id = $1", account_id)
-    if account is None or not account["payment_hold"] or not account["hold_reason"]:
+    account = await locks.account(account_id)  # held already when the payment locked its invoice
+    if not account["payment_hold"] or not account["hold_reason"]:
         return
     overdue = await db.fetchval(
         "SELECT count(*) FROM invoices WHERE account_id = $1 AND kind = 'invoice' "

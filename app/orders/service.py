@@ -15,6 +15,7 @@ from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import AccountRef, Principal, can_see
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import options as billing_options
 from app.billing import rules as billing_rules
 from app.billing import service as billing
@@ -216,8 +217,9 @@ async def place_order(actor: Principal, body: Any) -> dict:
     bill_to_id = customer["parent_id"] or customer["id"]
     lines = [p.line for p in priced]
     async with db.transaction():
-        # the bill-to's row lock serialises its orders: two can never pass the credit check together
-        bill_to = (await db.fetch("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", bill_to_id))[0]
+        # the bill-to's row lock serialises its orders: two can never pass the credit check together; it is the
+        # first lock of the order app/billing/locks.py sets
+        bill_to = await locks.account(bill_to_id)
         customer = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
         found = await situation(customer, bill_to, clock.now().date())
         if (refusal := rules.first_refusal(found, lines)) is not None:

@@ -5,7 +5,9 @@ overdue balance reactivates them."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -124,3 +126,50 @@ async def test_a_later_overdue_invoice_keeps_the_hold_dated_from_the_suspension(
         await dunning.due(clock.now())
         assert await db.fetchval("SELECT hold_reason FROM accounts WHERE id = $1", account["id"]) == reason
         assert await mails(account["email"]) == [f"Subscriptions suspended: {first} overdue"]
+
+
+async def _change_seats(sub: dict, quantity: int) -> None:
+    """A seat change as its job records it once Microsoft took it: the subscription, then its charges."""
+    from app.subscriptions import changes
+
+    payload = {"subscription_id": str(sub["id"]), "actor": "", "actor_email": None, "quantity": quantity}
+    await changes._record(sub, payload, uuid.uuid4(), None)
+
+
+async def test_the_dunning_pass_billing_run_and_seat_changes_at_one_tick_never_deadlock(committed):
+    """Issue 16: a suspension that met a billing run and subscription changes at the same tick died of a deadlock
+    and waited for a later tick. Each round, one group of accounts reaches its suspension day while the run
+    invoices and every subscription of every account changes seats, each on its own connection."""
+    rounds, per_group, subs_each = 4, 3, 3
+    start = datetime(2027, 1, 1, 9, tzinfo=UTC)
+    with clock.use_fixed_clock(start) as fixed:
+        groups: list[list[tuple[dict, list[dict]]]] = []
+        for _ in range(rounds):
+            group = []
+            for _ in range(per_group):
+                account = await factories.customer()
+                subs = [await subscription(account, pc_id=f"pc-{uuid.uuid4()}") for _ in range(subs_each)]
+                await charge(subs[0], "50.40")
+                group.append((account, subs))
+            await run_now()  # due 14 days later: the group's suspension day is 28 days from today
+            groups.append(group)
+            fixed.advance(days=1)
+        fixed.current = start + timedelta(days=28)
+        for number, group in enumerate(groups):
+
+            async def keep_changing(subs: list[dict]) -> None:
+                for seats in range(2, 8):  # busy with the group's seats for the whole pass
+                    for sub in subs:
+                        await _change_seats(sub, seats)
+
+            work = [keep_changing(subs) for _, subs in group] + [keep_changing(subs[::-1]) for _, subs in group]
+            outcomes = await asyncio.gather(dunning.due(clock.now()), run_now(), *work, return_exceptions=True)
+            failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+            assert failures == []
+            today = clock.now().date().isoformat()
+            for account, _ in group:
+                held = await db.fetchrow("SELECT payment_hold, hold_reason FROM accounts WHERE id = $1", account["id"])
+                assert held is not None
+                assert held["payment_hold"], f"round {number}: not suspended on {today}"
+                assert f"suspended on {today} " in held["hold_reason"]
+            fixed.advance(days=1)
