@@ -1,7 +1,11 @@
 """Non-payment rules (NCE_RULES 5): reminders at chosen days overdue, suspension of every subscription billed to the
 account at N days overdue, and automatic reactivation once the overdue balance is paid. Days count from the due
 day, or from the last partial payment when one came later. Every step is logged and mailed, and the account's
-pages say why (the hold's reason on every page)."""
+pages say why (the hold's reason on every page).
+
+Locks: the bill-to account's row, then its subscriptions by id (app/billing/locks.py, the one lock order for
+accounts, invoices and subscriptions), so a suspension never deadlocks with a billing run, a provisioning or a seat
+change at the same tick."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from datetime import date, datetime
 
 from app import clock, db
 from app.audit import service as audit
-from app.billing import options, rules
+from app.billing import locks, options, rules
 from app.jobs import queue
 from app.mail import service as mail
 from app.operations import service as operations
@@ -41,7 +45,9 @@ def hold_reason(numbers: list[str], days: int, today: date) -> str:
 
 
 async def due(now: datetime) -> dict[str, int]:
-    """Once a day: the steps each overdue invoice has reached and not taken yet, and automatic card retries."""
+    """Once a day: the steps each overdue invoice has reached and not taken yet, and automatic card retries. A clock
+    moved past several steps takes each of them, in order: every reminder due, dated the day it fell due, then the
+    suspension (NCE_RULES 5)."""
     from app.billing import payments
     from app.subscriptions import lifecycle
 
@@ -49,28 +55,47 @@ async def due(now: datetime) -> dict[str, int]:
     if not await lifecycle.claim_day("dunning", today):
         return {}
     defaults = await options.settings()
-    planned: list[tuple[dict, date, str]] = []
+    planned: dict[uuid.UUID, list[Step]] = {}
     for row in await db.fetch(OVERDUE_SQL, today):
         policy = (await options.terms_of(row, defaults)).policy
         anchor = rules.dunning_anchor(row["due_date"], row["last_payment_on"])
-        planned.extend((row, anchor, step) for step in rules.dunning_steps(anchor, policy, today))
-    taken = await _take(planned, today)
+        planned.setdefault(row["account_id"], []).extend(
+            (row, anchor, step, rules.dunning_step_day(anchor, step, policy))
+            for step in rules.dunning_steps(anchor, policy, today)
+        )
     reminders, suspensions = 0, 0
-    by_account: dict[uuid.UUID, list[tuple[dict, date, str]]] = {}
-    for row, anchor, step in taken:
-        by_account.setdefault(row["account_id"], []).append((row, anchor, step))
-    for account_id, steps in by_account.items():
-        if any(step == "suspend" for _, _, step in steps):
-            await suspend(account_id, [row for row, _, step in steps if step == "suspend"], today)
-            suspensions += 1
-        else:
-            await _remind(steps, today)
-            reminders += 1
+    for account_id, steps in planned.items():
+        sent, suspended = await _catch_up(account_id, steps, now)
+        reminders += sent
+        suspensions += suspended
     retries = await payments.due_retries(now)
     return {"reminders": reminders, "suspensions": suspensions, "autopay_retries": retries}
 
 
-async def _take(planned: list[tuple[dict, date, str]], today: date) -> list[tuple[dict, date, str]]:
+Step = tuple[dict, date, str, date]  # the overdue invoice's row, its anchor, the step, the day the step fell due
+
+
+async def _catch_up(account_id: uuid.UUID, planned: list[Step], now: datetime) -> tuple[int, bool]:
+    """One account's steps not taken yet, in one transaction with their mails (a step is never recorded without
+    them): one reminder mail per day a reminder fell due, oldest first, then the suspension. Returns the reminder
+    mails sent and whether the account was suspended."""
+    today = now.date()
+    async with db.transaction():
+        await locks.account(account_id)  # first: the lock order of app/billing/locks.py
+        taken = await _take(planned, today)
+        by_day: dict[date, list[Step]] = {}
+        for taken_step in taken:
+            if taken_step[2] != "suspend":
+                by_day.setdefault(taken_step[3], []).append(taken_step)
+        for day in sorted(by_day):
+            await _remind(by_day[day], day, now)
+        overdue = [row for row, _, step, _ in taken if step == "suspend"]
+        if overdue:
+            await suspend(account_id, overdue, today)
+    return len(by_day), bool(overdue)
+
+
+async def _take(planned: list[Step], today: date) -> list[Step]:
     """Record the steps; only those not taken before come back (each once per invoice and anchor)."""
     if not planned:
         return []
@@ -78,49 +103,53 @@ async def _take(planned: list[tuple[dict, date, str]], today: date) -> list[tupl
         "INSERT INTO dunning_steps (invoice_id, anchor, step, taken_on) "
         "SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::date[]) ON CONFLICT DO NOTHING "
         "RETURNING invoice_id, anchor, step",
-        [row["id"] for row, _, _ in planned],
-        [anchor for _, anchor, _ in planned],
-        [step for _, _, step in planned],
+        [row["id"] for row, _, _, _ in planned],
+        [anchor for _, anchor, _, _ in planned],
+        [step for _, _, step, _ in planned],
         [today] * len(planned),
     )
     new = {(r["invoice_id"], r["anchor"], r["step"]) for r in rows}
-    return [(row, anchor, step) for row, anchor, step in planned if (row["id"], anchor, step) in new]
+    return [planned_step for planned_step in planned if (planned_step[0]["id"], *planned_step[1:3]) in new]
 
 
 def _buyer(row: dict) -> dict:
     return json.loads(row["buyer"]) if isinstance(row["buyer"], str) else row["buyer"]
 
 
-async def _remind(steps: list[tuple[dict, date, str]], today: date) -> None:
-    """One mail per account, naming each overdue invoice once (a moved clock may pass several reminder days)."""
-    latest: dict[uuid.UUID, tuple[dict, date]] = {}
-    for row, anchor, _ in steps:
-        latest[row["id"]] = (row, anchor)
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+async def _remind(steps: list[Step], day: date, now: datetime) -> None:
+    """The reminder that fell due on `day`: one mail for the account naming each invoice whose reminder it is, with
+    its days overdue on that day, and dated that day when a moved clock caught up with it."""
+    reminded: dict[uuid.UUID, tuple[dict, date]] = {}
+    for row, anchor, _, _ in steps:
+        reminded[row["id"]] = (row, anchor)
     lines = [
         f"- {row['number']}: {row['balance']:.2f} {row['currency']}, due {row['due_date']}, "
-        f"{(today - anchor).days} days overdue"
-        for row, anchor in latest.values()
+        f"{_days((day - anchor).days)} overdue"
+        for row, anchor in reminded.values()
     ]
-    first = next(iter(latest.values()))[0]
-    buyer = _buyer(first)
-    async with db.transaction():
-        for row, anchor in latest.values():
-            await audit.record(
-                None, "invoice", row["id"], "payment_reminder", {}, {"days_overdue": (today - anchor).days}
-            )
-        await mail.send(
-            buyer["email"],
-            "Payment reminder: " + ", ".join(row["number"] for row, _ in latest.values()),
-            f"Hello {buyer['name']},\n\nThese invoices are overdue:\n" + "\n".join(lines)
-            + "\n\nPlease pay them to keep your subscriptions running. You can pay by card on each invoice's page.\n",
-        )  # fmt: skip
+    buyer = _buyer(next(iter(reminded.values()))[0])
+    dated = now if day == now.date() else datetime.combine(day, now.timetz())
+    for row, anchor in reminded.values():
+        await audit.record(
+            None, "invoice", row["id"], "payment_reminder", {}, {"days_overdue": (day - anchor).days, "on": day}
+        )
+    await mail.send(
+        buyer["email"],
+        "Payment reminder: " + ", ".join(row["number"] for row, _ in reminded.values()),
+        f"Hello {buyer['name']},\n\nAs of {day.isoformat()}, these invoices are overdue:\n" + "\n".join(lines)
+        + "\n\nPlease pay them to keep your subscriptions running. You can pay by card on each invoice's page.\n",
+        dated=dated,
+    )  # fmt: skip
 
 
 async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
     """Put the account on hold and queue the suspension of every active subscription billed to it."""
     async with db.transaction():
-        account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
-        assert account is not None
+        account = await locks.account(account_id)  # first: the lock order of app/billing/locks.py
         queued = await _queue_status(account_id, "active", "suspended")
         if account["payment_hold"] and account["hold_reason"]:
             # held already: one more overdue invoice; the reason keeps the day of the suspension, and no new mail
@@ -154,13 +183,14 @@ async def suspend(account_id: uuid.UUID, rows: list[dict], today: date) -> int:
 
 async def _queue_status(account_id: uuid.UUID, current: str, target: str) -> int:
     """Queue the status change of the subscriptions billed to the account (suspension: the active ones; reactivation:
-    those the non-payment rules suspended), each its own operation, as a person's change would be."""
+    those the non-payment rules suspended), each its own operation, as a person's change would be. The caller holds
+    the account's lock; the subscriptions come after it, by id (app/billing/locks.py)."""
     from app.subscriptions import changes
 
     flagged = "" if target == "suspended" else " AND suspended_for_nonpayment"
     subs = await db.fetch(
         f"SELECT id, customer_id FROM subscriptions WHERE bill_to_id = $1 AND status = $2 "
-        f"AND partner_center_id IS NOT NULL{flagged} FOR UPDATE",
+        f"AND partner_center_id IS NOT NULL{flagged} ORDER BY id FOR NO KEY UPDATE",
         account_id,
         current,
     )
@@ -178,8 +208,8 @@ async def _queue_status(account_id: uuid.UUID, current: str, target: str) -> int
 async def after_payment(account_id: uuid.UUID) -> None:
     """Once nothing is overdue, lift the hold and reactivate what the non-payment rules suspended (in the paying
     transaction)."""
-    account = await db.fetchrow("SELECT payment_hold, hold_reason, email, name FROM accounts WHERE id = $1", account_id)
-    if account is None or not account["payment_hold"] or not account["hold_reason"]:
+    account = await locks.account(account_id)  # held already when the payment locked its invoice
+    if not account["payment_hold"] or not account["hold_reason"]:
         return
     overdue = await db.fetchval(
         "SELECT count(*) FROM invoices WHERE account_id = $1 AND kind = 'invoice' "

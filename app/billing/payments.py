@@ -17,7 +17,7 @@ from typing import Any
 from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
-from app.billing import gateways, invoices, rules
+from app.billing import gateways, invoices, locks, rules
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.jobs import queue
@@ -70,7 +70,7 @@ async def _open_balance(document: dict) -> Decimal:
 
 async def _locked(viewer: Principal, invoice_id: uuid.UUID) -> dict:
     await invoices.get_row(viewer, invoice_id)
-    row = await db.fetchrow("SELECT * FROM invoices WHERE id = $1 FOR UPDATE", invoice_id)
+    row = await locks.invoice(invoice_id)  # its account first (app/billing/locks.py)
     assert row is not None
     return row
 
@@ -209,7 +209,7 @@ async def save_card(actor: Principal, account_id: uuid.UUID, details: dict, sett
         details = {**details, "customer": str(earlier).split("/", 1)[0]}
     card = await gateway.save_card(details)
     async with db.transaction():
-        await db.execute("SELECT id FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        await locks.account(account_id)
         has_default = await db.fetchval(
             "SELECT true FROM payment_methods WHERE account_id = $1 AND is_default AND removed_at IS NULL", account_id
         )
@@ -320,7 +320,7 @@ async def settle(payment_id: uuid.UUID, result: gateways.ChargeResult, actor: Pr
     async with db.transaction():
         payment = await db.fetchrow("SELECT * FROM payments WHERE id = $1", payment_id)
         assert payment is not None
-        document = await db.fetchrow("SELECT * FROM invoices WHERE id = $1 FOR UPDATE", payment["invoice_id"])
+        document = await locks.invoice(payment["invoice_id"])  # its account first (app/billing/locks.py)
         payment = await db.fetchrow("SELECT * FROM payments WHERE id = $1 FOR UPDATE", payment_id)
         assert payment is not None
         assert document is not None
@@ -371,7 +371,7 @@ async def autopay(payload: dict, settings: Settings) -> None:
     if gateway is None:
         return
     async with db.transaction():
-        document = await db.fetchrow("SELECT * FROM invoices WHERE id = $1 FOR UPDATE", invoice_id)
+        document = await locks.invoice(invoice_id)  # its account first (app/billing/locks.py)
         if document is None or document["status"] not in ("issued", "partially_paid"):
             return
         existing = await db.fetchrow("SELECT * FROM payments WHERE id = $1", payment_id)
@@ -444,9 +444,7 @@ async def apply_credit(actor: Principal | None, credit_note_id: uuid.UUID, invoi
     """Apply what is left of a credit note to an open invoice of the same account and currency: a payment on the
     invoice, and the same amount used up on the credit note. Returns the amount applied."""
     async with db.transaction():
-        rows = await db.fetch(
-            "SELECT * FROM invoices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", [credit_note_id, invoice_id]
-        )
+        rows = await locks.invoices([credit_note_id, invoice_id])  # the account, then both by id
         found = {r["id"]: r for r in rows}
         credit, invoice = found.get(credit_note_id), found.get(invoice_id)
         if actor is not None:

@@ -228,5 +228,11 @@ def dunning_steps(anchor: date, policy: DunningPolicy, today: date) -> list[str]
     return steps
 
 
+def dunning_step_day(anchor: date, step: str, policy: DunningPolicy) -> date:
+    """The day a step fell due: a clock moved past it still sends and dates it as on that day (NCE_RULES 5)."""
+    days = policy.suspend_after_days if step == "suspend" else int(step.removeprefix("reminder:"))
+    return anchor + timedelta(days=days)
+
+
 def dunning_anchor(due: date, last_payment_on: date | None) -> date:
     return max(due, last_payment_on) if last_payment_on else due

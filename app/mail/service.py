@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 
 from app import clock, db
@@ -22,8 +23,11 @@ class Attachment:
     content: bytes
 
 
-async def send(to: str, subject: str, body: str, files: list[Attachment] | None = None) -> uuid.UUID:
-    """Write the mail and queue its delivery in the caller's transaction."""
+async def send(
+    to: str, subject: str, body: str, files: list[Attachment] | None = None, *, dated: datetime | None = None
+) -> uuid.UUID:
+    """Write the mail and queue its delivery in the caller's transaction. `dated`: the moment the mail belongs to
+    when a moved clock caught up with it (a reminder due days ago), so the outbox lists it in its place."""
     mail_id = uuid.uuid4()
     attachments = [f.filename for f in files or []]
     async with db.transaction():
@@ -35,7 +39,7 @@ async def send(to: str, subject: str, body: str, files: list[Attachment] | None 
                 body=body,
                 attachments=attachments or [],
                 status="queued",
-                created_at=clock.now(),
+                created_at=dated or clock.now(),
             )
         ).run()
         for position, file in enumerate(files or []):

@@ -20,6 +20,7 @@ from typing import Any
 from app import clock, db
 from app.accounts import tenants
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import service as billing
 from app.config import Settings
 from app.operations import service as operations
@@ -250,6 +251,8 @@ async def _provisioned(order: dict, line: dict, item: m.OrderLineItem, pc: m.Sub
     # the cancellation window, as Microsoft counts it from the purchase (NCE_RULES 4)
     window = pc.cancellation_allowed_until_date or now + CANCELLATION_WINDOW
     async with db.transaction():
+        # the bill-to first, before the subscription and the charge that references it (app/billing/locks.py)
+        await locks.account(order["bill_to_id"])
         current = (await db.fetch("SELECT status FROM order_lines WHERE id = $1 FOR UPDATE", line["id"]))[0]
         if current["status"] == "provisioned":
             return

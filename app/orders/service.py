@@ -16,6 +16,7 @@ from app.accounts import service as accounts
 from app.accounts import tenants
 from app.accounts.rules import AccountRef, Principal, can_see
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import options as billing_options
 from app.billing import rules as billing_rules
 from app.billing import service as billing
@@ -264,9 +265,9 @@ async def place_order(actor: Principal, body: Any) -> dict:
 async def lock_commitments(bill_to_id: uuid.UUID, customer_id: uuid.UUID) -> tuple[dict, dict]:
     """Serialise what commits the bill-to's credit and the tenant's pooled seats: the bill-to's row lock (two of
     its orders or changes can never pass the credit check together), then the customer's tenant (two resellers'
-    customers on one tenant can never pass the pooled maximum together). Lock order, everywhere: the bill-to's
-    account row, then the tenant, then its invoices, then its subscriptions. Returns (bill-to, customer)."""
-    bill_to = (await db.fetch("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", bill_to_id))[0]
+    customers on one tenant can never pass the pooled maximum together), in the lock order of
+    app/billing/locks.py. Returns (bill-to, customer)."""
+    bill_to = await locks.account(bill_to_id)
     customer = (
         bill_to
         if customer_id == bill_to_id

@@ -15,6 +15,7 @@ from typing import Any
 from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import rules as billing_rules
 from app.billing import service as billing
 from app.catalog import service as catalog
@@ -49,9 +50,10 @@ async def queue_change(actor: Principal, sub: dict, change: dict, *, job: str = 
 
 
 async def _locked(actor: Principal, subscription_id: uuid.UUID) -> dict:
-    """The caller's subscription, locked for a change (404 outside its scope); call it in a transaction."""
+    """The caller's subscription, locked for a change (404 outside its scope); call it in a transaction. Its bill-to
+    account is locked first (the lock order of app/billing/locks.py)."""
     await service.get_row(actor, subscription_id)
-    return (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+    return await locks.subscription(subscription_id)
 
 
 async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any) -> dict:
@@ -66,7 +68,7 @@ async def request_change(actor: Principal, subscription_id: uuid.UUID, body: Any
     row = await service.get_row(actor, subscription_id)  # 404 outside the caller's scope
     async with db.transaction():
         bill_to, customer = await orders.lock_commitments(row["bill_to_id"], row["customer_id"])
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE", subscription_id))[0]
         offer = await catalog.get_offer(sub["offer_id"])
         batches = await db.fetch(
             "SELECT quantity, window_ends_at FROM subscription_seat_batches WHERE subscription_id = $1", sub["id"]
@@ -112,7 +114,7 @@ async def request_cancel(actor: Principal, subscription_id: uuid.UUID, body: Any
     if quantity is not None and quantity < current:
         return await request_change(actor, subscription_id, {"quantity": current - quantity})
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = await locks.subscription(subscription_id)
         if quantity is not None and quantity > sub["quantity"]:
             raise Invalid({"quantity": f"The subscription has {sub['quantity']} seats."})
         refusal = rules.cancel_refusal(sub["status"], sub["cancellation_window_ends_at"], clock.now())
@@ -291,6 +293,7 @@ async def reapply_intent(client: Any, tenant: str, subscription_id: uuid.UUID, o
         )  # fmt: skip
     except BusinessRuleError as refused:
         async with db.transaction():
+            await locks.subscription(subscription_id)
             await db.execute("UPDATE subscriptions SET scheduled_change = NULL WHERE id = $1", subscription_id)
             await audit.record(
                 None, "subscription", subscription_id, "scheduled_change_dropped",
@@ -311,6 +314,7 @@ async def _log(payload: dict, subscription_id: uuid.UUID, action: str, before: d
 
 async def _status(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
     async with db.transaction():
+        await locks.subscription(sub["id"])  # its bill-to account first (app/billing/locks.py)
         # the non-payment rules reactivate only what they suspended (NCE_RULES 5)
         await db.execute(
             "UPDATE subscriptions SET status = $2, status_changed_at = $3, updated_at = $3, "
@@ -328,7 +332,7 @@ async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
     """Cancelled inside the window: the seats' charge for the rest of the period refunded (NCE_RULES 5)."""
     now = clock.now()
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        sub = await locks.subscription(sub["id"])  # its bill-to account first (app/billing/locks.py)
         if sub["status"] == "cancelled":
             return
         if sub["term"] and sub["end_date"]:
@@ -347,7 +351,7 @@ async def _cancelled(sub: dict, payload: dict, operation_id: uuid.UUID) -> None:
 async def _record(sub: dict, payload: dict, operation_id: uuid.UUID, window: Any) -> None:
     now = clock.now()
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        sub = await locks.subscription(sub["id"])  # its bill-to account first (app/billing/locks.py)
         before = {"quantity": sub["quantity"], "auto_renew": sub["auto_renew"], "scheduled_change": service.intent(sub)}
         quantity = payload.get("quantity")
         if quantity is not None and quantity != sub["quantity"]:

@@ -16,6 +16,7 @@ from app.accounts import service as accounts
 from app.accounts import tenants
 from app.accounts.rules import Principal
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import rules as billing_rules
 from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
@@ -113,9 +114,10 @@ async def _queue_checks(customers: list[dict]) -> None:
 
 async def due(now: datetime) -> int:
     """Once a day, a check per customer with a tenant (whichever processes tick: the day is claimed)."""
+    # many accounts in one statement: taken by id, as every lock on accounts is (app/billing/locks.py)
     claimed = await db.fetch(
-        f"UPDATE accounts SET health_checked_on = $1 WHERE {REACHABLE} "
-        "AND coalesce(health_checked_on, '-infinity'::date) < $1 RETURNING id",
+        f"UPDATE accounts SET health_checked_on = $1 WHERE id IN (SELECT id FROM accounts WHERE {REACHABLE} "
+        "AND coalesce(health_checked_on, '-infinity'::date) < $1 ORDER BY id FOR NO KEY UPDATE) RETURNING id",
         now.date(),
     )
     await _queue_checks(claimed)
@@ -232,7 +234,7 @@ async def _pull(actor: Principal, drift: dict, pc: m.Subscription) -> None:
     now = clock.now()
     field = drift["field"]
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", drift["subscription_id"]))[0]
+        sub = await locks.subscription(drift["subscription_id"])  # its bill-to first (app/billing/locks.py)
         if field == "quantity" and pc.quantity != sub["quantity"]:
             await changes.record_seats(
                 sub, pc.quantity, now, pc.cancellation_allowed_until_date, f"health:{drift['id']}"

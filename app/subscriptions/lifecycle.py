@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from app import clock, db, money
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import rules as billing_rules
 from app.billing import service as billing
 from app.catalog import rules as catalog_rules
@@ -88,9 +89,11 @@ async def due(now: datetime) -> dict[str, int]:
     subscription, period and reason; a term end is claimed by one process per hour."""
     today = now.date()
     counts = {"cycle_charges": await charge_cycles(today) if await claim_day("cycles", today) else 0}
+    # many subscriptions and no account in one statement: taken by id (the lock order of app/billing/locks.py)
     claimed = await db.fetch(
-        "UPDATE subscriptions SET term_checked_at = $2 WHERE status IN ('active', 'suspended') AND end_date < $1 "
-        "AND term <> '' AND partner_center_id IS NOT NULL AND (term_checked_at IS NULL OR term_checked_at <= $3) "
+        "UPDATE subscriptions SET term_checked_at = $2 WHERE id IN (SELECT id FROM subscriptions "
+        "WHERE status IN ('active', 'suspended') AND end_date < $1 AND term <> '' AND partner_center_id IS NOT NULL "
+        "AND (term_checked_at IS NULL OR term_checked_at <= $3) ORDER BY id FOR NO KEY UPDATE) "
         "RETURNING id, end_date",
         today,
         now,
@@ -134,18 +137,21 @@ async def charge_cycles(today: date) -> int:
 
 async def expiry_chain(today: date) -> dict[str, int]:
     """Expired for 30 days -> disabled; disabled for 90 days -> deleted. Each step is dated the day it fell due,
-    so a clock moved far still shows the dates Microsoft would."""
+    so a clock moved far still shows the dates Microsoft would. Many subscriptions at once: taken by id (the lock
+    order of app/billing/locks.py)."""
     disabled = await db.fetch(
         "UPDATE subscriptions SET status = 'disabled', updated_at = now(), "
         "status_changed_at = (end_date + $2::int + 1)::timestamp AT TIME ZONE 'UTC' "
-        "WHERE status = 'expired' AND end_date + $2::int < $1 RETURNING id, status_changed_at",
+        "WHERE id IN (SELECT id FROM subscriptions WHERE status = 'expired' AND end_date + $2::int < $1 "
+        "ORDER BY id FOR NO KEY UPDATE) RETURNING id, status_changed_at",
         today,
         rules.EXPIRED_DAYS,
     )
     deleted = await db.fetch(
         "UPDATE subscriptions SET status = 'deleted', "
         "status_changed_at = status_changed_at + make_interval(days => $2), updated_at = now() "
-        "WHERE status = 'disabled' AND status_changed_at + make_interval(days => $2) <= $1::date "
+        "WHERE id IN (SELECT id FROM subscriptions WHERE status = 'disabled' "
+        "AND status_changed_at + make_interval(days => $2) <= $1::date ORDER BY id FOR NO KEY UPDATE) "
         "RETURNING id, status_changed_at",
         today,
         rules.DISABLED_DAYS,
@@ -189,7 +195,7 @@ async def term_end(payload: dict, settings: Settings) -> None:
 
 async def _expired(sub: dict) -> None:
     async with db.transaction():
-        current = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        current = await locks.subscription(sub["id"])  # its bill-to account first (app/billing/locks.py)
         if current["status"] not in ("active", "suspended") or current["end_date"] != sub["end_date"]:
             return
         await db.execute(
@@ -217,7 +223,7 @@ async def _renewed(sub: dict, pc: m.Subscription, pc_end: date) -> None:
     plan = (pc.billing_cycle or sub["billing_plan"]).lower()
     quantity = pc.quantity or sub["quantity"]
     async with db.transaction():
-        current = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        current = await locks.subscription(sub["id"])  # its bill-to account first (app/billing/locks.py)
         if current["end_date"] != sub["end_date"] or current["status"] not in ("active", "suspended"):
             return
         start, renewed = sub["end_date"] + timedelta(days=1), dict(current)

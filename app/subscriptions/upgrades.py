@@ -14,6 +14,7 @@ from typing import Any
 from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
+from app.billing import locks
 from app.billing import rules as billing_rules
 from app.billing import service as billing
 from app.catalog import rules as catalog_rules
@@ -129,7 +130,7 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
     now = clock.now()
     async with db.transaction():
         bill_to, customer = await orders.lock_commitments(row["bill_to_id"], row["customer_id"])
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", subscription_id))[0]
+        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE", subscription_id))[0]
         seats = sub["quantity"] if quantity is None else quantity
         priced = await _price(account, sub, target, seats, now, settings)
         refusal = rules.upgrade_refusal(
@@ -199,7 +200,7 @@ async def _record(sub: dict, target: dict, payload: dict, pc: Any, operation_id:
     now = clock.now()
     quantity = int(payload["quantity"])
     async with db.transaction():
-        sub = (await db.fetch("SELECT * FROM subscriptions WHERE id = $1 FOR UPDATE", sub["id"]))[0]
+        sub = await locks.subscription(sub["id"])  # its bill-to account first (app/billing/locks.py)
         if await db.fetchval("SELECT 1 FROM subscriptions WHERE partner_center_id = $1", pc.id):
             return  # recorded by an earlier run of this job
         remaining = sub["quantity"] - quantity

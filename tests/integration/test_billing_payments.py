@@ -230,6 +230,7 @@ async def test_exposure_has_each_part_and_the_credit_routes(committed, admin, cl
             "uninvoiced_charges": "6.00",
             "committed_installments": "66.00",  # 11 months still to come
             "pending_orders": "0.00",
+            "pending_changes": "0.00",
         }
         assert (credit["exposure"], credit["credit_limit"], credit["available"]) == ("172.00", None, None)
         limited = await client.put(f"/api/v1/accounts/{account['id']}/credit", json={"credit_limit": "200.00"},

@@ -80,6 +80,16 @@ def test_the_steps_due_by_days_overdue(today, steps):
     assert rules.dunning_steps(date(2027, 2, 15), POLICY, today) == steps
 
 
+def test_each_step_falls_due_on_its_own_day_counted_from_the_anchor():
+    anchor = date(2027, 1, 15)
+    steps = rules.dunning_steps(anchor, POLICY, date(2027, 1, 31))
+    assert [rules.dunning_step_day(anchor, step, POLICY) for step in steps] == [
+        date(2027, 1, 16),
+        date(2027, 1, 22),
+        date(2027, 1, 29),
+    ]
+
+
 def test_a_later_partial_payment_re_anchors_the_count():
     due = date(2027, 2, 15)
     assert rules.dunning_anchor(due, None) == due
