@@ -415,7 +415,7 @@ async def world(tx):
     await db.execute("UPDATE catalog_settings SET markets = '{US, DE}', currencies = '{USD, EUR}'")
     await db.execute(
         "INSERT INTO fx_rates (from_currency, to_currency, effective_from, rate, created_at) "
-        "VALUES ('EUR', 'CHF', '2025-01-01', 0.95, now())"
+        "VALUES ('EUR', 'CHF', '2025-01-01', 0.95, now()), ('EUR', 'USD', '2025-01-01', 1.08, now())"
     )
     # the reseller's invoice (USD, its currency) and a credit note (EUR), from one billing run
     await billing_fixtures.charge(await billing_fixtures.subscription(customer, bill_to=reseller), "100.00")
