@@ -26,8 +26,8 @@ SELECT i.id, i.number, i.account_id, i.currency, i.due_date, abs(i.total) - i.am
            AS last_payment_on,
        a.reminder_days, a.suspend_after_days, a.payment_hold
 FROM invoices i JOIN accounts a ON a.id = i.account_id
-WHERE i.kind = 'invoice' AND i.status IN ('issued', 'partially_paid') AND i.due_date < $1
-ORDER BY i.account_id, i.due_date
+WHERE i.kind = 'invoice' AND i.status IN ('issued', 'partially_paid') AND i.due_date < $1 AND i.account_id = $2
+ORDER BY i.due_date, i.number
 """
 
 
@@ -55,17 +55,15 @@ async def due(now: datetime) -> dict[str, int]:
     if not await lifecycle.claim_day("dunning", today):
         return {}
     defaults = await options.settings()
-    planned: dict[uuid.UUID, list[Step]] = {}
-    for row in await db.fetch(OVERDUE_SQL, today):
-        policy = (await options.terms_of(row, defaults)).policy
-        anchor = rules.dunning_anchor(row["due_date"], row["last_payment_on"])
-        planned.setdefault(row["account_id"], []).extend(
-            (row, anchor, step, rules.dunning_step_day(anchor, step, policy))
-            for step in rules.dunning_steps(anchor, policy, today)
-        )
+    # which accounts to look at, read without a lock; what each owes is read again under its lock
+    accounts = await db.fetch_column(
+        "SELECT DISTINCT account_id FROM invoices WHERE kind = 'invoice' AND status IN ('issued', 'partially_paid') "
+        "AND due_date < $1 ORDER BY account_id",
+        today,
+    )
     reminders, suspensions = 0, 0
-    for account_id, steps in planned.items():
-        sent, suspended = await _catch_up(account_id, steps, now)
+    for account_id in accounts:
+        sent, suspended = await _catch_up(account_id, defaults, now)
         reminders += sent
         suspensions += suspended
     retries = await payments.due_retries(now)
@@ -75,13 +73,24 @@ async def due(now: datetime) -> dict[str, int]:
 Step = tuple[dict, date, str, date]  # the overdue invoice's row, its anchor, the step, the day the step fell due
 
 
-async def _catch_up(account_id: uuid.UUID, planned: list[Step], now: datetime) -> tuple[int, bool]:
+async def _catch_up(account_id: uuid.UUID, defaults: dict, now: datetime) -> tuple[int, bool]:
     """One account's steps not taken yet, in one transaction with their mails (a step is never recorded without
     them): one reminder mail per day a reminder fell due, oldest first, then the suspension. Returns the reminder
     mails sent and whether the account was suspended."""
     today = now.date()
     async with db.transaction():
-        await locks.account(account_id)  # first: the lock order of app/billing/locks.py
+        # first: the lock order of app/billing/locks.py. The overdue invoices are read under it, since a payment
+        # takes it too: one that committed while the pass ran is seen here (nothing is reminded or suspended for
+        # an invoice paid already), and one after waits for the suspension and then lifts it.
+        await locks.account(account_id)
+        planned: list[Step] = []
+        for row in await db.fetch(OVERDUE_SQL, today, account_id):
+            policy = (await options.terms_of(row, defaults)).policy
+            anchor = rules.dunning_anchor(row["due_date"], row["last_payment_on"])
+            planned.extend(
+                (row, anchor, step, rules.dunning_step_day(anchor, step, policy))
+                for step in rules.dunning_steps(anchor, policy, today)
+            )
         taken = await _take(planned, today)
         by_day: dict[date, list[Step]] = {}
         for taken_step in taken:

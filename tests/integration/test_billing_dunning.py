@@ -9,11 +9,13 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from app import clock, db
 from app.billing import dunning, payments
+from app.billing import rules as billing_rules
 from app.mail import service as mail
 from tests import factories
 from tests.integration.billing_fixtures import charge, subscription
@@ -253,3 +255,155 @@ async def test_a_jump_between_reminders_sends_those_due_and_no_suspension(commit
         fixed.advance(days=1)  # the next tick: nothing new is due
         await dunning.due(clock.now())
         assert [(subject, day) for subject, day, _ in await _outbox(account["email"])] == expected
+
+
+async def _seats_asked(actor, subs: list[dict], times: int) -> list[str]:
+    """Seat increases asked for through the service, one after another on each subscription; a refusal (held for
+    non-payment, past the credit limit) is an answer the person would read, not a failure."""
+    from app.errors import Conflict
+    from app.subscriptions import changes
+
+    answers = []
+    for _ in range(times):
+        for sub in subs:
+            try:
+                await changes.request_change(actor, sub["id"], {"quantity": sub["quantity"] + 1})
+                answers.append("accepted")
+            except Conflict as refused:
+                answers.append(refused.code)
+    return answers
+
+
+async def _watch_exposure(account_id, done: asyncio.Event, seen: list[Decimal]) -> None:
+    """The account's exposure, again and again while the tick runs: what a credit check could have read."""
+    while not done.is_set():
+        seen.append(await _exposure_snapshot(account_id))
+        await asyncio.sleep(0.01)
+
+
+async def _row(sub: dict) -> dict:
+    row = await db.fetchrow("SELECT * FROM subscriptions WHERE id = $1", sub["id"])
+    assert row is not None
+    return row
+
+
+async def _exposure_snapshot(account_id) -> Decimal:
+    """The account's exposure as one snapshot of the ledger (its parts are several statements)."""
+    from app.billing import service as billing
+
+    async with db.transaction():
+        await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return (await billing.exposure(account_id)).amount
+
+
+async def test_provisioning_seat_requests_payments_and_the_lifecycle_pass_with_dunning_and_the_run_never_deadlock(
+    catalog: Sandbox, admin
+):
+    """Issue 16, the whole tick: on the day a group of bill-to accounts reaches its suspension day, the dunning pass,
+    the billing run and the lifecycle pass (a monthly installment and a term end of the same accounts) run while
+    their earlier orders are provisioned at the sandbox, seat increases are asked for and applied, and one account
+    pays its overdue invoice; each on its own connection. Nothing fails, each unpaid account is suspended that day,
+    every provisioned line has one `new` charge, and the account with a credit limit never passes it."""
+    from app.billing import service as billing
+    from app.orders import jobs as order_jobs
+    from app.orders import service as orders
+    from app.subscriptions import lifecycle
+
+    rounds, per_group = 4, 3
+    start = datetime(2027, 1, 1, 9, tzinfo=UTC)
+    pc = catalog.client(await catalog.user_tokens())
+    with clock.use_fixed_clock(start) as fixed:
+        groups = []
+        for number in range(rounds):
+            tick = (start + timedelta(days=28 + number)).date()
+            group = []
+            for _ in range(per_group):
+                account = await us_customer()
+                subs = [await subscription(account, pc_id=f"pc-{uuid.uuid4()}") for _ in range(2)]
+                # the lifecycle pass's work on the tick: a monthly installment begins that day, a term ended before
+                begun = billing_rules.add_months(tick, -1)
+                await db.execute(
+                    "UPDATE subscriptions SET start_date = $2, end_date = $3 WHERE id = $1",
+                    subs[0]["id"], begun, billing_rules.term_end(begun, "P1Y"),
+                )  # fmt: skip
+                ended = await subscription(account, pc_id=f"pc-{uuid.uuid4()}")
+                await db.execute(
+                    "UPDATE subscriptions SET end_date = $2 WHERE id = $1", ended["id"], tick - timedelta(days=1)
+                )
+                await charge(subs[0], "50.40")
+                placed = await orders.place_order(
+                    admin, {"customer_id": str(account["id"]), "lines": [line(BASIC, 2, "P1Y", "monthly")]}
+                )
+                group.append((account, [await _row(s) for s in subs], uuid.UUID(placed["id"])))
+            await run_now()  # due 14 days later: the group's suspension day is 28 days from today
+            groups.append(group)
+            fixed.advance(days=1)
+
+        fixed.current = start + timedelta(days=28)
+        for number, group in enumerate(groups):
+            today = clock.now().date()
+            (limited, limited_subs, _), (payer, _, _), *_ = group
+            per_seat = await billing.added_commitment(limited_subs[0], 1, today, "USD")
+            # room for three more seats, never four
+            limit = (await billing.exposure(limited["id"])).amount + per_seat.amount * Decimal("3.5")
+            await db.execute("UPDATE accounts SET credit_limit = $2 WHERE id = $1", limited["id"], limit)
+            overdue = await db.fetchrow(
+                "SELECT id, total FROM invoices WHERE account_id = $1 ORDER BY number LIMIT 1", payer["id"]
+            )
+            assert overdue is not None
+            done = asyncio.Event()
+            highest: list[Decimal] = []
+
+            async def keep_changing(subs: list[dict]) -> None:
+                for seats in range(2, 5):
+                    for sub in subs:
+                        await _change_seats(sub, seats)
+
+            watcher = asyncio.create_task(_watch_exposure(limited["id"], done, highest))
+            work = [
+                dunning.due(clock.now()),
+                run_now(),
+                lifecycle.due(clock.now()),
+                payments.record_manual(admin, overdue["id"], {"amount": str(overdue["total"]), "reference": "wire"}),
+                *(order_jobs.provision(order_id, pc) for _, _, order_id in group),
+                _seats_asked(admin, limited_subs, 4),
+                *(_seats_asked(admin, subs[::-1], 1) for account, subs, _ in group if account is not limited),
+                *(keep_changing(subs) for account, subs, _ in group if account is not limited),
+            ]
+            began = asyncio.get_running_loop().time()
+            outcomes = await asyncio.gather(*work, return_exceptions=True)
+            took = asyncio.get_running_loop().time() - began
+            done.set()
+            await watcher
+            failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+            assert failures == [], f"round {number}"
+
+            for account, _, _ in group:
+                held = await db.fetchrow("SELECT payment_hold, hold_reason FROM accounts WHERE id = $1", account["id"])
+                assert held is not None
+                if account is payer:
+                    assert not held["payment_hold"], f"round {number}: paid on {today} and still held"
+                else:
+                    assert held["payment_hold"], f"round {number}: not suspended on {today}"
+                    assert f"suspended on {today.isoformat()} " in held["hold_reason"]
+            lines = await db.fetch(
+                "SELECT l.status, (SELECT count(*) FROM charges c WHERE c.subscription_id = l.subscription_id "
+                "AND c.charge_type = 'new') AS new_charges FROM order_lines l WHERE l.order_id = ANY($1::uuid[])",
+                [order_id for _, _, order_id in group],
+            )
+            assert [(r["status"], r["new_charges"]) for r in lines] == [("provisioned", 1)] * len(group)
+            begun = [subs[0]["id"] for _, subs, _ in group]
+            cycles = await db.fetch_column(
+                "SELECT subscription_id FROM charges WHERE charge_type = 'cycle' AND period_start = $1 "
+                "AND subscription_id = ANY($2::uuid[])",
+                today,
+                begun,
+            )
+            assert sorted(cycles) == sorted(begun)  # each subscription begun a month before: its installment, once
+            asked = outcomes[4 + per_group]
+            assert set(asked) <= {"accepted", "payment_hold", "credit_limit"}, asked
+            assert asked.count("accepted") <= 3, asked
+            after = await _exposure_snapshot(limited["id"])
+            assert max([*highest, after]) <= limit, f"round {number}: exposure {max(highest)} over {limit}"
+            print(f"round {number}: {took:.2f}s, limited account's seat requests {asked}")
+            fixed.advance(days=1)
