@@ -143,7 +143,7 @@ async def account_detail(
         "account": account,
         "users": await service.list_users(me, account_id),
         "parent": await service.get_account(me, account["parent_id"])
-        if account["parent_id"] and me.role != "customer_admin"
+        if account["parent_id"] and rules.can_see(me, rules.AccountRef(account["parent_id"], "reseller", None))
         else None,
         "customers": (await service.list_accounts(me, kind="customer", parent_id=account_id, limit=100))[0]
         if account["kind"] == "reseller"

@@ -7,6 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from piccolo.columns import Column
+from piccolo.columns.combination import Combinable, Or, WhereRaw
+
 from app.accounts.address_rules import country_error, currency_error, normalize_postal_code, postal_code_error
 
 Role = Literal["csp_admin", "reseller_admin", "customer_admin"]
@@ -60,15 +63,68 @@ class AccountRef:
 
 
 # --- The one scope rule (API.md Conventions): outside the caller's scope is a 404 -----------------
+# Every check and every query of what a viewer sees comes from `scope_of`: `can_see` in Python, `scope_sql` in
+# raw SQL, `scope_clause` in Piccolo. Nothing else decides visibility from a role.
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The accounts a viewer sees: all of them, or one account and, for a reseller, the customers under it.
+    `account_id` None without `everything` sees nothing (a user without an account who is not the CSP's)."""
+
+    everything: bool = False
+    account_id: uuid.UUID | None = None
+    with_customers: bool = False
+
+    def covers(self, account: AccountRef) -> bool:
+        if self.everything:
+            return True
+        if self.account_id is None:
+            return False
+        # not `in (id, parent_id)`: a direct customer's parent_id is None and must never match
+        return account.id == self.account_id or (self.with_customers and account.parent_id == self.account_id)
+
+
+def scope_of(viewer: Principal) -> Scope:
+    if viewer.role == "csp_admin":
+        return Scope(everything=True)
+    return Scope(account_id=viewer.account_id, with_customers=viewer.role == "reseller_admin")
 
 
 def can_see(viewer: Principal, account: AccountRef) -> bool:
-    if viewer.role == "csp_admin":
-        return True
-    if viewer.role == "reseller_admin":
-        # not `in (id, parent_id)`: a direct customer's parent_id is None and must never match
-        return account.id == viewer.account_id or account.parent_id == viewer.account_id  # noqa: PLR1714
-    return account.id == viewer.account_id
+    return scope_of(viewer).covers(account)
+
+
+def sees_everything(viewer: Principal) -> bool:
+    """Whether the viewer sees what belongs to no account (the CSP's own work, every owner's rules)."""
+    return scope_of(viewer).everything
+
+
+def scope_sql(viewer: Principal, id_column: str, parent_column: str, args: list) -> str:
+    """`can_see` as a WHERE fragment over the account a row belongs to (`id_column`, `parent_column`: that
+    account's id and parent_id), appending its parameter to the positional `args` ($n numbering)."""
+    scope = scope_of(viewer)
+    if scope.everything:
+        return "TRUE"
+    if scope.account_id is None:
+        return "FALSE"
+    args.append(scope.account_id)
+    n = len(args)
+    if scope.with_customers:
+        return f"({id_column} = ${n} OR {parent_column} = ${n})"
+    return f"{id_column} = ${n}"
+
+
+def scope_clause(viewer: Principal, id_column: Column, parent_column: Column) -> Combinable | None:
+    """`can_see` as a Piccolo WHERE clause over an accounts table (None: no restriction)."""
+    scope = scope_of(viewer)
+    if scope.everything:
+        return None
+    if scope.account_id is None:
+        return WhereRaw("FALSE")
+    if scope.with_customers:
+        return Or(id_column == scope.account_id, parent_column == scope.account_id)
+    return id_column == scope.account_id
 
 
 # --- What each role may do inside its scope (a 403 when the role lacks it) ------------------------

@@ -1,6 +1,7 @@
 """Reading invoices and credit notes (API.md Billing), their PDF and mail, and the account statement. A document
-belongs to its bill-to account: the CSP sees all, a reseller and a direct customer their own (a reseller's invoice
-lists each line's customer, so it also shows, read-only, what the reseller resold)."""
+belongs to its bill-to account and is seen by whoever sees that account (rules.scope_sql): a reseller's customer is
+billed by its reseller, so it has none (a reseller's invoice lists each line's customer, so it also shows,
+read-only, what the reseller resold)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import jinja2
 
 from app import db
-from app.accounts.rules import Principal
+from app.accounts.rules import Principal, scope_sql
 from app.billing import options
 from app.config import Settings
 from app.errors import Invalid, NotFound
@@ -38,11 +39,8 @@ CHARGE_LABELS = {
 DOCUMENT_LABELS = {"invoice": "Invoice", "credit_note": "Credit note"}
 
 
-def _scope(viewer: Principal, args: list) -> str:
-    if viewer.role == "csp_admin":
-        return "TRUE"
-    args.append(viewer.account_id)
-    return f"i.account_id = ${len(args)}"
+# a document is seen by whoever sees its bill-to account
+FROM_SQL = "FROM invoices i JOIN accounts a ON a.id = i.account_id"
 
 
 def _decoded(row: dict) -> dict:
@@ -70,7 +68,7 @@ async def list_documents(
     if status is not None and status not in STATUSES:
         raise Invalid({"status": f"status is one of {', '.join(STATUSES)}."})
     args: list = [kind]
-    where = ["i.kind = $1", _scope(viewer, args)]
+    where = ["i.kind = $1", scope_sql(viewer, "a.id", "a.parent_id", args)]
     if account_id is not None:
         args.append(account_id)
         where.append(f"i.account_id = ${len(args)}")
@@ -87,14 +85,14 @@ async def list_documents(
         where.append(f"i.status IN ('issued', 'partially_paid') AND i.due_date < ${len(args)}")
     condition = " AND ".join(where)
     rows = await db.fetch(
-        f"SELECT i.*, count(*) OVER () AS matches FROM invoices i WHERE {condition} "
+        f"SELECT i.*, count(*) OVER () AS matches {FROM_SQL} WHERE {condition} "
         f"ORDER BY i.issue_date DESC, i.number DESC LIMIT {int(limit)} OFFSET {int(offset)}",
         *args,
     )
     totals = await db.fetch(
         f"SELECT i.currency, count(*) AS count, sum(i.total) AS total, "
         f"sum(abs(i.total) - i.amount_paid) FILTER (WHERE i.status IN ('issued', 'partially_paid')) AS balance "
-        f"FROM invoices i WHERE {condition} GROUP BY i.currency ORDER BY i.currency",
+        f"{FROM_SQL} WHERE {condition} GROUP BY i.currency ORDER BY i.currency",
         *args,
     )
     return (
@@ -114,7 +112,8 @@ async def list_documents(
 
 async def get_row(viewer: Principal, document_id: uuid.UUID, kind: str | None = None) -> dict:
     args: list = [document_id]
-    row = await db.fetchrow(f"SELECT i.* FROM invoices i WHERE i.id = $1 AND {_scope(viewer, args)}", *args)
+    scope = scope_sql(viewer, "a.id", "a.parent_id", args)
+    row = await db.fetchrow(f"SELECT i.* {FROM_SQL} WHERE i.id = $1 AND {scope}", *args)
     if row is None or (kind is not None and row["kind"] != kind):
         raise NotFound(f"This {DOCUMENT_LABELS.get(kind or 'invoice', 'document').lower()} was not found.")
     return _decoded(row)

@@ -186,9 +186,13 @@ async def cards(account_id: uuid.UUID) -> list[dict]:
     )
 
 
+def may_pay(actor: Principal, account_id: uuid.UUID) -> bool:
+    """The account pays its own invoices and keeps its cards; the CSP may charge a customer's saved card for it."""
+    return actor.role == "csp_admin" or actor.account_id == account_id
+
+
 def _may_pay(actor: Principal, account_id: uuid.UUID) -> None:
-    """The account pays its own invoices; the CSP may charge a customer's saved card for it."""
-    if actor.role != "csp_admin" and actor.account_id != account_id:
+    if not may_pay(actor, account_id):
         raise Forbidden("Only the account billed can pay this invoice by card.")
 
 

@@ -71,9 +71,7 @@ async def _document_page(
 ) -> Response:
     row = await invoices.get_row(me, document_id)
     context = await invoices.document_context(row)
-    cards = (
-        await payments.cards(row["account_id"]) if me.role == "csp_admin" or me.account_id == row["account_id"] else []
-    )
+    cards = await payments.cards(row["account_id"]) if payments.may_pay(me, row["account_id"]) else []
     credits: list[dict] = []
     if me.role == "csp_admin" and row["kind"] == "invoice" and row["status"] in ("issued", "partially_paid"):
         credits, _, _ = await invoices.list_documents(me, kind="credit_note", account_id=row["account_id"],
@@ -82,7 +80,7 @@ async def _document_page(
         payments=await invoices.payments(document_id),
         cards=cards,
         credits=[c for c in credits if c["currency"] == row["currency"]],
-        may_pay_card=row["kind"] == "invoice" and (me.role == "csp_admin" or me.account_id == row["account_id"]),
+        may_pay_card=row["kind"] == "invoice" and payments.may_pay(me, row["account_id"]),
         gateway=gateways.gateway_for(settings),
         sandbox_cards=gateways.SANDBOX_CARDS if settings.is_sandbox else {},
         stripe_key=settings.stripe_publishable_key or "",
@@ -196,8 +194,8 @@ async def _account_page(request: Request, me: Principal, settings: Settings, acc
         "credit": await options.credit_json(me, account_id) if bill_to else None,
         "billing": options.billing_options_json(account, defaults),
         "terms": await options.terms_of(account, defaults),
-        "cards": await payments.cards(account_id) if me.role == "csp_admin" or me.account_id == account_id else [],
-        "may_manage_cards": me.role == "csp_admin" or me.account_id == account_id,
+        "cards": await payments.cards(account_id) if payments.may_pay(me, account_id) else [],
+        "may_manage_cards": payments.may_pay(me, account_id),
         "gateway": gateways.gateway_for(settings),
         "sandbox_cards": gateways.SANDBOX_CARDS if settings.is_sandbox else {},
         "stripe_key": settings.stripe_publishable_key or "",

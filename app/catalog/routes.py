@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.catalog import service, sync
-from app.errors import AppError, Conflict, Forbidden, Invalid
+from app.errors import AppError, Conflict, Invalid
 from app.web.auth import csp_admin_only, provide_me, signed_in
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
@@ -202,8 +202,6 @@ async def delete_fx_rate(request: Request, me: NamedDependency[Principal]) -> Re
 
 @get("/catalog/margins", name="margins")
 async def margins_page(request: Request, me: NamedDependency[Principal]) -> Response:
-    if me.role == "customer_admin":
-        raise Forbidden("Margins are set by your reseller or the CSP.")
     return render(request, "catalog/margins.html", await _margins_context(me, {}, {}))
 
 
@@ -213,7 +211,7 @@ async def _margins_context(me: Principal, values: dict, errors: dict) -> dict:
     else:
         resellers = []
     return {
-        "rules": await service.list_margin_rules(me),
+        "rules": await service.list_margin_rules(me),  # first: a customer is refused (403) before anything is read
         "customers": await _customers(me),
         "resellers": resellers,
         "settings": await service.catalog_settings(),

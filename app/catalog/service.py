@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from app import clock, db
-from app.accounts.rules import AccountRef, Principal, can_see
+from app.accounts.rules import AccountRef, Principal, can_see, sees_everything
 from app.audit import service as audit
 from app.catalog import rules
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -373,7 +373,8 @@ async def list_margin_rules(viewer: Principal, rule_id: uuid.UUID | None = None)
     """The CSP: every rule, whoever owns it. A reseller: its own, never the CSP's rules about it or its customers."""
     if viewer.role == "customer_admin":
         raise Forbidden("Margins are set by your reseller or the CSP.")
-    owner = None if viewer.role == "csp_admin" else viewer.account_id
+    # ownership, not the account scope: a reseller never reads the CSP's rules about its own customers
+    owner = None if sees_everything(viewer) else viewer.account_id
     return await db.fetch(MARGIN_RULES_SQL, owner, rule_id)
 
 

@@ -28,6 +28,7 @@ from app import clock, db
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
+from app.errors import Forbidden
 from app.jobs import queue
 from app.operations import service as operations
 from app.partner_center import models as m
@@ -394,7 +395,10 @@ async def merge(run_id: int, offers: list[dict], markets: list[str], promotions:
 
 
 async def request_sync(actor: Principal | None) -> dict:
-    """Queue a sync, or return the one already queued or running (only one at a time)."""
+    """Queue a sync, or return the one already queued or running (only one at a time). `actor` None: the
+    scheduler's own sync."""
+    if actor is not None and actor.role != "csp_admin":
+        raise Forbidden("Only the CSP's admins sync the catalog.")
     async with db.transaction():
         await db.execute("LOCK TABLE catalog_sync_runs IN SHARE ROW EXCLUSIVE MODE")
         active = await db.fetch("SELECT * FROM catalog_sync_runs WHERE status IN ('queued', 'running')")

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from app import clock, db
-from app.accounts.rules import AccountRef, Principal, can_see
+from app.accounts.rules import AccountRef, Principal, can_see, sees_everything
 from app.errors import NotFound
 
 STATUSES = ("queued", "running", "succeeded", "failed")
@@ -63,7 +63,7 @@ async def get(viewer: Principal, operation_id: uuid.UUID, wait: float = 0) -> di
 
 def _visible(viewer: Principal, row: dict) -> bool:
     if row["account_id"] is None:
-        return viewer.role == "csp_admin"
+        return sees_everything(viewer)
     return can_see(viewer, AccountRef(row["account_id"], row["account_kind"], row["parent_id"]))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from app import clock, db
 from app.accounts import service as accounts
 from app.accounts import tenants
-from app.accounts.rules import AccountRef, Principal, can_see
+from app.accounts.rules import AccountRef, Principal, can_see, scope_sql
 from app.audit import service as audit
 from app.billing import locks
 from app.billing import options as billing_options
@@ -385,13 +385,8 @@ async def get_order(viewer: Principal, order_id: uuid.UUID) -> dict:
 
 
 async def list_orders(viewer: Principal, customer_id: uuid.UUID | None, limit: int, offset: int) -> tuple[list, int]:
-    where, args = ["TRUE"], []
-    if viewer.role == "reseller_admin":
-        args.append(viewer.account_id)
-        where.append(f"(a.parent_id = ${len(args)} OR a.id = ${len(args)})")
-    elif viewer.role != "csp_admin":
-        args.append(viewer.account_id)
-        where.append(f"a.id = ${len(args)}")
+    args: list = []
+    where = [scope_sql(viewer, "a.id", "a.parent_id", args)]
     if customer_id is not None:
         args.append(customer_id)
         where.append(f"o.customer_id = ${len(args)}")

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app import clock, db
-from app.accounts.rules import AccountRef, Principal, can_see
+from app.accounts.rules import AccountRef, Principal, can_see, scope_sql
 from app.audit import service as audit
 from app.billing import rules as billing_rules
 from app.errors import Invalid, NotFound
@@ -23,15 +23,6 @@ SELECT s.*, a.parent_id, a.name AS customer_name,
     count(*) OVER () AS total
 FROM subscriptions s JOIN accounts a ON a.id = s.customer_id
 """
-
-
-def _scope(viewer: Principal, args: list) -> str:
-    if viewer.role == "csp_admin":
-        return "TRUE"
-    args.append(viewer.account_id)
-    if viewer.role == "reseller_admin":
-        return f"a.parent_id = ${len(args)}"
-    return f"a.id = ${len(args)}"
 
 
 async def list_subscriptions(
@@ -49,7 +40,7 @@ async def list_subscriptions(
     if status is not None and status not in STATUSES:
         raise Invalid({"status": f"status is one of {', '.join(STATUSES)}."})
     args: list = []
-    where = [_scope(viewer, args)]
+    where = [scope_sql(viewer, "a.id", "a.parent_id", args)]
     if customer_id is not None:
         args.append(customer_id)
         where.append(f"s.customer_id = ${len(args)}")

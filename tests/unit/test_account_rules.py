@@ -38,6 +38,69 @@ def test_reseller_never_sees_direct_customers_through_a_null_parent():
     assert not rules.can_see(principal("reseller_admin", R1), ACCOUNTS["direct_customer"])
 
 
+# every role against every kind of account: own, own customer, another reseller, another reseller's customer, a
+# direct customer (the CSP's row: all of them)
+VIEWERS = {
+    "csp": principal("csp_admin"),
+    "reseller1": principal("reseller_admin", R1),
+    "customer_of_r1": principal("customer_admin", C1),
+    "reseller2": principal("reseller_admin", R2),
+    "direct_customer": principal("customer_admin", D),
+}
+SEES = {
+    "csp": set(ACCOUNTS),
+    "reseller1": {"reseller1", "customer_of_r1"},
+    "customer_of_r1": {"customer_of_r1"},
+    "reseller2": {"reseller2", "customer_of_r2"},
+    "direct_customer": {"direct_customer"},
+}
+
+
+def evaluate(fragment: str, args: list, account: AccountRef) -> bool:
+    """The SQL fragment read as a boolean over one account, with the only shapes scope_sql writes."""
+    row = {"id": account.id, "parent": account.parent_id}
+    if fragment in ("TRUE", "FALSE"):
+        return fragment == "TRUE"
+    terms = fragment.strip("()").split(" OR ")
+    result = False
+    for term in terms:
+        column, placeholder = term.split(" = ")
+        result |= row[column] is not None and row[column] == args[int(placeholder.removeprefix("$")) - 1]
+    return result
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_can_see_and_the_sql_fragment_agree(viewer, account):
+    args: list = ["something already bound"]
+    fragment = rules.scope_sql(VIEWERS[viewer], "id", "parent", args)
+    expected = account in SEES[viewer]
+    assert rules.can_see(VIEWERS[viewer], ACCOUNTS[account]) is expected
+    assert evaluate(fragment, args, ACCOUNTS[account]) is expected
+    assert args[0] == "something already bound"  # appended after what the query bound before
+
+
+def test_scope_sql_numbers_its_parameter_after_the_callers():
+    args: list = [1, 2]
+    assert rules.scope_sql(VIEWERS["reseller1"], "a.id", "a.parent_id", args) == "(a.id = $3 OR a.parent_id = $3)"
+    assert args == [1, 2, R1]
+    assert rules.scope_sql(VIEWERS["customer_of_r1"], "a.id", "a.parent_id", args) == "a.id = $4"
+    assert rules.scope_sql(VIEWERS["csp"], "a.id", "a.parent_id", args) == "TRUE"
+    assert args == [1, 2, R1, C1]  # the CSP binds nothing
+
+
+def test_a_non_csp_user_without_an_account_sees_nothing():
+    for role in ("reseller_admin", "customer_admin"):
+        lost = principal(role, None)
+        assert rules.scope_of(lost).account_id is None
+        assert not any(rules.can_see(lost, ref) for ref in ACCOUNTS.values())
+        args: list = []
+        assert rules.scope_sql(lost, "a.id", "a.parent_id", args) == "FALSE"
+        assert args == []
+        assert not rules.sees_everything(lost)
+    assert rules.sees_everything(VIEWERS["csp"])
+
+
 def test_who_creates_what():
     assert rules.may_create_reseller(principal("csp_admin"))
     assert not rules.may_create_reseller(principal("reseller_admin", R1))
