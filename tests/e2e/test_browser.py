@@ -368,6 +368,31 @@ async def settled(page: Page) -> None:
     )
 
 
+async def sign_agreement(page: Page, first: str, last: str, email: str, button: str) -> None:
+    """The basket's Microsoft Customer Agreement: accepted by the customer, or recorded by its reseller."""
+    await page.get_by_label("Signer first name").fill(first)
+    await page.get_by_label("Signer last name").fill(last)
+    await page.get_by_label("Signer email").fill(email)
+    await page.get_by_role("button", name=button).click()
+    await expect(page.locator("#mca")).to_contain_text(f"accepted by {first} {last}")
+    await settled(page)
+
+
+async def run_billing(page: Page) -> None:
+    """The CSP runs billing from its desk and waits for the run (a job of the served app) to complete."""
+    await sign_in(page, CSP_ADMIN)
+    await page.goto("/billing")
+    await page.get_by_role("button", name="Run billing now").click()
+    await expect(page.locator(".alert-ok")).to_contain_text("Billing run queued")
+    for _ in range(40):  # the page shows the run once done
+        if await page.locator("table >> text=completed").count():
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(page.locator("table").first).to_contain_text("completed")
+    await page.context.clear_cookies()
+
+
 async def add_to_basket(page: Page, offer_id: str, plan: str, seats: int) -> None:
     await page.goto(f"/marketplace/offers/{offer_id}")
     await page.get_by_label("Term and billing").select_option(label=plan)
@@ -399,12 +424,7 @@ async def test_a_customer_orders_a_base_and_its_addon_and_sees_both_provisioned(
     await expect(page.locator("#checkout-problem")).to_have_text(
         "The customer must accept the Microsoft Customer Agreement before ordering."
     )
-    await page.get_by_label("Signer first name").fill("Chris")
-    await page.get_by_label("Signer last name").fill("Customer")
-    await page.get_by_label("Signer email").fill("chris@contoso-dental.test")
-    await page.get_by_role("button", name="I accept the agreement").click()
-    await expect(page.locator("#mca")).to_contain_text("accepted by Chris Customer")
-    await settled(page)
+    await sign_agreement(page, "Chris", "Customer", "chris@contoso-dental.test", "I accept the agreement")
     await page.screenshot(path=artifacts / "basket-customer.png", full_page=True)
 
     await page.get_by_role("button", name="Place the order").click()
@@ -431,12 +451,7 @@ async def test_a_reseller_orders_for_its_customer_and_attests_the_agreement(page
     )
     await expect(lines.first).to_contain_text("a month from")  # the plan changed in place
     await settled(page)
-    await page.get_by_label("Signer first name").fill("Lee")
-    await page.get_by_label("Signer last name").fill("Litware")
-    await page.get_by_label("Signer email").fill("lee@litware.test")
-    await page.get_by_role("button", name="Record the acceptance").click()
-    await expect(page.locator("#mca")).to_contain_text("accepted by Lee Litware")
-    await settled(page)
+    await sign_agreement(page, "Lee", "Litware", "lee@litware.test", "Record the acceptance")
     await page.get_by_role("button", name="Place the order").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Order ")
     await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
@@ -454,12 +469,7 @@ async def test_a_customer_changes_seats_turns_auto_renew_off_and_cancels_inside_
     await nav(page).filter(has_text="Marketplace").click()
     await wait_for_catalog(page)
     await add_to_basket(page, "CFQ7TTC0LH16:0001", "1 year, paid monthly", 2)  # Exchange Online (Plan 1)
-    await page.get_by_label("Signer first name").fill("Alex")
-    await page.get_by_label("Signer last name").fill("Adventure")
-    await page.get_by_label("Signer email").fill("alex@adventure-works.test")
-    await page.get_by_role("button", name="I accept the agreement").click()
-    await expect(page.locator("#mca")).to_contain_text("accepted by Alex Adventure")
-    await settled(page)
+    await sign_agreement(page, "Alex", "Adventure", "alex@adventure-works.test", "I accept the agreement")
     await page.get_by_role("button", name="Place the order").click()
     await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
 
@@ -504,17 +514,7 @@ async def proseware_is_billable() -> None:
 
 async def test_the_csp_runs_billing_and_a_customer_pays_its_invoice_by_card(page: Page, artifacts):
     await proseware_is_billable()
-    await sign_in(page, CSP_ADMIN)
-    await page.goto("/billing")
-    await page.get_by_role("button", name="Run billing now").click()
-    await expect(page.locator(".alert-ok")).to_contain_text("Billing run queued")
-    for _ in range(40):  # the run is a job of the served app: the page shows it once done
-        if await page.locator("table >> text=completed").count():
-            break
-        await asyncio.sleep(0.5)
-        await page.reload()
-    await expect(page.locator("table").first).to_contain_text("completed")
-    await page.context.clear_cookies()
+    await run_billing(page)
 
     await sign_in(page, "customer@proseware.test")
     await nav(page).filter(has_text="Invoices").click()
@@ -568,12 +568,7 @@ async def test_a_usd_reseller_orders_for_a_eur_customer_and_is_billed_in_usd_wit
     await expect(line).to_contain_text("at 1.0823 EUR→USD")
     await expect(line).to_contain_text("$")
     await settled(page)
-    await page.get_by_label("Signer first name").fill("Anke")
-    await page.get_by_label("Signer last name").fill("Alpine")
-    await page.get_by_label("Signer email").fill("anke@alpineskihouse.test")
-    await page.get_by_role("button", name="Record the acceptance").click()
-    await expect(page.locator("#mca")).to_contain_text("accepted by Anke Alpine")
-    await settled(page)
+    await sign_agreement(page, "Anke", "Alpine", "anke@alpineskihouse.test", "Record the acceptance")
     await page.screenshot(path=artifacts / "basket-fx.png", full_page=True)
     await page.get_by_role("button", name="Place the order").click()
     await expect(page.locator("#order-progress")).to_contain_text("Completed", timeout=45000)
@@ -581,16 +576,7 @@ async def test_a_usd_reseller_orders_for_a_eur_customer_and_is_billed_in_usd_wit
     await page.screenshot(path=artifacts / "order-fx.png", full_page=True)
     await page.context.clear_cookies()
 
-    await sign_in(page, CSP_ADMIN)
-    await page.goto("/billing")
-    await page.get_by_role("button", name="Run billing now").click()
-    await expect(page.locator(".alert-ok")).to_contain_text("Billing run queued")
-    for _ in range(40):
-        if await page.locator("table >> text=completed").count():
-            break
-        await asyncio.sleep(0.5)
-        await page.reload()
-    await page.context.clear_cookies()
+    await run_billing(page)
 
     await sign_in(page, RESELLER)
     await nav(page).filter(has_text="Invoices").click()

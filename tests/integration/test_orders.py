@@ -227,19 +227,23 @@ async def test_check_3_an_existing_tenant_needs_gdap(catalog, admin, client):
 GDAP_MISSING = "Ordering for an existing tenant needs an active delegated-admin (GDAP) relationship with the CSP."
 
 
-async def test_check_3_a_tenant_the_csp_created_needs_no_gdap_for_a_second_resellers_customer(catalog, admin, client):
-    """NCE_RULES 3: the CSP already manages a tenant it created; a second reseller's customer linked to it orders
-    at once, and its subscription is bought in that very tenant."""
-    first, second = (
-        await factories.reseller(country="US", currency="USD"),
-        await factories.reseller(country="US", currency="USD"),
-    )
-    headers = await factories.api_token(admin)
+async def _tenant_the_csp_created(catalog: Sandbox, client, headers: dict) -> tuple[dict, uuid.UUID]:
+    """A tenant the CSP created at Partner Center for a first reseller's customer's order, and a second reseller."""
+    first = await factories.reseller(country="US", currency="USD")
+    second = await factories.reseller(country="US", currency="USD")
     created = await us_customer(first["id"], tenant_domain=f"fabrikam-{uuid.uuid4().hex[:8]}")
     assert (await order(client, headers, created, line(EXCHANGE, 1))).status_code == 201
     await provision(catalog)  # the CSP creates the tenant at Partner Center for the first order
     tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", created["id"])
     assert tenant is not None
+    return second, tenant
+
+
+async def test_check_3_a_tenant_the_csp_created_needs_no_gdap_for_a_second_resellers_customer(catalog, admin, client):
+    """NCE_RULES 3: the CSP already manages a tenant it created; a second reseller's customer linked to it orders
+    at once, and its subscription is bought in that very tenant."""
+    headers = await factories.api_token(admin)
+    second, tenant = await _tenant_the_csp_created(catalog, client, headers)
 
     linked = await us_customer(second["id"], tenant_id=str(tenant), mca=False)
     await accounts.record_mca_acceptance(  # its own signer: the tenant's first attestation stays as it was
@@ -264,15 +268,8 @@ async def test_check_3_a_tenant_the_csp_created_needs_no_gdap_for_a_second_resel
 async def test_a_second_customer_on_a_tenant_signed_by_the_same_person_is_provisioned(catalog, admin, client):
     """Microsoft keeps one attestation per tenant and signer and refuses the same one again (600061,
     PartnerConfirmedAgreementAlreadyExists): the agreement is in place, so the order goes on."""
-    first, second = (
-        await factories.reseller(country="US", currency="USD"),
-        await factories.reseller(country="US", currency="USD"),
-    )
     headers = await factories.api_token(admin)
-    created = await us_customer(first["id"], tenant_domain=f"northwind-{uuid.uuid4().hex[:8]}")
-    assert (await order(client, headers, created, line(EXCHANGE, 1))).status_code == 201
-    await provision(catalog)
-    tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", created["id"])
+    second, tenant = await _tenant_the_csp_created(catalog, client, headers)
     linked = await us_customer(second["id"], tenant_id=str(tenant))  # Ada Lovelace signs for both
     placed = await order(client, headers, linked, line(EXCHANGE, 2))
     assert placed.status_code == 201, placed.text
