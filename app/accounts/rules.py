@@ -7,9 +7,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from piccolo.columns import Column
-from piccolo.columns.combination import Combinable, Or, WhereRaw
-
 from app.accounts.address_rules import country_error, currency_error, normalize_postal_code, postal_code_error
 
 Role = Literal["csp_admin", "reseller_admin", "customer_admin"]
@@ -64,7 +61,8 @@ class AccountRef:
 
 # --- The one scope rule (API.md Conventions): outside the caller's scope is a 404 -----------------
 # Every check and every query of what a viewer sees comes from `scope_of`: `can_see` in Python, `scope_sql` in
-# raw SQL, `scope_clause` in Piccolo. Nothing else decides visibility from a role.
+# raw SQL (and the accounts service's Piccolo clause from the same `Scope`). Nothing else decides visibility from
+# a role.
 
 
 @dataclass(frozen=True)
@@ -113,18 +111,6 @@ def scope_sql(viewer: Principal, id_column: str, parent_column: str, args: list)
     if scope.with_customers:
         return f"({id_column} = ${n} OR {parent_column} = ${n})"
     return f"{id_column} = ${n}"
-
-
-def scope_clause(viewer: Principal, id_column: Column, parent_column: Column) -> Combinable | None:
-    """`can_see` as a Piccolo WHERE clause over an accounts table (None: no restriction)."""
-    scope = scope_of(viewer)
-    if scope.everything:
-        return None
-    if scope.account_id is None:
-        return WhereRaw("FALSE")
-    if scope.with_customers:
-        return Or(id_column == scope.account_id, parent_column == scope.account_id)
-    return id_column == scope.account_id
 
 
 # --- What each role may do inside its scope (a 403 when the role lacks it) ------------------------

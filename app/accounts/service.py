@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from piccolo.columns.combination import WhereRaw
+from piccolo.columns.combination import Combinable, Or, WhereRaw
 
 from app import clock, db
 from app.accounts import rules
@@ -39,6 +39,18 @@ async def get_account(viewer: Principal, account_id: uuid.UUID, *, for_update: b
     return account
 
 
+def _scope_clause(viewer: Principal) -> Combinable | None:
+    """`rules.can_see` as a Piccolo WHERE clause over the accounts table (None: no restriction)."""
+    scope = rules.scope_of(viewer)
+    if scope.everything:
+        return None
+    if scope.account_id is None:
+        return WhereRaw("FALSE")
+    if scope.with_customers:
+        return Or(Account.id == scope.account_id, Account.parent_id == scope.account_id)
+    return Account.id == scope.account_id
+
+
 def _escape_like(q: str) -> str:
     return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -54,7 +66,7 @@ async def list_accounts(
 ) -> tuple[list[dict], int]:
     """Accounts in the viewer's scope, by name; `q` matches name, email, domain or MPN ID."""
     where = []
-    if (scope := rules.scope_clause(viewer, Account.id, Account.parent_id)) is not None:
+    if (scope := _scope_clause(viewer)) is not None:
         where.append(scope)
     if kind:
         where.append(Account.kind == kind)
