@@ -38,6 +38,7 @@ from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.schemas import typed_body
 
 
 def create_app(settings: Settings | None = None, *, manage_pool: bool = True) -> Litestar:
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             sandbox_controls.router,
         ],
         security=[{"bearer": []}],
+        before_request=typed_body,
     )
     mounts = []
     if settings.is_sandbox:

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from litestar import Response, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
 from app.accounts.rules import Principal
 from app.orders import service
+from app.orders.schemas import OrderBody
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
+from app.web.schemas import fields
 
 
 @post("/orders", name="api_place_order", status_code=201)
-async def place_order(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
-    return await service.place_order(me, data)
+async def place_order(me: NamedDependency[Principal], data: OrderBody) -> dict:
+    return await service.place_order(me, fields(data))
 
 
 @get("/orders", name="api_orders")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
 from app.accounts.rules import Principal
+from app.errors import Malformed
 from app.operations import service as operations
 from app.subscriptions import changes, service, upgrades
+from app.subscriptions.schemas import CancelBody, ChangeBody, ScheduleBody, UpgradeBody
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
+from app.web.schemas import fields
 
 
 @get("/subscriptions", name="api_subscriptions")
@@ -33,19 +35,23 @@ async def list_subscriptions(
 
 @patch("/subscriptions/{subscription_id:uuid}", name="api_change_subscription", status_code=202)
 async def change_subscription(
-    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any]
+    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: ChangeBody
 ) -> dict:
-    operation = await changes.request_change(me, subscription_id, data)
+    operation = await changes.request_change(me, subscription_id, fields(data))
     return {"operation": operations.operation_json(operation)}
 
 
 @post("/subscriptions/{subscription_id:uuid}/cancel", name="api_cancel_subscription", status_code=202)
 async def cancel_subscription(
-    request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any] = None
+    request: Request,
+    me: NamedDependency[Principal],
+    subscription_id: FromPath[uuid.UUID],
+    data: CancelBody | None = None,
 ) -> dict:
     # no body at all reads as `{}` (the whole subscription); a JSON `null` also arrives as None, and is refused
-    body = data if (await request.body()).strip() else {}
-    operation = await changes.request_cancel(me, subscription_id, body)
+    if data is None and (await request.body()).strip():
+        raise Malformed("Send a JSON object: {} cancels the whole subscription, {quantity} some seats.")
+    operation = await changes.request_cancel(me, subscription_id, fields(data))
     return {"operation": operations.operation_json(operation)}
 
 
@@ -61,9 +67,9 @@ async def reactivate_subscription(me: NamedDependency[Principal], subscription_i
 
 @put("/subscriptions/{subscription_id:uuid}/scheduled-change", name="api_schedule_change", status_code=202)
 async def schedule_change(
-    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any]
+    me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: ScheduleBody
 ) -> dict:
-    return {"operation": operations.operation_json(await changes.request_schedule(me, subscription_id, data))}
+    return {"operation": operations.operation_json(await changes.request_schedule(me, subscription_id, fields(data)))}
 
 
 @delete(
@@ -81,8 +87,8 @@ async def upgrade_options(me: NamedDependency[Principal], subscription_id: FromP
 
 
 @post("/subscriptions/{subscription_id:uuid}/upgrade", name="api_upgrade_subscription", status_code=202)
-async def upgrade(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: JSONBody[Any]) -> dict:
-    return {"operation": operations.operation_json(await upgrades.request_upgrade(me, subscription_id, data))}
+async def upgrade(me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID], data: UpgradeBody) -> dict:
+    return {"operation": operations.operation_json(await upgrades.request_upgrade(me, subscription_id, fields(data)))}
 
 
 @get("/subscriptions/{subscription_id:uuid}/events", name="api_subscription_events")

@@ -15,9 +15,10 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect
 
-from app.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
+from app.errors import AppError, Conflict, Forbidden, Malformed, NotFound, Unauthorized
 from app.money import NoRate
 from app.web.render import is_htmx, render
+from app.web.schemas import refusal
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,16 @@ def no_rate_handler(request: Request, exc: NoRate) -> Response:
     return app_error_handler(request, Conflict("no_exchange_rate", str(exc)))
 
 
+def _validation_error(exc: ValidationException) -> AppError:
+    """A query or body Litestar refused: read like the typed edge's own refusals (app/web/schemas.py)."""
+    errors = [e for e in exc.extra if isinstance(e, dict)] if isinstance(exc.extra, list) else []
+    if not errors:
+        return Malformed("The request body is not valid JSON.")
+    key = str(errors[0].get("key") or "")
+    where = f" - at `$.{key}`" if key not in ("", "data") else ""
+    return refusal(f"{errors[0].get('message') or 'Invalid value'}{where}")
+
+
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     """Litestar's own errors: unknown routes, malformed bodies, CSRF refusals."""
     status = exc.status_code
@@ -87,6 +98,8 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         return app_error_handler(request, Unauthorized())
     if isinstance(exc, NotFoundException):
         return app_error_handler(request, NotFound())
+    if isinstance(exc, ValidationException) and is_api(request):
+        return app_error_handler(request, _validation_error(exc))
     message = exc.detail if status < 500 else "Something went wrong on our side."
     if isinstance(exc, ValidationException):
         message = (
