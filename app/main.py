@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Receive, Scope, Send
@@ -38,7 +39,7 @@ from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
-from app.web.schemas import typed_body
+from app.web.schemas import error_responses, typed_body
 
 
 def create_app(settings: Settings | None = None, *, manage_pool: bool = True) -> Litestar:
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
 
         mounts.append(partner_center_sandbox)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *mounts,
             api,
@@ -142,3 +143,10 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         lifespan=[lifespan],
         debug=settings.debug,
     )
+    # every API operation documents its error answers with our error body; the OpenAPI document is built from
+    # the registered handlers on first request, so this holds for /schema
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api/v1"):
+            for handler in route.route_handlers:
+                handler.responses = {**error_responses(), **(handler.responses or {})}
+    return app

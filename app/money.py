@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
@@ -35,6 +35,22 @@ def round_amount(amount: Decimal | int | str, currency: str, rounding: str = ROU
 
 def round_unit_price(amount: Decimal | int | str) -> Decimal:
     return Decimal(amount).quantize(quantum(UNIT_PRICE_PLACES), rounding=ROUND_HALF_UP)
+
+
+def decimal_within(value: object, integer_digits: int = 14, places: int = 4) -> Decimal | None:
+    """`value` as a finite Decimal that a numeric(integer_digits + places, places) column holds exactly, or None.
+
+    NaN, infinities, exponents past the column ("1e30") and more decimals than it keeps are not amounts: they would
+    raise deep inside a comparison, a quantize or the INSERT instead of being refused with the field's message."""
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite() or abs(number) >= Decimal(10) ** integer_digits:
+        return None
+    if number != number.quantize(quantum(places)):
+        return None
+    return number
 
 
 class CurrencyMismatch(TypeError):

@@ -3,70 +3,47 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Literal
 
 from litestar import Request, Router, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
 from app.accounts import service
 from app.accounts.rules import Principal
+from app.accounts.schemas import AccountChangeBody, CustomerBody, McaBody, ResellerBody, UserBody
 from app.accounts.serializers import account_json, flatten_address, mca_json, user_json
 from app.config import Settings
-from app.errors import Invalid
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
-
-CUSTOMER_FIELDS = {
-    "name",
-    "email",
-    "phone",
-    "country",
-    "currency",
-    "address",
-    "reseller_id",
-    "domain",
-    "tenant_id",
-    "qualification",
-}
-RESELLER_FIELDS = {"name", "email", "phone", "country", "currency", "address", "mpn_id"}
-PATCH_FIELDS = {"name", "email", "phone", "address", "contacts"}
-USER_FIELDS = {"email", "name", "role"}
-MCA_FIELDS = {"first_name", "last_name", "email", "phone", "accepted_at"}
+from app.web.schemas import Body, Cursor, Limit, SearchText, fields
 
 
-def body_fields(body: Any, allowed: set[str]) -> dict:
-    """Unknown fields are refused, so a typo never silently does nothing."""
-    if not isinstance(body, dict):
-        raise Invalid({"body": "Send a JSON object."})
-    for key in body:
-        if key not in allowed:
-            raise Invalid({key: f"Unknown field {key}; expected one of: {', '.join(sorted(allowed))}."})
-    if "address" in body and not isinstance(body["address"], dict):
-        raise Invalid({"address": "address is an object with line1, line2, city, state and postal_code."})
-    return flatten_address(body)
+def _account_fields(body: Body) -> dict:
+    """The service takes the address flat, like the forms send it, and the contacts as the account's own."""
+    data = fields(body)
+    data.update(data.pop("contacts", {}))
+    return flatten_address(data)
 
 
 @post("/resellers", name="api_create_reseller")
-async def create_reseller(me: NamedDependency[Principal], data: JSONBody[dict[str, Any]]) -> dict:
-    return account_json(await service.create_reseller(me, body_fields(data, RESELLER_FIELDS)))
+async def create_reseller(me: NamedDependency[Principal], data: ResellerBody) -> dict:
+    return account_json(await service.create_reseller(me, _account_fields(data)))
 
 
 @post("/customers", name="api_create_customer")
-async def create_customer(me: NamedDependency[Principal], data: JSONBody[dict[str, Any]]) -> dict:
-    return account_json(await service.create_customer(me, body_fields(data, CUSTOMER_FIELDS)))
+async def create_customer(me: NamedDependency[Principal], data: CustomerBody) -> dict:
+    return account_json(await service.create_customer(me, _account_fields(data)))
 
 
 @get("/accounts", name="api_list_accounts")
 async def list_accounts(
     me: NamedDependency[Principal],
-    kind: FromQuery[str | None] = None,
-    q: FromQuery[str] = "",
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    kind: FromQuery[Literal["reseller", "customer"] | None] = None,
+    q: SearchText = "",
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
-    if kind not in (None, "reseller", "customer"):
-        raise Invalid({"kind": "kind is reseller or customer."})
     size, offset = api_window(limit, cursor)
     rows, total = await service.list_accounts(me, kind=kind, q=q, limit=size, offset=offset)
     return {"items": [account_json(r) for r in rows], "next": next_cursor(size, offset, total)}
@@ -79,15 +56,9 @@ async def get_account(me: NamedDependency[Principal], account_id: FromPath[uuid.
 
 @patch("/accounts/{account_id:uuid}", name="api_update_account")
 async def update_account(
-    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]]
+    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: AccountChangeBody
 ) -> dict:
-    fields = body_fields(data, PATCH_FIELDS)
-    if "contacts" in fields:
-        contacts = fields.pop("contacts")
-        if not isinstance(contacts, dict) or set(contacts) - {"email", "phone"}:
-            raise Invalid({"contacts": "contacts is an object with email and phone."})
-        fields.update(contacts)
-    return account_json(await service.update_account(me, account_id, fields))
+    return account_json(await service.update_account(me, account_id, _account_fields(data)))
 
 
 @get("/accounts/{account_id:uuid}/users", name="api_list_users")
@@ -99,18 +70,16 @@ async def list_users(me: NamedDependency[Principal], account_id: FromPath[uuid.U
 async def invite_user(
     me: NamedDependency[Principal],
     account_id: FromPath[uuid.UUID],
-    data: JSONBody[dict[str, Any]],
+    data: UserBody,
     settings: NamedDependency[Settings],
 ) -> dict:
-    user, _ = await service.invite_user(me, account_id, body_fields(data, USER_FIELDS), settings.base_url)
+    user, _ = await service.invite_user(me, account_id, fields(data), settings.base_url)
     return user_json(user)
 
 
 @post("/customers/{account_id:uuid}/mca-acceptance", name="api_mca_acceptance")
-async def mca_acceptance(
-    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]]
-) -> dict:
-    return mca_json(await service.record_mca_acceptance(me, account_id, body_fields(data, MCA_FIELDS)))
+async def mca_acceptance(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: McaBody) -> dict:
+    return mca_json(await service.record_mca_acceptance(me, account_id, fields(data)))
 
 
 @get("/me", name="api_me")

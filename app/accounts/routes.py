@@ -108,7 +108,11 @@ async def account_validate_field(
     kind: rules.AccountKind = "reseller" if data.get("kind") == "reseller" else "customer"
     current_country = data.get("country")
     if data.get("account_id"):
-        current_country = (await service.get_account(me, uuid.UUID(data["account_id"])))["country"]
+        try:
+            account_id = uuid.UUID(data["account_id"])
+        except ValueError:  # the form's hidden field is ours: anything else was not sent by the page
+            raise Invalid({"account_id": "This is not an account of yours."}) from None
+        current_country = (await service.get_account(me, account_id))["country"]
     cleaned, errors = rules.clean_account({**data, "_current_country": current_country}, kind, partial=True)
     message = errors.get(field, "")
     if field == "tenant_domain" and not message and cleaned.get("tenant_domain"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from piccolo.columns.combination import Combinable, Or, WhereRaw
 
@@ -331,6 +331,10 @@ async def set_user_active(actor: Principal, user_id: uuid.UUID, active: bool) ->
 # --- Microsoft Customer Agreement ---------------------------------------------------------------
 
 
+# no one accepted the Microsoft Customer Agreement in the last century: an earlier time is a typo (0001-01-01)
+MCA_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 async def record_mca_acceptance(actor: Principal, account_id: uuid.UUID, data: dict) -> dict:
     """Log who accepted the MCA for a customer, when, and who recorded it (NCE_RULES.md section 3.2)."""
     errors = {}
@@ -354,6 +358,8 @@ async def record_mca_acceptance(actor: Principal, account_id: uuid.UUID, data: d
                 errors["accepted_at"] = "Give the time with its zone, like 2026-11-23T10:00:00Z."
             elif accepted_at > clock.now():
                 errors["accepted_at"] = "The acceptance cannot be in the future."
+            elif accepted_at < MCA_EARLIEST:
+                errors["accepted_at"] = "The acceptance cannot be before 2000: give the time it was accepted."
     if errors:
         raise Invalid(errors)
     async with db.transaction():

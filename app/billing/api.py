@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from litestar import Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.billing import invoices, options, payments, runs
 from app.billing import service as billing
+from app.billing.schemas import BillingOptionsBody, CreditBody, DunningBody, PaymentBody, RunBody, TaxRateBody
 from app.config import Settings
-from app.errors import Forbidden, Invalid
+from app.errors import Forbidden
 from app.operations import service as operations
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
+from app.web.schemas import CurrencyQuery, Cursor, Limit, OptionalWord, fields
 
 
 async def _list(me: Principal, kind: str, account_id: uuid.UUID | None, status: str | None, limit: int | None,
@@ -33,9 +34,9 @@ async def _list(me: Principal, kind: str, account_id: uuid.UUID | None, status: 
 async def list_invoices(
     me: NamedDependency[Principal],
     account_id: FromQuery[uuid.UUID | None] = None,
-    status: FromQuery[str | None] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    status: OptionalWord = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
     return await _list(me, "invoice", account_id, status, limit, cursor)
 
@@ -49,9 +50,9 @@ async def get_invoice(me: NamedDependency[Principal], invoice_id: FromPath[uuid.
 async def list_credit_notes(
     me: NamedDependency[Principal],
     account_id: FromQuery[uuid.UUID | None] = None,
-    status: FromQuery[str | None] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    status: OptionalWord = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
     return await _list(me, "credit_note", account_id, status, limit, cursor)
 
@@ -83,10 +84,10 @@ async def credit_note_pdf(me: NamedDependency[Principal], credit_note_id: FromPa
 async def pay_invoice(
     me: NamedDependency[Principal],
     invoice_id: FromPath[uuid.UUID],
-    data: JSONBody[Any],
+    data: PaymentBody,
     settings: NamedDependency[Settings],
 ) -> dict:
-    return await payments.record_payment(me, invoice_id, data, settings)
+    return await payments.record_payment(me, invoice_id, fields(data), settings)
 
 
 @get("/invoices/{invoice_id:uuid}/payments", name="api_invoice_payments")
@@ -100,8 +101,8 @@ async def account_charges(
     me: NamedDependency[Principal],
     account_id: FromPath[uuid.UUID],
     uninvoiced: FromQuery[bool] = False,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
     size, offset = api_window(limit, cursor, default=200)
     items, total = await billing.account_charges(me, account_id, uninvoiced=uninvoiced, limit=size, offset=offset)
@@ -114,8 +115,8 @@ async def get_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.U
 
 
 @put("/accounts/{account_id:uuid}/credit", name="api_set_credit")
-async def set_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[Any]) -> dict:
-    return await options.set_credit_limit(me, account_id, data)
+async def set_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: CreditBody) -> dict:
+    return await options.set_credit_limit(me, account_id, fields(data))
 
 
 @get("/accounts/{account_id:uuid}/billing-options", name="api_billing_options")
@@ -125,17 +126,17 @@ async def get_billing_options(me: NamedDependency[Principal], account_id: FromPa
 
 @put("/accounts/{account_id:uuid}/billing-options", name="api_set_billing_options")
 async def set_billing_options(
-    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[Any]
+    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: BillingOptionsBody
 ) -> dict:
-    return await options.set_billing_options(me, account_id, data)
+    return await options.set_billing_options(me, account_id, fields(data))
 
 
 @put("/accounts/{account_id:uuid}/dunning-policy", name="api_set_account_dunning")
 async def set_account_dunning(
-    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: JSONBody[Any] = None
+    me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: DunningBody | None = None
 ) -> dict:
     """`null` (or no body) puts the account back on the CSP's default rules."""
-    return await options.set_account_dunning(me, account_id, data)
+    return await options.set_account_dunning(me, account_id, None if data is None else fields(data))
 
 
 @get("/accounts/{account_id:uuid}/dunning-policy", name="api_account_dunning")
@@ -156,8 +157,8 @@ async def get_dunning_policy(me: NamedDependency[Principal]) -> dict:
 
 
 @put("/billing/dunning-policy", name="api_set_dunning_policy")
-async def set_dunning_policy(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
-    return await options.set_default_dunning(me, data)
+async def set_dunning_policy(me: NamedDependency[Principal], data: DunningBody) -> dict:
+    return await options.set_default_dunning(me, fields(data))
 
 
 @get("/billing/tax-rates", name="api_tax_rates")
@@ -167,13 +168,13 @@ async def list_tax_rates(me: NamedDependency[Principal]) -> dict:
 
 
 @put("/billing/tax-rates", name="api_set_tax_rate")
-async def set_tax_rate(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
-    return options.tax_rate_json(await options.set_tax_rate(me, data))
+async def set_tax_rate(me: NamedDependency[Principal], data: TaxRateBody) -> dict:
+    return options.tax_rate_json(await options.set_tax_rate(me, fields(data)))
 
 
 @post("/billing/runs", name="api_billing_run", status_code=202)
-async def start_run(me: NamedDependency[Principal], data: JSONBody[Any] = None) -> dict:
-    operation = await runs.request_run(me, data)
+async def start_run(me: NamedDependency[Principal], data: RunBody | None = None) -> dict:
+    operation = await runs.request_run(me, fields(data))
     return {"operation": operations.operation_json(operation), "run_id": str(operation["id"])}
 
 
@@ -183,10 +184,8 @@ async def get_run(me: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -
 
 
 @get("/billing/deferred-revenue", name="api_deferred_revenue")
-async def deferred_revenue(me: NamedDependency[Principal], currency: FromQuery[str | None] = None) -> dict:
+async def deferred_revenue(me: NamedDependency[Principal], currency: CurrencyQuery = None) -> dict:
     _csp(me)
-    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
-        raise Invalid({"currency": "currency is a three-letter code, like EUR."})
     return {"items": await billing.deferred_revenue(currency.upper() if currency else None), "next": None}
 
 

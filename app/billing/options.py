@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app import clock, db
 from app.accounts import service as accounts
+from app.accounts.address_rules import country_error
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.billing import rules
 from app.errors import Forbidden, Invalid
-from app.money import Money, round_amount
+from app.money import Money, decimal_within, round_amount
 
 # the recurring plans an account may be limited to; one-time purchases (perpetual licences) are always allowed
 PLAN_NAMES = ("monthly", "annual", "triennial")
@@ -180,16 +181,13 @@ async def set_tax_rate(actor: Principal, body: Any) -> rules.TaxRate:
         raise Invalid({"body": "Send {country, label, rate, reverse_charge}."})
     country = str(body.get("country", "")).strip().upper()
     errors = {}
-    if len(country) != 2 or not country.isalpha():
+    if country_error(country):  # the countries addresses are written in: a rate for "ZZ" would apply to nobody
         errors["country"] = "The country is a two-letter ISO code, like FR."
     label = str(body.get("label", "")).strip()
     if not 1 <= len(label) <= 40:
         errors["label"] = "The label is printed on invoices, like VAT: 1 to 40 characters."
-    try:
-        rate = Decimal(str(body.get("rate", "")).strip())
-        if not Decimal(0) <= rate <= Decimal(100) or rate != rate.quantize(Decimal("0.0001")):
-            raise InvalidOperation
-    except InvalidOperation:
+    rate = decimal_within(body.get("rate", ""), integer_digits=3)  # tax_rates.rate is numeric(7, 4)
+    if rate is None or not Decimal(0) <= rate <= Decimal(100):
         errors["rate"] = "The rate is a percentage between 0 and 100, like 20 or 8.875."
         rate = Decimal(0)
     if errors:
@@ -239,10 +237,9 @@ async def credit_json(viewer: Principal, account_id: uuid.UUID) -> dict:
 
 
 def _amount(value: Any, field: str, currency: str) -> Decimal:
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise Invalid({field: f'{field} is an amount like "5000.00", or null for no limit.'}) from None
+    amount = decimal_within(value)  # what accounts.credit_limit (numeric(18, 4)) holds
+    if amount is None:
+        raise Invalid({field: f'{field} is an amount like "5000.00", or null for no limit.'})
     if amount < 0 or round_amount(amount, currency) != amount:
         raise Invalid({field: f"{field} is zero or more, with at most the currency's decimals."})
     return amount
@@ -296,14 +293,11 @@ async def set_billing_options(actor: Principal, account_id: uuid.UUID, body: Any
             raise Invalid({"billing_plans": "billing_plans lists one or more of monthly, annual, triennial."})
         changes["billing_plans"] = [p for p in PLAN_NAMES if p in plans]
     if "monthly_surcharge_percent" in body:
-        try:
-            surcharge = Decimal(str(body["monthly_surcharge_percent"]).strip())
-            if not Decimal(0) <= surcharge <= Decimal(100):
-                raise InvalidOperation
-        except InvalidOperation:
+        surcharge = decimal_within(body["monthly_surcharge_percent"], integer_digits=5)  # numeric(9, 4)
+        if surcharge is None or not Decimal(0) <= surcharge <= Decimal(100):
             raise Invalid(
                 {"monthly_surcharge_percent": 'The surcharge is a percentage between 0 and 100, like "5.00".'}
-            ) from None
+            )
         changes["monthly_surcharge_percent"] = surcharge
     if "payment_terms_days" in body:
         changes["payment_terms_days"] = _whole(body["payment_terms_days"], "payment_terms_days", 0, 120,

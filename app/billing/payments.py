@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app import clock, db
@@ -22,7 +22,7 @@ from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.jobs import queue
 from app.mail import service as mail
-from app.money import round_amount
+from app.money import decimal_within, round_amount
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,9 @@ def payment_json(row: dict) -> dict:
 
 
 def _amount(value: Any, currency: str) -> Decimal:
-    try:
-        amount = Decimal(str(value).strip())
-        if not amount.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        raise Invalid({"amount": 'amount is a string like "120.50".'}) from None
+    amount = decimal_within(value)  # what payments.amount (numeric(18, 4)) holds
+    if amount is None:
+        raise Invalid({"amount": 'amount is a string like "120.50".'})
     return amount
 
 

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated
 
 from litestar import Response, Router, delete, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.accounts.rules import Principal
 from app.catalog import rules, service, sync
-from app.errors import Conflict, Forbidden, Invalid
+from app.catalog.schemas import FxRatesBody, MarginRuleBody
+from app.errors import Conflict, Forbidden
 from app.operations import service as operations
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
+from app.web.schemas import Cursor, Limit, OfferIdPath, OptionalWord, SearchText, Word, fields
 
-MARGIN_FIELDS = {"scope", "account_id", "offer_id", "kind", "percent", "allow_below_cost"}
+# `?wait=` seconds for an operation to end (API.md Conventions: at most 30)
+Wait = Annotated[float, QueryParameter(ge=0, le=30)]
 
 
 @get("/catalog/offers", name="api_catalog_offers")
 async def list_offers(
-    q: FromQuery[str] = "",
-    kind: FromQuery[str | None] = None,
-    segment: FromQuery[str | None] = None,
+    q: SearchText = "",
+    kind: OptionalWord = None,
+    segment: OptionalWord = None,
     addon: FromQuery[bool | None] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
     size, offset = api_window(limit, cursor)
     rows, total = await service.list_offers(q=q, kind=kind, segment=segment, addon=addon, limit=size, offset=offset)
@@ -34,16 +37,16 @@ async def list_offers(
 
 
 @get("/catalog/offers/{offer_id:str}", name="api_catalog_offer")
-async def get_offer(offer_id: FromPath[str]) -> dict:
+async def get_offer(offer_id: OfferIdPath) -> dict:
     return service.offer_json(await service.get_offer(offer_id.upper()))
 
 
 @get("/catalog/offers/{offer_id:str}/price", name="api_catalog_price")
 async def offer_price(
     me: NamedDependency[Principal],
-    offer_id: FromPath[str],
-    term: FromQuery[str],
-    billing_plan: FromQuery[str],
+    offer_id: OfferIdPath,
+    term: Word,
+    billing_plan: Word,
     customer_id: FromQuery[uuid.UUID | None] = None,
 ) -> dict:
     try:
@@ -68,8 +71,9 @@ async def fx_rates(me: NamedDependency[Principal]) -> dict:
 
 
 @put("/catalog/fx-rates", name="api_replace_fx_rates")
-async def replace_fx_rates(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
-    return {"items": [service.fx_json(r) for r in await service.replace_fx_rates(me, data)], "next": None}
+async def replace_fx_rates(me: NamedDependency[Principal], data: FxRatesBody) -> dict:
+    rates = [fields(rate) for rate in data]
+    return {"items": [service.fx_json(r) for r in await service.replace_fx_rates(me, rates)], "next": None}
 
 
 @get("/catalog/margin-rules", name="api_margin_rules")
@@ -78,13 +82,8 @@ async def margin_rules(me: NamedDependency[Principal]) -> dict:
 
 
 @post("/catalog/margin-rules", name="api_create_margin_rule", status_code=201)
-async def create_margin_rule(me: NamedDependency[Principal], data: JSONBody[Any]) -> dict:
-    if not isinstance(data, dict):
-        raise Invalid({"body": "Send a JSON object."})
-    for key in data:
-        if key not in MARGIN_FIELDS:
-            raise Invalid({key: f"Unknown field {key}; expected one of: {', '.join(sorted(MARGIN_FIELDS))}."})
-    return service.margin_json(await service.create_margin_rule(me, data))
+async def create_margin_rule(me: NamedDependency[Principal], data: MarginRuleBody) -> dict:
+    return service.margin_json(await service.create_margin_rule(me, fields(data)))
 
 
 @delete("/catalog/margin-rules/{rule_id:uuid}", name="api_delete_margin_rule", status_code=204)
@@ -93,9 +92,7 @@ async def delete_margin_rule(me: NamedDependency[Principal], rule_id: FromPath[u
 
 
 @get("/operations/{operation_id:uuid}", name="api_operation")
-async def get_operation(
-    me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: FromQuery[float] = 0
-) -> Response:
+async def get_operation(me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: Wait = 0) -> Response:
     return Response(operations.operation_json(await operations.get(me, operation_id, wait)))
 
 

@@ -18,7 +18,7 @@ from app.accounts.rules import AccountRef, Principal, can_see, sees_everything
 from app.audit import service as audit
 from app.catalog import rules
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.money import minor_units
+from app.money import decimal_within, minor_units
 
 KINDS = ("license", "software_subscription", "perpetual", "trial")
 SEGMENTS = ("commercial", "education", "government", "nonprofit")
@@ -304,15 +304,17 @@ async def list_fx_rates() -> list[dict]:
 def _parse_rate(n: int, item: object) -> tuple[str, str, date, Decimal]:
     if not isinstance(item, dict) or set(item) != {"from", "to", "rate", "effective_from"}:
         raise Invalid({f"[{n}]": "Each rate is {from, to, rate, effective_from}."})
+    rate = decimal_within(item["rate"], integer_digits=10, places=8)  # fx_rates.rate is numeric(18, 8)
+    if rate is None:
+        raise Invalid({f"[{n}].rate": "rate is a positive number with at most 8 decimals."})
     try:
-        rate = Decimal(str(item["rate"]))
         effective = date.fromisoformat(str(item["effective_from"]))
-    except (InvalidOperation, ValueError):
-        raise Invalid({f"[{n}].rate": "rate is a positive number and effective_from a date (YYYY-MM-DD)."}) from None
+    except ValueError:
+        raise Invalid({f"[{n}].effective_from": "effective_from is a date (YYYY-MM-DD)."}) from None
     source, target = str(item["from"]).upper(), str(item["to"]).upper()
     if not (re.fullmatch(r"[A-Z]{3}", source) and re.fullmatch(r"[A-Z]{3}", target)) or source == target:
         raise Invalid({f"[{n}].from": "from and to are two different ISO currency codes."})
-    if not rate.is_finite() or rate <= 0:
+    if rate <= 0:
         raise Invalid({f"[{n}].rate": "rate is a positive number."})
     return source, target, effective, rate
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import QueryParameter
 
 from app.config import Settings
 from app.errors import NotFound
 from app.mail import service
 
+MailLimit = Annotated[int, QueryParameter(ge=1, le=500)]
+
 
 @get("/sandbox/mail", name="api_sandbox_mail")
-async def sandbox_mail(settings: NamedDependency[Settings], limit: FromQuery[int] = 100) -> dict:
+async def sandbox_mail(settings: NamedDependency[Settings], limit: MailLimit = 100) -> dict:
     if not settings.is_sandbox:
         raise NotFound()
-    rows = await service.outbox(limit=max(1, min(limit, 500)))
+    rows = await service.outbox(limit=limit)
     return {
         "items": [
             {

@@ -13,7 +13,7 @@ from app.orders import service
 from app.orders.schemas import OrderBody
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
-from app.web.schemas import fields
+from app.web.schemas import Cursor, Limit, fields
 
 
 @post("/orders", name="api_place_order", status_code=201)
@@ -25,8 +25,8 @@ async def place_order(me: NamedDependency[Principal], data: OrderBody) -> dict:
 async def list_orders(
     me: NamedDependency[Principal],
     customer_id: FromQuery[uuid.UUID | None] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
     size, offset = api_window(limit, cursor)
     items, total = await service.list_orders(me, customer_id, size, offset)

@@ -15,16 +15,16 @@ from app.subscriptions import changes, service, upgrades
 from app.subscriptions.schemas import CancelBody, ChangeBody, ScheduleBody, UpgradeBody
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
-from app.web.schemas import fields
+from app.web.schemas import Cursor, Limit, OptionalWord, fields
 
 
 @get("/subscriptions", name="api_subscriptions")
 async def list_subscriptions(
     me: NamedDependency[Principal],
     customer_id: FromQuery[uuid.UUID | None] = None,
-    status: FromQuery[str | None] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
+    status: OptionalWord = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> dict:
     size, offset = api_window(limit, cursor)
     items, total = await service.list_subscriptions(

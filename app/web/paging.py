@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from app.errors import Invalid
 
 MAX_LIMIT = 200
+# no list is a billion rows long: a cursor past that was not ours, and must not reach OFFSET (a bigint)
+MAX_OFFSET = 10**9
 
 
 def api_window(limit: int | None, cursor: str | None, default: int = 50) -> tuple[int, int]:
@@ -21,7 +23,7 @@ def api_window(limit: int | None, cursor: str | None, default: int = 50) -> tupl
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("o:"))
     except ValueError:
         raise Invalid({"cursor": "This cursor is not one we gave out."}) from None
-    if offset < 0:
+    if not 0 <= offset < MAX_OFFSET:
         raise Invalid({"cursor": "This cursor is not one we gave out."})
     return limit, offset
 

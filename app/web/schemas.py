@@ -12,16 +12,19 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
+from litestar.openapi import ResponseSpec
+from litestar.params import PathParameter, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
 
 from app.errors import AppError, Invalid, Malformed
+from app.web.paging import MAX_LIMIT
 
 # printable text: no NUL, no control characters (tab and line breaks only where a field says so)
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-_MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
-Text = Annotated[str, Meta(max_length=200, pattern=_PRINTABLE)]
-LongText = Annotated[str, Meta(max_length=2000, pattern=_MULTILINE)]
+Text = Annotated[str, Meta(max_length=200, pattern=PRINTABLE)]
+LongText = Annotated[str, Meta(max_length=2000, pattern=MULTILINE)]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
 Country = Annotated[str, Meta(pattern=r"^[A-Za-z]{2}$")]
 Currency = Annotated[str, Meta(pattern=r"^[A-Za-z]{3}$")]
@@ -33,6 +36,19 @@ Quantity = Annotated[int, Meta(ge=0, le=2_147_483_647)]
 # money and rates as the API writes them: decimal strings ("12.50"), finite, within numeric(18, 4)
 Amount = Annotated[str, Meta(max_length=20, pattern=r"^\s*-?\d{1,14}(\.\d{1,4})?\s*$")]
 Rate = Annotated[str, Meta(max_length=24, pattern=r"^\s*\d{1,10}(\.\d{1,8})?\s*$")]
+
+# Query and path parameters (API.md Conventions). Litestar reads a parameter's constraints from its own
+# Parameter and drops msgspec's Meta there, so these carry them as QueryParameter/PathParameter: a bad value is
+# a 422 naming the parameter (app/web/errors.py), and OpenAPI shows the bounds. Use them bare (`q: SearchText = ""`).
+_WORD = r"^[A-Za-z0-9_-]*$"
+SearchText = Annotated[str, QueryParameter(max_length=200, pattern=PRINTABLE)]
+Word = Annotated[str, QueryParameter(max_length=40, pattern=_WORD)]  # a status, kind, term or plan
+OptionalWord = Annotated[str | None, QueryParameter(max_length=40, pattern=_WORD)]
+Limit = Annotated[int | None, QueryParameter(ge=1, le=MAX_LIMIT)]
+# base64url, as app.web.paging.next_cursor makes them
+Cursor = Annotated[str | None, QueryParameter(max_length=40, pattern=r"^[A-Za-z0-9_=-]*$")]
+CurrencyQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{3}$")]
+OfferIdPath = Annotated[str, PathParameter(max_length=64, pattern=r"^\s*[A-Za-z0-9]{1,20}:[A-Za-z0-9]{1,10}\s*$")]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -57,22 +73,50 @@ class ErrorBody(msgspec.Struct):
     error: ErrorDetail
 
 
+ERROR_ANSWERS = {
+    400: "Malformed: not JSON, not the object this endpoint takes, or not sent as application/json.",
+    401: "No token, or a token that is not valid (any more).",
+    403: "The caller's role lacks this action.",
+    404: "Not found, or outside the caller's scope.",
+    409: "A business rule refused it; `message` is NCE_RULES.md's text.",
+    422: "A field is invalid; `field` names it.",
+}
+
+
+def error_responses() -> dict[int, ResponseSpec]:
+    """The error answers every API operation may give, documented with ErrorBody (API.md Conventions)."""
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
+        for status, description in ERROR_ANSWERS.items()
+    }
+
+
 __all__ = [
+    "MULTILINE",
+    "PRINTABLE",
     "UNSET",
     "Amount",
     "Body",
     "Country",
     "Currency",
+    "CurrencyQuery",
+    "Cursor",
     "Email",
     "ErrorBody",
     "IsoDate",
+    "Limit",
     "LongText",
     "OfferId",
+    "OfferIdPath",
+    "OptionalWord",
     "Quantity",
     "Rate",
+    "SearchText",
     "Text",
     "UnsetType",
     "Uuid",
+    "Word",
+    "error_responses",
     "fields",
     "typed_body",
 ]

@@ -92,8 +92,10 @@ async def test_reseller_creates_customers_only_under_itself(tx, client):
             "Enter a valid postal code for Germany, like 10115.",
         ),
         ({"country": "XX"}, "country", "Choose a country by its two-letter ISO code, like DE."),
-        ({"currency": "EURO"}, "currency", "Choose a currency by its ISO 4217 code, like EUR."),
-        ({"email": "nope"}, "email", "Enter an email address like name@example.com."),
+        ({"currency": "ZZZ"}, "currency", "Choose a currency by its ISO 4217 code, like EUR."),
+        ({"currency": "EURO"}, "currency", None),  # not three letters: refused at the typed edge
+        ({"email": "nope@nowhere"}, "email", "Enter an email address like name@example.com."),
+        ({"email": "nope"}, "email", None),  # no @: refused at the typed edge
         ({"colour": "blue"}, "colour", None),
         ({"address": "Berlin"}, "address", None),
     ],

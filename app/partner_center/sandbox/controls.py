@@ -8,19 +8,21 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from decimal import Decimal
+from typing import Annotated, Any, cast
 
 from litestar import Router, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import QueryParameter
 
 from app import clock, db
 from app.config import Settings
 from app.errors import Invalid, NotFound
 from app.jobs import scheduler
 from app.partner_center.sandbox import service
+from app.partner_center.sandbox.schemas import ClockBody, FaultsBody
 from app.web.auth import csp_admin_only
+from app.web.schemas import fields
 
 DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
@@ -34,6 +36,10 @@ def parse_duration(text: str) -> timedelta:
     if not match or text in ("P", "PT"):
         raise Invalid({"advance": "Give a duration like P8D or PT36H (weeks, days, hours, minutes, seconds)."})
     return timedelta(**{k: int(v) for k, v in match.groupdict().items() if v})
+
+
+# `?timeout=` seconds to wait for the queue to be idle (API.md Sandbox: at most 30)
+SettleTimeout = Annotated[float, QueryParameter(ge=0, le=30)]
 
 
 def _sandbox_only(settings: Settings) -> None:
@@ -51,7 +57,11 @@ async def get_clock(settings: NamedDependency[Settings]) -> dict:
 
 
 @post("/sandbox/clock", name="api_sandbox_clock_move", status_code=200)
-async def move_clock(settings: NamedDependency[Settings], data: JSONBody[dict[str, Any]]) -> dict:
+async def move_clock(settings: NamedDependency[Settings], data: ClockBody) -> dict:
+    return await _move_clock(settings, fields(data))
+
+
+async def _move_clock(settings: Settings, data: dict[str, Any]) -> dict:
     """Move the shared clock forward (never back) and run what fell due at Partner Center in between."""
     _sandbox_only(settings)
     now = clock.now()
@@ -76,31 +86,18 @@ async def move_clock(settings: NamedDependency[Settings], data: JSONBody[dict[st
 
 
 @put("/sandbox/faults", name="api_sandbox_faults")
-async def set_faults(settings: NamedDependency[Settings], data: JSONBody[dict[str, Any]]) -> dict:
+async def set_faults(settings: NamedDependency[Settings], data: FaultsBody) -> dict:
+    """The body's types and ranges are checked at the edge (FaultsBody); what is left is the rule between fields."""
     _sandbox_only(settings)
-    try:
-        error_rate = Decimal(str(data.get("error_rate", 0)))
-        throttle_rate = Decimal(str(data.get("throttle_rate", 0)))
-        latency_ms = int(data.get("latency_ms", 0))
-        provisioning_ms = None if data.get("provisioning_ms") is None else int(data["provisioning_ms"])
-    except (InvalidOperation, ValueError, TypeError):
-        raise Invalid(
-            {"error_rate": "Rates are numbers from 0 to 1; latency_ms and provisioning_ms whole numbers."}
-        ) from None
-    if provisioning_ms is not None and not 0 <= provisioning_ms <= 600_000:
-        raise Invalid({"provisioning_ms": "provisioning_ms is a number of milliseconds from 0 to 600000."})
-    for field, rate in (("error_rate", error_rate), ("throttle_rate", throttle_rate)):
-        if not Decimal(0) <= rate <= Decimal(1):
-            raise Invalid({field: f"{field} is a share between 0 and 1."})
+    # str() of a float is its shortest decimal (0.2 -> "0.2"): the share stored is the one written
+    error_rate, throttle_rate = Decimal(str(data.error_rate).strip()), Decimal(str(data.throttle_rate).strip())
     if error_rate + throttle_rate > 1:
         raise Invalid({"error_rate": "error_rate and throttle_rate together cannot exceed 1."})
-    if not 0 <= latency_ms <= 60000:
-        raise Invalid({"latency_ms": "latency_ms is between 0 and 60000."})
-    return await service.set_faults(error_rate, throttle_rate, latency_ms, provisioning_ms)
+    return await service.set_faults(error_rate, throttle_rate, data.latency_ms, data.provisioning_ms)
 
 
 @post("/sandbox/settle", name="api_sandbox_settle", status_code=200)
-async def settle(settings: NamedDependency[Settings], timeout: FromQuery[float] = 30) -> dict:  # noqa: ASYNC109 - API.md names the query parameter
+async def settle(settings: NamedDependency[Settings], timeout: SettleTimeout = 30) -> dict:  # noqa: ASYNC109 - API.md names the query parameter
     """Answer when the job queue has no due work left (or after `timeout` seconds, at most 30)."""
     _sandbox_only(settings)
     deadline = asyncio.get_running_loop().time() + max(0.0, min(timeout, 30.0))

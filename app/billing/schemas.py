@@ -1,0 +1,69 @@
+"""The billing API's bodies (API.md Billing, and the credit and billing-options routes of Accounts), decoded at the
+edge (app/web/schemas.py). The services still apply the billing rules (balances, currencies' decimals, ranges
+between fields) with their own messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import UNSET, Meta, UnsetType
+
+from app.web.schemas import Amount, Body, Country, IsoDate, Rate, Uuid
+
+Days = Annotated[int, Meta(ge=0, le=365)]
+# a percentage between 0 and 100 with at most 4 decimals (numeric(7, 4) and numeric(9, 4))
+Percent = Annotated[str, Meta(max_length=12, pattern=r"^\s*\d{1,3}(\.\d{1,4})?\s*$")]
+TaxId = Annotated[str, Meta(max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Reference = Annotated[str, Meta(max_length=140, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class PaymentBody(Body):
+    """`POST /invoices/{id}/payments`: a payment received outside Cloudseat (manual) or charged to a saved card."""
+
+    amount: Amount
+    method: Literal["manual", "card"]
+    reference: Reference | UnsetType | None = UNSET
+    payment_method_id: Uuid | UnsetType | None = UNSET
+    received_on: IsoDate | UnsetType | None = UNSET
+
+
+class CreditBody(Body):
+    """`PUT /accounts/{id}/credit`: a limit in the account's currency, or null for none."""
+
+    credit_limit: Amount | None
+
+
+class BillingOptionsBody(Body):
+    """`PUT /accounts/{id}/billing-options`: the fields it names change, the others keep their value."""
+
+    billing_plans: Annotated[list[Literal["monthly", "annual", "triennial"]], Meta(min_length=1, max_length=3)] | (
+        UnsetType
+    ) = UNSET
+    monthly_surcharge_percent: Percent | UnsetType = UNSET
+    payment_terms_days: Annotated[int, Meta(ge=0, le=120)] | UnsetType = UNSET
+    billing_day: Annotated[int, Meta(ge=1, le=28)] | UnsetType = UNSET
+    auto_pay: bool | UnsetType = UNSET
+    tax_id: TaxId | UnsetType | None = UNSET
+
+
+class DunningBody(Body):
+    """`PUT /billing/dunning-policy` and `PUT /accounts/{id}/dunning-policy` (there `null`: the CSP's default)."""
+
+    reminder_days: Annotated[list[Days], Meta(max_length=20)]
+    suspend_after_days: Annotated[int, Meta(ge=1, le=365)]
+
+
+class TaxRateBody(Body):
+    """`PUT /billing/tax-rates`: the rate for one country (the address rules' countries)."""
+
+    country: Country
+    label: Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    rate: Rate
+    reverse_charge: bool = False
+
+
+class RunBody(Body):
+    """`POST /billing/runs`: invoice what is due by `as_of` (today when left out), for every account or one."""
+
+    as_of: IsoDate | UnsetType | None = UNSET
+    account_id: Uuid | UnsetType | None = UNSET

@@ -1,0 +1,33 @@
+"""The sandbox controls' bodies (API.md Sandbox), decoded at the edge (app/web/schemas.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import UNSET, Meta, UnsetType
+
+from app.web.schemas import PRINTABLE, Body
+
+# a share of calls, 0 to 1: a JSON number (0.2) as API.md writes it, or the same as a decimal string ("0.2")
+Share = (
+    Annotated[float, Meta(ge=0, le=1)]
+    | Annotated[str, Meta(max_length=12, pattern=r"^\s*(0(\.\d{1,8})?|1(\.0{1,8})?)\s*$")]
+)
+
+
+class FaultsBody(Body):
+    """`PUT /sandbox/faults`: what share of Partner Center calls fail (5xx) or are throttled (429), how slow every
+    call is, and how long an order takes to provision (left out: unchanged)."""
+
+    error_rate: Share = 0
+    throttle_rate: Share = 0
+    latency_ms: Annotated[int, Meta(ge=0, le=60_000)] = 0
+    provisioning_ms: Annotated[int, Meta(ge=0, le=600_000)] | None = None
+
+
+class ClockBody(Body):
+    """`POST /sandbox/clock`: `{advance: "P8D"}` or `{to: "<time>"}`; the handler checks the duration, the zone and
+    the range (now to 10 years ahead) with its own messages."""
+
+    advance: Annotated[str, Meta(max_length=40, pattern=PRINTABLE)] | UnsetType = UNSET
+    to: Annotated[str, Meta(max_length=40, pattern=PRINTABLE)] | UnsetType = UNSET
