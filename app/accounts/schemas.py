@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.web.schemas import PRINTABLE, Body, Country, Currency, Email, Text, Uuid
+from app.web.schemas import PRINTABLE, Answer, Body, Country, Currency, Email, Text, Uuid
 
 Phone = Annotated[str, Meta(max_length=40, pattern=PRINTABLE)]
 PostalCode = Annotated[str, Meta(max_length=20, pattern=PRINTABLE)]
@@ -98,3 +98,77 @@ class McaBody(Body):
     email: Email
     phone: Phone | UnsetType | None = UNSET
     accepted_at: ZonedTime | UnsetType | None = UNSET
+
+
+# --- Answers (API.md Accounts), in app/accounts/serializers.py's order -----------------------------------------
+
+
+class AddressAnswer(Answer):
+    line1: str
+    line2: str | None
+    city: str
+    state: str | None
+    postal_code: str
+
+
+class AccountAnswer(Answer):
+    """A reseller or customer; `reseller_id`, `tenant_id`, `domain` and `qualification` are customers' (null
+    otherwise), `mpn_id` resellers'."""
+
+    id: str
+    kind: Literal["reseller", "customer"]
+    reseller_id: str | None
+    name: str
+    email: str
+    phone: str | None
+    country: str
+    currency: str
+    address: AddressAnswer
+    tenant_id: str | None
+    domain: str | None
+    mpn_id: str | None
+    qualification: str | None
+    status: Literal["active", "suspended", "closed"]
+    created_at: str | None
+    updated_at: str | None
+
+
+class AccountList(Answer):
+    items: list[AccountAnswer]
+    next: str | None
+
+
+class UserAnswer(Answer):
+    id: str
+    email: str
+    name: str
+    role: Literal["csp_admin", "reseller_admin", "customer_admin"]
+    account_id: str | None
+    is_active: bool
+    created_at: str | None
+    last_login_at: str | None
+
+
+class UserList(Answer):
+    items: list[UserAnswer]
+    next: str | None
+
+
+class McaAnswer(Answer):
+    id: str
+    customer_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    accepted_at: str | None
+    method: str
+    recorded_by: str | None
+
+
+class MeAnswer(Answer):
+    id: str
+    email: str
+    name: str
+    role: Literal["csp_admin", "reseller_admin", "customer_admin"]
+    account_id: str | None

@@ -5,18 +5,29 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Response, Router, delete, get, post, put
+from litestar import Router, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.accounts.rules import Principal
 from app.catalog import rules, service, sync
-from app.catalog.schemas import FxRatesBody, MarginRuleBody
+from app.catalog.schemas import (
+    FxRateList,
+    FxRatesBody,
+    MarginRuleAnswer,
+    MarginRuleBody,
+    MarginRuleList,
+    OfferAnswer,
+    OfferList,
+    PriceAnswer,
+    SyncAnswer,
+)
 from app.errors import Conflict, Forbidden
 from app.operations import service as operations
+from app.operations.schemas import OperationAnswer
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
-from app.web.schemas import Cursor, Limit, OfferIdPath, OptionalWord, SearchText, Word, fields
+from app.web.schemas import Cursor, Limit, OfferIdPath, OptionalWord, SearchText, Word, answer, fields
 
 # `?wait=` seconds for an operation to end (API.md Conventions: at most 30)
 Wait = Annotated[float, QueryParameter(ge=0, le=30)]
@@ -30,15 +41,15 @@ async def list_offers(
     addon: FromQuery[bool | None] = None,
     limit: Limit = None,
     cursor: Cursor = None,
-) -> dict:
+) -> OfferList:
     size, offset = api_window(limit, cursor)
     rows, total = await service.list_offers(q=q, kind=kind, segment=segment, addon=addon, limit=size, offset=offset)
-    return {"items": [service.offer_json(r) for r in rows], "next": next_cursor(size, offset, total)}
+    return answer(OfferList, {"items": [service.offer_json(r) for r in rows], "next": next_cursor(size, offset, total)})
 
 
 @get("/catalog/offers/{offer_id:str}", name="api_catalog_offer")
-async def get_offer(offer_id: OfferIdPath) -> dict:
-    return service.offer_json(await service.get_offer(offer_id.upper()))
+async def get_offer(offer_id: OfferIdPath) -> OfferAnswer:
+    return answer(OfferAnswer, service.offer_json(await service.get_offer(offer_id.upper())))
 
 
 @get("/catalog/offers/{offer_id:str}/price", name="api_catalog_price")
@@ -48,42 +59,45 @@ async def offer_price(
     term: Word,
     billing_plan: Word,
     customer_id: FromQuery[uuid.UUID | None] = None,
-) -> dict:
+) -> PriceAnswer:
     try:
-        return await service.price_json(
+        price = await service.price_json(
             me, offer_id.upper(), term=term, billing_plan=billing_plan.lower(), customer_id=customer_id
         )
     except rules.PriceUnavailable as refused:
         raise Conflict("price_unavailable", str(refused)) from None
+    return answer(PriceAnswer, price)
 
 
 @post("/catalog/sync", name="api_catalog_sync", status_code=202)
-async def request_sync(me: NamedDependency[Principal]) -> dict:
+async def request_sync(me: NamedDependency[Principal]) -> SyncAnswer:
     run = await sync.request_sync(me)
-    return {"operation": operations.operation_json(await operations.get(me, run["operation_id"]))}
+    return answer(SyncAnswer, {"operation": operations.operation_json(await operations.get(me, run["operation_id"]))})
 
 
 @get("/catalog/fx-rates", name="api_fx_rates")
-async def fx_rates(me: NamedDependency[Principal]) -> dict:
+async def fx_rates(me: NamedDependency[Principal]) -> FxRateList:
     if me.role != "csp_admin":
         raise Forbidden()
-    return {"items": [service.fx_json(r) for r in await service.list_fx_rates()], "next": None}
+    return answer(FxRateList, {"items": [service.fx_json(r) for r in await service.list_fx_rates()], "next": None})
 
 
 @put("/catalog/fx-rates", name="api_replace_fx_rates")
-async def replace_fx_rates(me: NamedDependency[Principal], data: FxRatesBody) -> dict:
+async def replace_fx_rates(me: NamedDependency[Principal], data: FxRatesBody) -> FxRateList:
     rates = [fields(rate) for rate in data]
-    return {"items": [service.fx_json(r) for r in await service.replace_fx_rates(me, rates)], "next": None}
+    saved = await service.replace_fx_rates(me, rates)
+    return answer(FxRateList, {"items": [service.fx_json(r) for r in saved], "next": None})
 
 
 @get("/catalog/margin-rules", name="api_margin_rules")
-async def margin_rules(me: NamedDependency[Principal]) -> dict:
-    return {"items": [service.margin_json(r) for r in await service.list_margin_rules(me)], "next": None}
+async def margin_rules(me: NamedDependency[Principal]) -> MarginRuleList:
+    rules = await service.list_margin_rules(me)
+    return answer(MarginRuleList, {"items": [service.margin_json(r) for r in rules], "next": None})
 
 
 @post("/catalog/margin-rules", name="api_create_margin_rule", status_code=201)
-async def create_margin_rule(me: NamedDependency[Principal], data: MarginRuleBody) -> dict:
-    return service.margin_json(await service.create_margin_rule(me, fields(data)))
+async def create_margin_rule(me: NamedDependency[Principal], data: MarginRuleBody) -> MarginRuleAnswer:
+    return answer(MarginRuleAnswer, service.margin_json(await service.create_margin_rule(me, fields(data))))
 
 
 @delete("/catalog/margin-rules/{rule_id:uuid}", name="api_delete_margin_rule", status_code=204)
@@ -92,8 +106,10 @@ async def delete_margin_rule(me: NamedDependency[Principal], rule_id: FromPath[u
 
 
 @get("/operations/{operation_id:uuid}", name="api_operation")
-async def get_operation(me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: Wait = 0) -> Response:
-    return Response(operations.operation_json(await operations.get(me, operation_id, wait)))
+async def get_operation(
+    me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: Wait = 0
+) -> OperationAnswer:
+    return answer(OperationAnswer, operations.operation_json(await operations.get(me, operation_id, wait)))
 
 
 router = Router(

@@ -8,7 +8,8 @@ error format (app/web/errors.py). Services still apply the business rules (NCE_R
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -55,6 +56,19 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A request body: unknown fields are refused; fields left out stay left out (UNSET) for the service."""
 
 
+class Answer(msgspec.Struct, forbid_unknown_fields=True):
+    """An API answer (API.md): its fields in the order the serializer writes them, None written as null, so the
+    JSON is the same bytes as the serializer's dict. `answer()` builds it from that dict and refuses a key the
+    struct does not name: the OpenAPI document and what is sent cannot drift apart."""
+
+
+AnswerT = TypeVar("AnswerT", bound=Answer)
+
+
+def answer(kind: type[AnswerT], value: Mapping[str, Any]) -> AnswerT:
+    return msgspec.convert(value, kind)
+
+
 def fields(body: Body | None) -> dict[str, Any]:
     """The decoded body as the service's plain values, without the fields the caller left out."""
     return {} if body is None else msgspec.to_builtins(body)
@@ -96,6 +110,7 @@ __all__ = [
     "PRINTABLE",
     "UNSET",
     "Amount",
+    "Answer",
     "Body",
     "Country",
     "Currency",
@@ -116,6 +131,7 @@ __all__ = [
     "UnsetType",
     "Uuid",
     "Word",
+    "answer",
     "error_responses",
     "fields",
     "typed_body",

@@ -3,6 +3,8 @@ whatever does not fit answers 400/422 in our error format, never a 500, changing
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from app import db
@@ -472,6 +474,30 @@ async def test_the_openapi_document_describes_every_body_and_error(app, client):
         ("/api/v1/billing/runs", "post"),
         ("/api/v1/orders", "post"),
     } <= takes_a_body
+    # the answers typed so far (accounts and catalog) are documented by their structs
+    for path, method, status, name in (
+        ("/api/v1/accounts", "get", "200", "AccountList"),
+        ("/api/v1/accounts/{account_id}", "get", "200", "AccountAnswer"),
+        ("/api/v1/accounts/{account_id}", "patch", "200", "AccountAnswer"),
+        ("/api/v1/customers", "post", "201", "AccountAnswer"),
+        ("/api/v1/resellers", "post", "201", "AccountAnswer"),
+        ("/api/v1/accounts/{account_id}/users", "get", "200", "UserList"),
+        ("/api/v1/accounts/{account_id}/users", "post", "201", "UserAnswer"),
+        ("/api/v1/customers/{account_id}/mca-acceptance", "post", "201", "McaAnswer"),
+        ("/api/v1/me", "get", "200", "MeAnswer"),
+        ("/api/v1/catalog/offers", "get", "200", "OfferList"),
+        ("/api/v1/catalog/offers/{offer_id}", "get", "200", "OfferAnswer"),
+        ("/api/v1/catalog/offers/{offer_id}/price", "get", "200", "PriceAnswer"),
+        ("/api/v1/catalog/sync", "post", "202", "SyncAnswer"),
+        ("/api/v1/catalog/fx-rates", "get", "200", "FxRateList"),
+        ("/api/v1/catalog/fx-rates", "put", "200", "FxRateList"),
+        ("/api/v1/catalog/margin-rules", "get", "200", "MarginRuleList"),
+        ("/api/v1/catalog/margin-rules", "post", "201", "MarginRuleAnswer"),
+        ("/api/v1/operations/{operation_id}", "get", "200", "OperationAnswer"),
+    ):
+        documented = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        assert documented == {"$ref": f"#/components/schemas/{name}"}, (path, method, documented)
+    assert "from" in schemas["FxRateAnswer"]["properties"]  # the JSON name, not the Python one
     # nothing is documented as a free-form object any more
     assert schemas["CustomerBody"]["properties"]["name"]["maxLength"] == 200
     assert schemas["CreditBody"]["required"] == ["credit_limit"]
@@ -525,3 +551,47 @@ async def test_the_account_forms_inline_check_refuses_an_account_id_that_is_not_
         "/accounts/validate?field=postal_code", data={**form, "account_id": str(customer["id"])}, headers=htmx
     )
     assert checked.status_code == 200
+
+
+async def test_typed_answers_are_the_serializers_bytes(tx, client):
+    """The answer structs (OpenAPI's answer schemas) add a contract, not a format: what is sent is byte for byte
+    the serializer's JSON (API.md's fields, in its order), so no client notices the change."""
+    import msgspec
+
+    from app.accounts.serializers import account_json, mca_json
+    from app.catalog import service as catalog
+
+    me = await factories.user(None)
+    csp = await factories.api_token(me)
+    customer = await factories.customer(None)
+
+    async def same(answer, expected) -> None:
+        assert answer.status_code in (200, 201), answer.text[:300]
+        assert answer.content == msgspec.json.encode(expected), (answer.text[:300], expected)
+
+    account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1", customer["id"])
+    await same(await client.get(f"/api/v1/accounts/{customer['id']}", headers=csp), account_json(account))
+    listed = await client.get("/api/v1/accounts?kind=customer&limit=1", headers=csp)
+    await same(listed, {"items": [account_json(account)], "next": None})
+    who = {"id": str(me.user_id), "email": me.email, "name": me.name, "role": "csp_admin", "account_id": None}
+    await same(await client.get("/api/v1/me", headers=csp), who)
+    mca = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@edge.test",
+        "accepted_at": "2026-01-02T03:04:05Z",
+    }
+    recorded = await client.post(f"/api/v1/customers/{customer['id']}/mca-acceptance", json=mca, headers=csp)
+    await same(
+        recorded,
+        mca_json(await db.fetchrow("SELECT * FROM mca_acceptances WHERE id = $1", uuid.UUID(recorded.json()["id"]))),
+    )
+    rates = [{"from": "EUR", "to": "USD", "rate": "1.0850", "effective_from": "2026-01-01"}]
+    saved = await client.put("/api/v1/catalog/fx-rates", json=rates, headers=csp)
+    expected = {"items": [catalog.fx_json(r) for r in await catalog.list_fx_rates()], "next": None}
+    await same(saved, expected)
+    await same(await client.get("/api/v1/catalog/fx-rates", headers=csp), expected)
+    rule = {"scope": "customer", "account_id": str(customer["id"]), "kind": "markup_on_cost", "percent": "7.5"}
+    created = await client.post("/api/v1/catalog/margin-rules", json=rule, headers=csp)
+    [row] = await catalog.list_margin_rules(me, uuid.UUID(created.json()["id"]))
+    await same(created, catalog.margin_json(row))
