@@ -12,13 +12,30 @@ from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.billing import invoices, options, payments, runs
 from app.billing import service as billing
-from app.billing.schemas import BillingOptionsBody, CreditBody, DunningBody, PaymentBody, RunBody, TaxRateBody
+from app.billing.schemas import (
+    AccountDunningAnswer,
+    BillingOptionsAnswer,
+    BillingOptionsBody,
+    CreditAnswer,
+    CreditBody,
+    DunningAnswer,
+    DunningBody,
+    PaymentAnswer,
+    PaymentBody,
+    PaymentList,
+    RunAnswer,
+    RunBody,
+    RunStarted,
+    TaxRateAnswer,
+    TaxRateBody,
+    TaxRateList,
+)
 from app.config import Settings
 from app.errors import Forbidden
 from app.operations import service as operations
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
-from app.web.schemas import CurrencyQuery, Cursor, Limit, OptionalWord, fields
+from app.web.schemas import CurrencyQuery, Cursor, Limit, OptionalWord, answer, fields
 
 
 async def _list(me: Principal, kind: str, account_id: uuid.UUID | None, status: str | None, limit: int | None,
@@ -86,14 +103,15 @@ async def pay_invoice(
     invoice_id: FromPath[uuid.UUID],
     data: PaymentBody,
     settings: NamedDependency[Settings],
-) -> dict:
-    return await payments.record_payment(me, invoice_id, fields(data), settings)
+) -> PaymentAnswer:
+    return answer(PaymentAnswer, await payments.record_payment(me, invoice_id, fields(data), settings))
 
 
 @get("/invoices/{invoice_id:uuid}/payments", name="api_invoice_payments")
-async def invoice_payments(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> dict:
+async def invoice_payments(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> PaymentList:
     await invoices.get_row(me, invoice_id)
-    return {"items": [payments.payment_json(p) for p in await invoices.payments(invoice_id)], "next": None}
+    items = [payments.payment_json(p) for p in await invoices.payments(invoice_id)]
+    return answer(PaymentList, {"items": items, "next": None})
 
 
 @get("/accounts/{account_id:uuid}/charges", name="api_account_charges")
@@ -110,39 +128,41 @@ async def account_charges(
 
 
 @get("/accounts/{account_id:uuid}/credit", name="api_account_credit")
-async def get_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> dict:
-    return await options.credit_json(me, account_id)
+async def get_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> CreditAnswer:
+    return answer(CreditAnswer, await options.credit_json(me, account_id))
 
 
 @put("/accounts/{account_id:uuid}/credit", name="api_set_credit")
-async def set_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: CreditBody) -> dict:
-    return await options.set_credit_limit(me, account_id, fields(data))
+async def set_credit(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: CreditBody) -> CreditAnswer:
+    return answer(CreditAnswer, await options.set_credit_limit(me, account_id, fields(data)))
 
 
 @get("/accounts/{account_id:uuid}/billing-options", name="api_billing_options")
-async def get_billing_options(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> dict:
-    return options.billing_options_json(await accounts.get_account(me, account_id), await options.settings())
+async def get_billing_options(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> BillingOptionsAnswer:
+    account = await accounts.get_account(me, account_id)
+    return answer(BillingOptionsAnswer, options.billing_options_json(account, await options.settings()))
 
 
 @put("/accounts/{account_id:uuid}/billing-options", name="api_set_billing_options")
 async def set_billing_options(
     me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: BillingOptionsBody
-) -> dict:
-    return await options.set_billing_options(me, account_id, fields(data))
+) -> BillingOptionsAnswer:
+    return answer(BillingOptionsAnswer, await options.set_billing_options(me, account_id, fields(data)))
 
 
 @put("/accounts/{account_id:uuid}/dunning-policy", name="api_set_account_dunning")
 async def set_account_dunning(
     me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], data: DunningBody | None = None
-) -> dict:
+) -> AccountDunningAnswer:
     """`null` (or no body) puts the account back on the CSP's default rules."""
-    return await options.set_account_dunning(me, account_id, None if data is None else fields(data))
+    policy = None if data is None else fields(data)
+    return answer(AccountDunningAnswer, await options.set_account_dunning(me, account_id, policy))
 
 
 @get("/accounts/{account_id:uuid}/dunning-policy", name="api_account_dunning")
-async def get_account_dunning(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> dict:
+async def get_account_dunning(me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> AccountDunningAnswer:
     await accounts.get_account(me, account_id)
-    return await options.account_terms_json(account_id)
+    return answer(AccountDunningAnswer, await options.account_terms_json(account_id))
 
 
 def _csp(me: Principal) -> None:
@@ -151,36 +171,36 @@ def _csp(me: Principal) -> None:
 
 
 @get("/billing/dunning-policy", name="api_dunning_policy")
-async def get_dunning_policy(me: NamedDependency[Principal]) -> dict:
+async def get_dunning_policy(me: NamedDependency[Principal]) -> DunningAnswer:
     _csp(me)
-    return await options.default_dunning()
+    return answer(DunningAnswer, await options.default_dunning())
 
 
 @put("/billing/dunning-policy", name="api_set_dunning_policy")
-async def set_dunning_policy(me: NamedDependency[Principal], data: DunningBody) -> dict:
-    return await options.set_default_dunning(me, fields(data))
+async def set_dunning_policy(me: NamedDependency[Principal], data: DunningBody) -> DunningAnswer:
+    return answer(DunningAnswer, await options.set_default_dunning(me, fields(data)))
 
 
 @get("/billing/tax-rates", name="api_tax_rates")
-async def list_tax_rates(me: NamedDependency[Principal]) -> dict:
+async def list_tax_rates(me: NamedDependency[Principal]) -> TaxRateList:
     _csp(me)
-    return {"items": [options.tax_rate_json(r) for r in await options.tax_rates()], "next": None}
+    return answer(TaxRateList, {"items": [options.tax_rate_json(r) for r in await options.tax_rates()], "next": None})
 
 
 @put("/billing/tax-rates", name="api_set_tax_rate")
-async def set_tax_rate(me: NamedDependency[Principal], data: TaxRateBody) -> dict:
-    return options.tax_rate_json(await options.set_tax_rate(me, fields(data)))
+async def set_tax_rate(me: NamedDependency[Principal], data: TaxRateBody) -> TaxRateAnswer:
+    return answer(TaxRateAnswer, options.tax_rate_json(await options.set_tax_rate(me, fields(data))))
 
 
 @post("/billing/runs", name="api_billing_run", status_code=202)
-async def start_run(me: NamedDependency[Principal], data: RunBody | None = None) -> dict:
+async def start_run(me: NamedDependency[Principal], data: RunBody | None = None) -> RunStarted:
     operation = await runs.request_run(me, fields(data))
-    return {"operation": operations.operation_json(operation), "run_id": str(operation["id"])}
+    return answer(RunStarted, {"operation": operations.operation_json(operation), "run_id": str(operation["id"])})
 
 
 @get("/billing/runs/{run_id:uuid}", name="api_billing_run_status")
-async def get_run(me: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -> dict:
-    return await runs.get_run(me, run_id)
+async def get_run(me: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -> RunAnswer:
+    return answer(RunAnswer, await runs.get_run(me, run_id))
 
 
 @get("/billing/deferred-revenue", name="api_deferred_revenue")

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.web.schemas import Amount, Body, Country, IsoDate, Rate, Uuid
+from app.operations.schemas import OperationAnswer
+from app.web.schemas import Amount, Answer, Body, Country, IsoDate, Rate, Uuid
 
 Days = Annotated[int, Meta(ge=0, le=365)]
 # a percentage between 0 and 100 with at most 4 decimals (numeric(7, 4) and numeric(9, 4))
@@ -67,3 +68,89 @@ class RunBody(Body):
 
     as_of: IsoDate | UnsetType | None = UNSET
     account_id: Uuid | UnsetType | None = UNSET
+
+
+# --- Answers (API.md Billing), in the order app/billing/options.py, payments.py and runs.py write them ---------
+
+
+class CreditAnswer(Answer):
+    """Amounts in the account's `currency`; `parts` are what the exposure is made of (name -> amount)."""
+
+    credit_limit: str | None
+    exposure: str
+    available: str | None
+    currency: str
+    parts: dict[str, str]
+
+
+class BillingOptionsAnswer(Answer):
+    billing_plans: list[Literal["monthly", "annual", "triennial"]]
+    monthly_surcharge_percent: str
+    payment_terms_days: int
+    billing_day: int
+    auto_pay: bool
+    tax_id: str
+
+
+class DunningAnswer(Answer):
+    reminder_days: list[int]
+    suspend_after_days: int
+
+
+class AccountDunningAnswer(Answer):
+    """`default`: the account follows the CSP's default rules (no override of its own)."""
+
+    reminder_days: list[int]
+    suspend_after_days: int
+    default: bool
+
+
+class TaxRateAnswer(Answer):
+    country: str
+    label: str
+    rate: str
+    reverse_charge: bool
+
+
+class TaxRateList(Answer):
+    items: list[TaxRateAnswer]
+    next: str | None
+
+
+class PaymentAnswer(Answer):
+    id: str
+    invoice_id: str
+    amount: str
+    currency: str
+    method: Literal["manual", "card", "credit_note"]
+    reference: str | None
+    status: Literal["pending", "succeeded", "failed"]
+    error: str | None
+    automatic: bool
+    received_on: str
+    created_at: str
+
+
+class PaymentList(Answer):
+    items: list[PaymentAnswer]
+    next: str | None
+
+
+class RunStarted(Answer):
+    operation: OperationAnswer
+    run_id: str
+
+
+class RunAnswer(Answer):
+    id: str
+    as_of: str
+    issue_date: str
+    billing_day: int | None
+    account_id: str | None
+    status: Literal["queued", "running", "completed", "failed"]
+    invoices: int
+    credit_notes: int
+    error: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None

@@ -474,7 +474,7 @@ async def test_the_openapi_document_describes_every_body_and_error(app, client):
         ("/api/v1/billing/runs", "post"),
         ("/api/v1/orders", "post"),
     } <= takes_a_body
-    # the answers typed so far (accounts and catalog) are documented by their structs
+    # the answers typed so far (accounts, catalog, billing settings, payments, runs) are documented by their structs
     for path, method, status, name in (
         ("/api/v1/accounts", "get", "200", "AccountList"),
         ("/api/v1/accounts/{account_id}", "get", "200", "AccountAnswer"),
@@ -494,6 +494,20 @@ async def test_the_openapi_document_describes_every_body_and_error(app, client):
         ("/api/v1/catalog/margin-rules", "get", "200", "MarginRuleList"),
         ("/api/v1/catalog/margin-rules", "post", "201", "MarginRuleAnswer"),
         ("/api/v1/operations/{operation_id}", "get", "200", "OperationAnswer"),
+        ("/api/v1/invoices/{invoice_id}/payments", "post", "201", "PaymentAnswer"),
+        ("/api/v1/invoices/{invoice_id}/payments", "get", "200", "PaymentList"),
+        ("/api/v1/accounts/{account_id}/credit", "get", "200", "CreditAnswer"),
+        ("/api/v1/accounts/{account_id}/credit", "put", "200", "CreditAnswer"),
+        ("/api/v1/accounts/{account_id}/billing-options", "get", "200", "BillingOptionsAnswer"),
+        ("/api/v1/accounts/{account_id}/billing-options", "put", "200", "BillingOptionsAnswer"),
+        ("/api/v1/accounts/{account_id}/dunning-policy", "get", "200", "AccountDunningAnswer"),
+        ("/api/v1/accounts/{account_id}/dunning-policy", "put", "200", "AccountDunningAnswer"),
+        ("/api/v1/billing/dunning-policy", "get", "200", "DunningAnswer"),
+        ("/api/v1/billing/dunning-policy", "put", "200", "DunningAnswer"),
+        ("/api/v1/billing/tax-rates", "get", "200", "TaxRateList"),
+        ("/api/v1/billing/tax-rates", "put", "200", "TaxRateAnswer"),
+        ("/api/v1/billing/runs", "post", "202", "RunStarted"),
+        ("/api/v1/billing/runs/{run_id}", "get", "200", "RunAnswer"),
     ):
         documented = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
         assert documented == {"$ref": f"#/components/schemas/{name}"}, (path, method, documented)
@@ -559,6 +573,7 @@ async def test_typed_answers_are_the_serializers_bytes(tx, client):
     import msgspec
 
     from app.accounts.serializers import account_json, mca_json
+    from app.billing import options
     from app.catalog import service as catalog
 
     me = await factories.user(None)
@@ -595,3 +610,21 @@ async def test_typed_answers_are_the_serializers_bytes(tx, client):
     created = await client.post("/api/v1/catalog/margin-rules", json=rule, headers=csp)
     [row] = await catalog.list_margin_rules(me, uuid.UUID(created.json()["id"]))
     await same(created, catalog.margin_json(row))
+    url = f"/api/v1/accounts/{customer['id']}"
+    limited = await client.put(f"{url}/credit", json={"credit_limit": "5000.00"}, headers=csp)
+    await same(limited, await options.credit_json(me, customer["id"]))
+    await same(await client.get(f"{url}/credit", headers=csp), await options.credit_json(me, customer["id"]))
+    changed = await client.put(f"{url}/billing-options", json={"payment_terms_days": 30}, headers=csp)
+    account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1", customer["id"])
+    await same(changed, options.billing_options_json(account, await options.settings()))
+    policy = {"reminder_days": [1, 7], "suspend_after_days": 14}
+    await same(await client.put(f"{url}/dunning-policy", json=policy, headers=csp), {**policy, "default": False})
+    await same(await client.put("/api/v1/billing/dunning-policy", json=policy, headers=csp), policy)
+    tax = await client.put(
+        "/api/v1/billing/tax-rates", json={"country": "FR", "label": "TVA", "rate": "20.0"}, headers=csp
+    )
+    await same(tax, {"country": "FR", "label": "TVA", "rate": "20", "reverse_charge": False})
+    await same(
+        await client.get("/api/v1/billing/tax-rates", headers=csp),
+        {"items": [options.tax_rate_json(r) for r in await options.tax_rates()], "next": None},
+    )
