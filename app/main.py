@@ -38,6 +38,7 @@ from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.security import add_security_headers, content_security_policy, uses_stripe_js
 
 
 def create_app(settings: Settings | None = None, *, manage_pool: bool = True) -> Litestar:
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         ],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True)},
         middleware=[IdentifyCaller()],
+        before_send=[add_security_headers(content_security_policy(stripe=uses_stripe_js(settings)))],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="cloudseat_csrf",
