@@ -36,6 +36,7 @@ from app.partner_center.sandbox import controls as sandbox_controls
 from app.subscriptions import api as subscriptions_api
 from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
+from app.web.api_docs import LocalSwaggerUI
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.security import add_security_headers, content_security_policy, uses_stripe_js
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             version="1",
             path="/schema",
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            render_plugins=[LocalSwaggerUI()],  # openapi.json is added beside it
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -1,5 +1,5 @@
-"""Security headers on every answer: every GET route the app has, walked as each role and anonymously, and
-Stripe's origins allowed only where Stripe.js is used."""
+"""Security headers on every answer: every GET route the app has, walked as each role and anonymously, the API
+docs served from our own /static, and Stripe's origins allowed only where Stripe.js is used."""
 
 from __future__ import annotations
 
@@ -137,6 +137,30 @@ async def test_the_sandbox_sign_in_page_allows_only_its_own_style(client: httpx.
     assert policy["default-src"] == ["'none'"]
     assert all(source.startswith("'sha256-") for source in policy["style-src"])
     assert "<script" not in response.text
+
+
+async def test_the_api_docs_load_only_local_assets_and_each_is_served(client: httpx.AsyncClient):
+    docs = await client.get("/schema")
+    assert docs.status_code == 200
+    assert docs.headers["content-type"].startswith("text/html")
+    assert_hardened(docs)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert any(a.endswith("-bundle.js") for a in assets), assets
+    assert any(a.endswith(".css") for a in assets), assets
+    assert all(a.startswith("/static/") for a in assets), assets
+    assert "http" not in docs.text  # no CDN, nothing from elsewhere
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", docs.text) is None, "an inline script"
+    assert " style=" not in docs.text
+    for asset in assets:
+        served = await client.get(asset)
+        assert served.status_code == 200, asset
+        kind = "javascript" if asset.endswith(".js") else "css"
+        assert kind in served.headers["content-type"], asset
+        assert_hardened(served)
+    spec = await client.get(re.search(r'data-spec-url="([^"]+)"', docs.text).group(1))
+    assert spec.status_code == 200
+    assert spec.json()["info"]["title"] == "Cloudseat API"
+    assert (await client.get("/schema/swagger")).text == docs.text
 
 
 def _live(settings: Settings, **env: str) -> Settings:
