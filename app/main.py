@@ -36,9 +36,11 @@ from app.partner_center.sandbox import controls as sandbox_controls
 from app.subscriptions import api as subscriptions_api
 from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
+from app.web.api_docs import LocalSwaggerUI
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.schemas import typed_body
+from app.web.security import add_security_headers, content_security_policy, uses_stripe_js
 
 
 def create_app(settings: Settings | None = None, *, manage_pool: bool = True) -> Litestar:
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         ],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True)},
         middleware=[IdentifyCaller()],
+        before_send=[add_security_headers(content_security_policy(stripe=uses_stripe_js(settings)))],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="cloudseat_csrf",
@@ -137,6 +140,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             version="1",
             path="/schema",
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            render_plugins=[LocalSwaggerUI()],  # openapi.json is added beside it
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -7,6 +7,8 @@ identity endpoints, MS-RequestId idempotency for writes, MS-CorrelationId echoed
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import random
@@ -29,6 +31,7 @@ from app.config import Settings
 from app.partner_center.sandbox import directory, identity, newcommerce, service, transitions
 from app.partner_center.sandbox.errors import PartnerCenterFault
 from app.partner_center.sandbox.shapes import collection
+from app.web.security import add_security_headers
 
 log = logging.getLogger(__name__)
 MOUNT_PATH = "/_sandbox/partner-center"
@@ -184,15 +187,34 @@ def keys(tenant: FromPath[str]) -> Response:
     return _json({"keys": []})
 
 
+SIGN_IN_STYLE = """body{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}
+form{background:#fff;padding:2rem;width:360px;box-shadow:0 2px 6px #0002}input[type=email]{width:100%;padding:.5rem;
+margin:.25rem 0 1rem}button{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}"""
+APPROVAL_STYLE = """body{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}
+main{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}input{width:100%;padding:.5rem;
+box-sizing:border-box;margin-top:.25rem}
+button{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}"""
+
+
+def _style_hash(style: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+
+
+# The sandbox's pages are one file each, with their own <style>: the policy allows exactly those two styles (by
+# hash) and nothing else to load or run. No form-action: signing in redirects back to Cloudseat's own origin.
+SANDBOX_POLICY = (
+    f"default-src 'none'; style-src {_style_hash(SIGN_IN_STYLE)} {_style_hash(APPROVAL_STYLE)}; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
 @get("/login/{tenant:str}/oauth2/v2.0/authorize", media_type=MediaType.HTML, sync_to_thread=False)
 def authorize_page(request: Request, tenant: FromPath[str]) -> Response:
     """The sign-in page a CSP admin sees when connecting Partner Center in sandbox mode."""
     params = dict(request.query_params)
     hidden = "".join(f'<input type="hidden" name="{k}" value="{_escape(v)}">' for k, v in params.items())
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Sandbox identity</title>
-<style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
-form{{background:#fff;padding:2rem;width:360px;box-shadow:0 2px 6px #0002}}input[type=email]{{width:100%;padding:.5rem;
-margin:.25rem 0 1rem}}button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body>
+<style>{SIGN_IN_STYLE}</style></head><body>
 <form method="post"><h2>Sign in to the sandbox Partner Center</h2>
 <p>This is Cloudseat's simulated Microsoft sign-in. Nothing leaves this machine.</p>
 <label>Admin agent account
@@ -435,6 +457,7 @@ def create_sandbox_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_HANDLERS, guards=[partner_caller]),
         ],
         middleware=[InjectFaults()],
+        before_send=[add_security_headers(SANDBOX_POLICY)],
         exception_handlers={
             PartnerCenterFault: _fault_handler,
             HTTPException: _http_handler,
@@ -748,10 +771,7 @@ async def gdap_approval_submit(request: Request, relationship_id: FromPath[str])
 
 def _approval_html(title: str, body: str, status: int = 200) -> Response:
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_escape(title)} · Sandbox admin
-center</title><style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
-main{{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}}input{{width:100%;padding:.5rem;
-box-sizing:border-box;margin-top:.25rem}}
-button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body><main>
+center</title><style>{APPROVAL_STYLE}</style></head><body><main>
 <h2>{_escape(title)}</h2><p>This is Cloudseat's simulated Microsoft 365 admin center.</p>{body}</main></body></html>"""
     return Response(html, status_code=status, media_type=MediaType.HTML)
 
