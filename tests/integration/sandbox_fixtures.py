@@ -101,7 +101,8 @@ class Sandbox:
         factory = self.msal_app()
         app = await asyncio.to_thread(factory)
         flow = app.initiate_auth_code_flow(
-            ["https://api.partnercenter.microsoft.com/.default"], redirect_uri="http://localhost/cb"
+            ["https://api.partnercenter.microsoft.com/.default"],
+            redirect_uri=self.settings.base_url + identity.CLOUDSEAT_REDIRECT_PATH,  # the one registered
         )
         query = dict(parse_qsl(urlsplit(flow["auth_uri"]).query))
         assert query["code_challenge_method"] == "S256"
