@@ -343,7 +343,7 @@ async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa:
     start = await http.post("/admin/partner-center/connect", data={"_csrf_token": csrf})
     assert start.status_code == 303
     auth_uri = start.headers["location"]
-    assert auth_uri.startswith(f"{pc_sandbox.settings.base_url}/_sandbox/partner-center/login/")
+    assert auth_uri.startswith(f"{pc_sandbox.url}/login/")  # Microsoft's sign-in, on the sandbox's origin
     query = dict(httpx.URL(auth_uri).params)
     assert query["code_challenge_method"] == "S256"  # PKCE
     async with httpx.AsyncClient(verify=pc_sandbox.tls) as identity_platform:
@@ -358,9 +358,11 @@ async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa:
 
 
 async def test_connect_partner_center_keeps_only_an_encrypted_refresh_token(pc_sandbox: Sandbox):
+    from app.main import create_app
     from app.partner_center.connection import check
 
-    async with httpx.AsyncClient(base_url=pc_sandbox.settings.base_url, verify=pc_sandbox.tls) as http:
+    app = create_app(pc_sandbox.settings, manage_pool=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=pc_sandbox.settings.base_url) as http:
         csrf = await _sign_in_csp(pc_sandbox, http)
         refused = await _connect(pc_sandbox, http, csrf, mfa=False)
         assert refused.status_code == 409

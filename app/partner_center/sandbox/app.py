@@ -1,4 +1,7 @@
-"""The sandbox Partner Center as an ASGI app, mounted in the Cloudseat server at MOUNT_PATH.
+"""The sandbox Partner Center as an ASGI app, served at MOUNT_PATH on a listener of its own (`create_sandbox_server`).
+
+It stands for Microsoft, another origin than Cloudseat's: its listener serves nothing of the app, and the app's
+listener nothing of it, so a page of one can never run in the other's origin.
 
 Same paths, bodies, headers and errors as Microsoft's API (facts sections 1-2): bearer tokens from its own
 identity endpoints, MS-RequestId idempotency for writes, MS-CorrelationId echoed, and injectable faults.
@@ -16,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, StrictUndefined, Template
-from litestar import Litestar, Request, Response, Router, delete, get, patch, post, route
+from litestar import Litestar, Request, Response, Router, asgi, delete, get, patch, post, route
 from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
@@ -38,7 +41,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def sandbox_url(settings: Settings) -> str:
-    """The sandbox's https address (same app, TLS listener): Microsoft and msal speak only https."""
+    """The sandbox's https address (its own TLS listener): Microsoft and msal speak only https."""
     return f"https://{settings.host}:{settings.sandbox_port}{MOUNT_PATH}"
 
 
@@ -172,12 +175,7 @@ def _continuation(request: Request) -> str | None:
 
 @get("/login/{tenant:str}/v2.0/.well-known/openid-configuration", sync_to_thread=False)
 def openid_configuration(request: Request, tenant: FromPath[str]) -> Response:
-    settings = request.app.state.settings
-    return _json(
-        identity.openid_configuration(
-            sandbox_url(settings) + "/login", tenant, f"{settings.base_url}{MOUNT_PATH}/login"
-        )
-    )
+    return _json(identity.openid_configuration(sandbox_url(request.app.state.settings) + "/login", tenant))
 
 
 @get("/login/{tenant:str}/discovery/v2.0/keys", sync_to_thread=False)
@@ -496,6 +494,23 @@ def create_sandbox_app(settings: Settings) -> Litestar:
             Exception: _unexpected_handler,
         },
         state=State({"settings": settings}),
+        openapi_config=None,
+        debug=settings.debug,
+    )
+
+
+def create_sandbox_server(settings: Settings) -> Litestar:
+    """What the sandbox's https listener serves: the sandbox at MOUNT_PATH (Microsoft's paths below it) and a 404
+    in Microsoft's shape for anything else, the app's paths included."""
+    sandbox_app = create_sandbox_app(settings)
+
+    @asgi(MOUNT_PATH, is_mount=True, copy_scope=True)
+    async def partner_center_sandbox(scope: Scope, receive: Receive, send: Send) -> None:
+        await sandbox_app(scope, receive, send)
+
+    return Litestar(
+        route_handlers=[partner_center_sandbox],
+        exception_handlers={HTTPException: _http_handler},
         openapi_config=None,
         debug=settings.debug,
     )

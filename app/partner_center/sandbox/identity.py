@@ -56,13 +56,13 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def openid_configuration(issuer_base: str, tenant: str, sign_in_base: str | None = None) -> dict:
-    """Discovery for msal. The sign-in page (a browser's, not msal's) may be on the app's own address, so a
-    person connecting the sandbox meets no certificate warning; everything msal calls stays https."""
+def openid_configuration(issuer_base: str, tenant: str) -> dict:
+    """Discovery for msal. The sign-in page is the sandbox's too, on its own origin like Microsoft's (a browser
+    meets its self-signed certificate there, as it does on the GDAP approval page)."""
     authority = f"{issuer_base}/{tenant}"
     return {
         "issuer": f"{authority}/v2.0",
-        "authorization_endpoint": f"{sign_in_base or issuer_base}/{tenant}/oauth2/v2.0/authorize",
+        "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
         "token_endpoint": f"{authority}/oauth2/v2.0/token",
         "jwks_uri": f"{authority}/discovery/v2.0/keys",
         "response_types_supported": ["code", "id_token", "code id_token"],
