@@ -74,9 +74,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(app: Litestar, settings: Settings) -> None:
-    """The app on http; in sandbox mode the same app also on https for the Partner Center sandbox (msal and
-    Microsoft's API are https only). Stopping either listener stops both."""
+    """The app on http; in sandbox mode the Partner Center sandbox on https, a listener of its own (msal and
+    Microsoft's API are https only, and Microsoft is another origin than the app). Stopping either stops both."""
     import uvicorn
+
+    from app.partner_center.sandbox.app import create_sandbox_server
 
     # requests in flight get a few seconds to finish; idle keep-alive connections (the worker's Partner Center
     # client to the sandbox listener) would otherwise hold a stop for 20 s
@@ -93,7 +95,7 @@ async def _serve(app: Litestar, settings: Settings) -> None:
         servers.append(
             uvicorn.Server(
                 uvicorn.Config(
-                    app,
+                    create_sandbox_server(settings),
                     host=settings.host,
                     port=settings.sandbox_port,
                     log_level="warning",

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from litestar import Litestar, Router, asgi
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -14,7 +14,6 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import Receive, Scope, Send
 
 from app import clock, db, templating
 from app.accounts import api as accounts_api
@@ -91,19 +90,9 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         security=[{"bearer": []}],
         before_request=typed_body,
     )
-    mounts = []
-    if settings.is_sandbox:
-        sandbox_app = sandbox.create_sandbox_app(settings)
-
-        @asgi(sandbox.MOUNT_PATH, is_mount=True, copy_scope=True)
-        async def partner_center_sandbox(scope: Scope, receive: Receive, send: Send) -> None:
-            await sandbox_app(scope, receive, send)
-
-        mounts.append(partner_center_sandbox)
-
+    # the Partner Center sandbox is not served here: it is Microsoft, on its own listener (cli serve)
     return Litestar(
         route_handlers=[
-            *mounts,
             api,
             auth_routes.public_router,
             auth_routes.router,
@@ -128,7 +117,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             cookie_secure=settings.secure_cookies,
             header_name="x-csrftoken",
             # Bearer-token API calls carry no ambient credentials, so CSRF does not apply to them.
-            exclude=["^/api/", "^/_sandbox/"],
+            exclude=["^/api/"],
         ),
         template_config=TemplateConfig(
             directory=Path(ROOT / "templates"),

@@ -61,7 +61,7 @@ def app_factory(settings: Settings) -> Callable[[], msal.ConfidentialClientAppli
 
 
 def redirect_uri(settings: Settings) -> str:
-    return f"{settings.base_url}/admin/partner-center/callback"
+    return f"{settings.base_url}{identity.CLOUDSEAT_REDIRECT_PATH}"  # registered in the sandbox's app registration
 
 
 async def start(actor: Principal, settings: Settings) -> str:

@@ -20,7 +20,7 @@ class IdentifyCaller(ASGIMiddleware):
     """Sets scope["user"] to the Principal or None. It never refuses: guards do, per route."""
 
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/static/", "^/_sandbox/")
+    exclude_path_pattern = ("^/static/",)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         principal: Principal | None = None

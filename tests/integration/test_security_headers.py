@@ -10,7 +10,6 @@ import pytest
 
 from app.config import Settings, load_settings
 from app.main import create_app
-from app.partner_center.sandbox.app import MOUNT_PATH
 from tests import factories
 from tests.integration.test_authorization_matrix import OFFER, _ids, _page_client, world  # noqa: F401 (fixture)
 
@@ -129,9 +128,14 @@ async def test_an_unknown_path_and_a_refused_post_carry_the_headers_too(app, cli
     assert_hardened(await client.delete("/invoices"))  # 405
 
 
-async def test_the_sandbox_sign_in_page_allows_only_its_own_style(client: httpx.AsyncClient):
-    response = await client.get(f"{MOUNT_PATH}/login/sandbox-tenant/oauth2/v2.0/authorize?state=s&client_id=c")
-    assert response.status_code == 200
+async def test_the_sandbox_sign_in_page_allows_only_its_own_style(pc_sandbox):
+    from app.partner_center.connect import redirect_uri
+    from app.partner_center.sandbox import identity
+
+    sign_in = {"client_id": identity.SANDBOX_CLIENT_ID, "redirect_uri": redirect_uri(pc_sandbox.settings), "state": "s"}
+    async with httpx.AsyncClient(verify=pc_sandbox.tls) as browser:  # the sandbox's own https listener
+        response = await browser.get(f"{pc_sandbox.url}/login/sandbox-tenant/oauth2/v2.0/authorize", params=sign_in)
+    assert response.status_code == 200, response.text
     assert_hardened(response)
     policy = directives(response.headers["content-security-policy"])
     assert policy["default-src"] == ["'none'"]
