@@ -30,7 +30,7 @@ from piccolo.table import Table
 
 
 def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
+    # times always come from the code that writes the row, never from a column default
     return Timestamptz(null=null, default=None)
 
 
