@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import asyncpg.exceptions
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -15,7 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect
 
-from app.errors import AppError, Conflict, Forbidden, Malformed, NotFound, Unauthorized
+from app.errors import AppError, Conflict, Forbidden, Malformed, NotFound, Unauthorized, Unstorable
 from app.money import NoRate
 from app.web.render import is_htmx, render
 from app.web.schemas import refusal
@@ -117,6 +118,13 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
     return _page_error(request, status, message)
 
 
+def database_value_handler(request: Request, exc: Exception) -> Response:
+    """A value PostgreSQL refused (out of range, too long, a NUL byte) that the typed edge let through: the
+    caller's input, so 422 and not a 500. Logged, because the edge should have refused it first."""
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return app_error_handler(request, Unstorable("A value in the request is out of range or not valid here."))
+
+
 def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if is_api(request):
@@ -128,6 +136,9 @@ EXCEPTION_HANDLERS = {
     AppError: app_error_handler,
     NoRate: no_rate_handler,
     HTTPException: http_error_handler,
+    # the server's class 22 (data exception) and asyncpg's own refusal of an argument it cannot encode
+    asyncpg.exceptions.DataError: database_value_handler,
+    asyncpg.exceptions._base.DataError: database_value_handler,
     Exception: unexpected_error_handler,
 }
 
