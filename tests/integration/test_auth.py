@@ -1,8 +1,11 @@
+import asyncio
 import re
+from collections import Counter
 
 import pytest
 
-from app.auth.tables import Session
+from app.auth import rules
+from app.auth.tables import LoginAttempt, Session
 from app.mail.tables import OutboxMail
 from app.web.auth import SESSION_COOKIE
 from tests import factories
@@ -154,3 +157,25 @@ async def test_post_without_csrf_token_is_refused_and_changes_nothing(tx, client
     assert (await client.get(f"/api/v1/accounts/{customer['id']}", headers=await factories.api_token(me))).json()[
         "name"
     ] == "Unchanged"
+
+
+async def test_parallel_wrong_passwords_reach_the_password_check_no_more_than_the_limit_allows(committed, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    responses = await asyncio.gather(*(_login(client, me.email, "wrong-password-123", token) for _ in range(200)))
+    refused = [r for r in responses if r.status_code == 429]
+    assert Counter(r.status_code for r in responses) == {401: rules.THROTTLE_MAX_FAILURES, 429: 195}
+    assert all("Too many failed sign-in attempts. Try again in 15 minutes." in r.text for r in refused)
+    # every attempt that reached the password check is recorded; the refused ones never got there
+    assert await LoginAttempt.count() == rules.THROTTLE_MAX_FAILURES
+
+
+async def test_the_right_password_after_the_limit_in_one_burst_opens_no_session(committed, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    wrong = [_login(client, me.email, "wrong-password-123", token) for _ in range(29)]
+    *guesses, right = await asyncio.gather(*wrong, _login(client, me.email, factories.PASSWORD, token))
+    assert Counter(r.status_code for r in guesses) == {401: rules.THROTTLE_MAX_FAILURES, 429: 24}
+    assert right.status_code == 429
+    assert "Too many failed sign-in attempts." in right.text
+    assert await Session.count() == 0
