@@ -245,21 +245,30 @@ async def password_link_user(secret: str) -> dict | None:
 
 async def set_password(secret: str, password: str, confirm: str) -> dict:
     """Use a set-password link once. Sessions opened before are closed (the password changed)."""
+    gone = NotFound("This link has expired or was already used. Ask for a new one.")
+    user = await password_link_user(secret)
+    if user is None:
+        raise gone
+    if message := rules.password_error(password, user["email"]):
+        raise Invalid({"password": message})
+    if password != confirm:
+        raise Invalid({"confirm": "The two passwords differ."})
+    password_hash = await hash_password(password)  # before the transaction: no lock waits on argon2
     async with db.transaction():
-        user = await password_link_user(secret)
-        if user is None:
-            raise NotFound("This link has expired or was already used. Ask for a new one.")
-        if message := rules.password_error(password, user["email"]):
-            raise Invalid({"password": message})
-        if password != confirm:
-            raise Invalid({"confirm": "The two passwords differ."})
         now = clock.now()
-        await User.update({User.password_hash: await hash_password(password)}).where(User.id == user["id"]).run()
-        await (
-            PasswordToken.update({PasswordToken.used_at: now})
-            .where(PasswordToken.token_hash == rules.digest(secret))
-            .run()
+        # The link is claimed by this one statement: of several posts at once, the first to mark it used wins and
+        # the others, re-checking `used_at IS NULL` on the row it committed, find nothing to claim.
+        claimed = await db.fetchval(
+            "UPDATE password_tokens t SET used_at = $2 FROM users u "
+            "WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND u.id = t.user_id "
+            "AND u.is_active AND u.id = $3 RETURNING t.user_id",
+            rules.digest(secret),
+            now,
+            user["id"],
         )
+        if claimed is None:
+            raise gone
+        await User.update({User.password_hash: password_hash}).where(User.id == user["id"]).run()
         await Session.delete().where(Session.user_id == user["id"]).run()
         await audit.record(None, "user", user["id"], "password_set")
     return user

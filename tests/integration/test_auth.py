@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from app.auth import rules
+from app.auth import service as auth
 from app.auth.tables import LoginAttempt, Session
 from app.mail.tables import OutboxMail
 from app.web.auth import SESSION_COOKIE
@@ -179,3 +180,19 @@ async def test_the_right_password_after_the_limit_in_one_burst_opens_no_session(
     assert right.status_code == 429
     assert "Too many failed sign-in attempts." in right.text
     assert await Session.count() == 0
+
+
+async def test_a_set_password_link_posted_twenty_times_at_once_sets_the_password_once(committed, client):
+    me = await factories.user(None)
+    link = (await auth.issue_password_link(me.user_id, "reset", "http://testserver")).removeprefix("http://testserver")
+    token = factories.csrf_from((await client.get(link)).text)
+    passwords = [f"new-passphrase-{i:02}" for i in range(20)]
+    responses = await asyncio.gather(
+        *(client.post(link, data={"password": p, "confirm": p, "_csrf_token": token}) for p in passwords)
+    )
+    assert Counter(r.status_code for r in responses) == {303: 1, 404: 19}
+    assert all("This link no longer works" in r.text for r in responses if r.status_code == 404)
+    winner = passwords[[r.status_code for r in responses].index(303)]
+    client.cookies.clear()
+    token = factories.csrf_from((await client.get("/login")).text)
+    assert (await _login(client, me.email, winner, token)).status_code == 303
