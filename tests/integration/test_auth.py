@@ -196,3 +196,44 @@ async def test_a_set_password_link_posted_twenty_times_at_once_sets_the_password
     client.cookies.clear()
     token = factories.csrf_from((await client.get("/login")).text)
     assert (await _login(client, me.email, winner, token)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.test", "/\\evil.test", "/%5Cevil.test", "https://evil.test", "/%2F%2Fevil.test", "\t/evil"]
+)
+async def test_login_sends_people_only_to_paths_of_this_site(tx, client, target):
+    me = await factories.user(None)
+    for htmx in (True, False):
+        client.cookies.clear()
+        page = await client.get("/login", params={"next": target})
+        response = await client.post(
+            "/login",
+            data={
+                "email": me.email,
+                "password": factories.PASSWORD,
+                "_csrf_token": factories.csrf_from(page.text),
+                "next": target,
+            },
+            headers={"HX-Request": "true"} if htmx else {},
+        )
+        if htmx:
+            assert response.headers["hx-redirect"] == "/"
+        else:
+            assert response.status_code == 303
+            assert response.headers["location"] == "/"
+        assert 'name="next" value="/"' in page.text
+
+
+async def test_login_keeps_a_path_of_this_site_as_next(tx, client):
+    me = await factories.user(None)
+    token = factories.csrf_from((await client.get("/login")).text)
+    response = await client.post(
+        "/login",
+        data={
+            "email": me.email,
+            "password": factories.PASSWORD,
+            "_csrf_token": token,
+            "next": "/accounts?kind=reseller",
+        },
+    )
+    assert response.headers["location"] == "/accounts?kind=reseller"
