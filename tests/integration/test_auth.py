@@ -2,13 +2,15 @@ import asyncio
 import re
 from collections import Counter
 
+import httpx
 import pytest
 
 from app.auth import rules
 from app.auth import service as auth
-from app.auth.tables import LoginAttempt, Session
+from app.auth.tables import ApiToken, LoginAttempt, Session
 from app.mail.tables import OutboxMail
 from app.web.auth import SESSION_COOKIE
+from app.web.csrf import CSRF_COOKIE
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,7 @@ async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(tx, client):
     assert "Secure" not in cookie  # plain http in tests; Secure behind https (CLOUDSEAT_BASE_URL)
     assert (await client.get("/")).status_code == 200
     assert await Session.count() == 1
+    token = factories.csrf_from((await client.get("/")).text)  # the session's token, not the login page's
     assert (await client.post("/logout", data={"_csrf_token": token})).status_code == 303
     assert await Session.count() == 0
     assert (await client.get("/")).status_code == 303
@@ -237,3 +240,40 @@ async def test_login_keeps_a_path_of_this_site_as_next(tx, client):
         },
     )
     assert response.headers["location"] == "/accounts?kind=reseller"
+
+
+async def test_a_form_token_of_another_session_is_refused(tx, client, app):
+    mine, theirs = await factories.user(None), await factories.user(None)
+    my_token = await factories.sign_in(client, mine)
+    other = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    their_token = await factories.sign_in(other, theirs)
+    # my session cookie with their CSRF cookie and token: what a page of theirs could make my browser send
+    mixed = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    mixed.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    mixed.cookies.set(CSRF_COOKIE, other.cookies[CSRF_COOKIE])
+    form = await mixed.post("/profile/tokens", data={"name": "planted", "_csrf_token": their_token})
+    htmx = await mixed.post(
+        "/profile/tokens", data={"name": "planted"}, headers={"X-CSRFToken": their_token, "HX-Request": "true"}
+    )
+    assert form.status_code == htmx.status_code == 403
+    assert "Your form expired. Reload the page and try again." in form.text
+    assert "Your form expired. Reload the page and try again." in htmx.text
+    assert await ApiToken.count() == 0
+    mine_ok = await client.post(
+        "/profile/tokens", data={"name": "PSA sync"}, headers={"X-CSRFToken": my_token, "HX-Request": "true"}
+    )
+    assert mine_ok.status_code == 200
+    assert await ApiToken.count() == 1
+
+
+async def test_a_login_form_of_another_browser_is_refused(tx, client, app):
+    me = await factories.user(None)
+    elsewhere = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    their_token = factories.csrf_from((await elsewhere.get("/login")).text)
+    await client.get("/login")
+    refused = await _login(client, me.email, factories.PASSWORD, their_token)
+    assert refused.status_code == 403
+    assert "Your form expired" in refused.text
+    assert await Session.count() == 0
+    own = factories.csrf_from((await client.get("/login")).text)
+    assert (await _login(client, me.email, factories.PASSWORD, own)).status_code == 303
