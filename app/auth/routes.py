@@ -13,12 +13,8 @@ from app.accounts.rules import ROLE_LABELS, Principal
 from app.auth import rules, service
 from app.config import Settings
 from app.errors import Invalid, NotFound, TooManyAttempts, Unauthorized
-from app.web.auth import SESSION_COOKIE, provide_me, signed_in
+from app.web.auth import SESSION_COOKIE, client_ip, provide_me, signed_in
 from app.web.render import redirect, render
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @get("/login", name="login", exclude_from_auth=True)
@@ -34,7 +30,9 @@ async def login_submit(request: Request, settings: NamedDependency[Settings]) ->
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     target = rules.safe_next(str(form.get("next", "/")))
     try:
-        secret, _ = await service.login(email, password, _client_ip(request), request.headers.get("user-agent", ""))
+        secret, _ = await service.login(
+            email, password, client_ip(request, settings.trusted_proxies), request.headers.get("user-agent", "")
+        )
     except (Unauthorized, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
         return render(

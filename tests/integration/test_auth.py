@@ -1,17 +1,25 @@
 import asyncio
+import contextlib
+import dataclasses
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import uvicorn
 
 from app.auth import rules
 from app.auth import service as auth
 from app.auth.tables import ApiToken, LoginAttempt, Session
+from app.cli import server_config
+from app.config import Settings
 from app.mail.tables import OutboxMail
+from app.main import create_app
 from app.web.auth import SESSION_COOKIE
 from app.web.csrf import CSRF_COOKIE
 from tests import factories
+from tests.integration.sandbox_fixtures import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -201,45 +209,66 @@ async def test_a_set_password_link_posted_twenty_times_at_once_sets_the_password
     assert (await _login(client, me.email, winner, token)).status_code == 303
 
 
-@pytest.mark.parametrize(
-    "target", ["//evil.test", "/\\evil.test", "/%5Cevil.test", "https://evil.test", "/%2F%2Fevil.test", "\t/evil"]
-)
+# each leaves the site in some browser, or after one more decoding by a proxy or htmx
+OFF_SITE = [
+    "//evil.test",
+    "///evil.test",
+    "/\\evil.test",
+    "\\\\evil.test",
+    "/%5Cevil.test",
+    "/%5C%5Cevil.test",
+    "/%255Cevil.test",
+    "%2F%2Fevil.test",
+    "/%2F%2Fevil.test",
+    "/%252F%252Fevil.test",
+    "https://evil.test",
+    "HTTPS://evil.test/x",
+    "http:evil.test",
+    "javascript:alert(1)",
+    " //evil.test",
+    "\t//evil.test",
+    "/\t/evil.test",
+    "/\n/evil.test",
+    "/\r\n/evil.test",
+    "/\x00/evil.test",
+    "/%09/evil.test",
+    "/%0D%0A/evil.test",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
 async def test_login_sends_people_only_to_paths_of_this_site(tx, client, target):
     me = await factories.user(None)
     for htmx in (True, False):
         client.cookies.clear()
+        headers = {"HX-Request": "true"} if htmx else {}
         page = await client.get("/login", params={"next": target})
-        response = await client.post(
-            "/login",
-            data={
-                "email": me.email,
-                "password": factories.PASSWORD,
-                "_csrf_token": factories.csrf_from(page.text),
-                "next": target,
-            },
-            headers={"HX-Request": "true"} if htmx else {},
-        )
-        if htmx:
-            assert response.headers["hx-redirect"] == "/"
-        else:
-            assert response.status_code == 303
-            assert response.headers["location"] == "/"
+        assert page.status_code == 200
         assert 'name="next" value="/"' in page.text
+        data = {"email": me.email, "password": factories.PASSWORD, "_csrf_token": factories.csrf_from(page.text)}
+        response = await client.post("/login", data={**data, "next": target}, headers=headers)
+        # signed in already: the login page sends people on at once
+        again = await client.get("/login", params={"next": target}, headers=headers)
+        for answer in (response, again):
+            if htmx:
+                assert (answer.status_code, answer.headers["hx-redirect"]) == (200, "/")
+                assert "location" not in answer.headers
+            else:
+                assert (answer.status_code, answer.headers["location"]) == (303, "/")
 
 
-async def test_login_keeps_a_path_of_this_site_as_next(tx, client):
+@pytest.mark.parametrize(
+    ("target", "sent"),
+    [("/accounts?kind=reseller", "/accounts?kind=reseller")],
+)
+async def test_login_keeps_a_path_of_this_site_as_next(tx, client, target, sent):
     me = await factories.user(None)
-    token = factories.csrf_from((await client.get("/login")).text)
-    response = await client.post(
-        "/login",
-        data={
-            "email": me.email,
-            "password": factories.PASSWORD,
-            "_csrf_token": token,
-            "next": "/accounts?kind=reseller",
-        },
-    )
-    assert response.headers["location"] == "/accounts?kind=reseller"
+    for htmx in (True, False):
+        client.cookies.clear()
+        token = factories.csrf_from((await client.get("/login")).text)
+        data = {"email": me.email, "password": factories.PASSWORD, "_csrf_token": token, "next": target}
+        response = await client.post("/login", data=data, headers={"HX-Request": "true"} if htmx else {})
+        assert response.headers["hx-redirect" if htmx else "location"] == sent
 
 
 async def test_a_form_token_of_another_session_is_refused(tx, client, app):
@@ -277,3 +306,56 @@ async def test_a_login_form_of_another_browser_is_refused(tx, client, app):
     assert await Session.count() == 0
     own = factories.csrf_from((await client.get("/login")).text)
     assert (await _login(client, me.email, factories.PASSWORD, own)).status_code == 303
+
+
+@contextlib.asynccontextmanager
+async def _served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app behind uvicorn, configured as `cloudseat serve` configures it, reached from 127.0.0.1."""
+    port = free_port()
+    served = dataclasses.replace(settings, host="127.0.0.1", port=port)
+    config = server_config(create_app(served, manage_pool=False), served, port, lifespan="off")
+    config.timeout_graceful_shutdown = 0.1  # only idle keep-alive connections are left to wait for
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server stopped before it started"
+        await asyncio.sleep(0.02)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _guess(http: httpx.AsyncClient, forwarded_for: str | None = None) -> int:
+    """A wrong password for a new user (a known email: an unknown one is checked against a full-cost hash)."""
+    email = (await factories.user(None)).email
+    http.cookies.clear()
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    token = factories.csrf_from((await http.get("/login", headers=headers)).text)
+    data = {"email": email, "password": "wrong-password-123", "_csrf_token": token}
+    return (await http.post("/login", data=data, headers=headers)).status_code
+
+
+async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(committed, settings):
+    async with _served(settings) as http:
+        for _ in range(rules.THROTTLE_MAX_FAILURES):
+            assert await _guess(http, forwarded_for="1.2.3.4") == 401
+        # the five failures counted against 127.0.0.1, the peer, whatever the header claimed
+        assert await _guess(http, forwarded_for="5.6.7.8") == 429
+        assert await _guess(http) == 429
+    assert {r["ip"] for r in await LoginAttempt.select(LoginAttempt.ip).run()} == {"127.0.0.1"}
+
+
+async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(committed, settings):
+    async with _served(dataclasses.replace(settings, trusted_proxies=("127.0.0.1",))) as http:
+        for _ in range(rules.THROTTLE_MAX_FAILURES):
+            assert await _guess(http, forwarded_for="1.2.3.4") == 401
+        assert await _guess(http, forwarded_for="1.2.3.4") == 429
+        # a client that writes its own header in front is still named by what the proxy appended
+        assert await _guess(http, forwarded_for="5.6.7.8, 1.2.3.4") == 429
+        assert await _guess(http, forwarded_for="5.6.7.8") == 401
+        assert await _guess(http) == 401  # the proxy's own request
+    ips = Counter(r["ip"] for r in await LoginAttempt.select(LoginAttempt.ip).run())
+    assert ips == {"1.2.3.4": rules.THROTTLE_MAX_FAILURES, "5.6.7.8": 1, "127.0.0.1": 1}
