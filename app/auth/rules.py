@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 SESSION_LIFETIME = timedelta(days=7)
 SET_PASSWORD_LINK_LIFETIME = timedelta(days=7)
@@ -60,7 +60,9 @@ def safe_next(target: str | None) -> str:
 
     Browsers read a backslash as a slash and skip tabs and newlines in a URL, so "/\evil.test" or "\t//evil.test"
     leave the site like "//evil.test" does; an encoded "%5C" or "%2F%2F" may be decoded once more on the way (by
-    a proxy, by htmx). The target is refused if any decoding of it is not a plain path.
+    a proxy, by htmx). The target is refused if any decoding of it is not a plain path. What is kept is sent as
+    ASCII: a response header (Location, HX-Redirect) cannot carry "/\u2603", so other characters are
+    percent-encoded as a browser would.
     """
     if not target:
         return "/"
@@ -76,6 +78,6 @@ def safe_next(target: str | None) -> str:
             return "/"
         decoded = unquote(seen)
         if decoded == seen:
-            return target
+            return "".join(c if c.isascii() else quote(c, errors="replace") for c in target)
         seen = decoded
     return "/"

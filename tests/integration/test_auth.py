@@ -259,7 +259,7 @@ async def test_login_sends_people_only_to_paths_of_this_site(tx, client, target)
 
 @pytest.mark.parametrize(
     ("target", "sent"),
-    [("/accounts?kind=reseller", "/accounts?kind=reseller")],
+    [("/accounts?kind=reseller", "/accounts?kind=reseller"), ("/\u2603/x?q=\u00e9", "/%E2%98%83/x?q=%C3%A9")],
 )
 async def test_login_keeps_a_path_of_this_site_as_next(tx, client, target, sent):
     me = await factories.user(None)
@@ -268,6 +268,7 @@ async def test_login_keeps_a_path_of_this_site_as_next(tx, client, target, sent)
         token = factories.csrf_from((await client.get("/login")).text)
         data = {"email": me.email, "password": factories.PASSWORD, "_csrf_token": token, "next": target}
         response = await client.post("/login", data=data, headers={"HX-Request": "true"} if htmx else {})
+        # a header carries ASCII only: other characters go percent-encoded, as a browser would send them
         assert response.headers["hx-redirect" if htmx else "location"] == sent
 
 
