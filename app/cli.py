@@ -9,12 +9,13 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import db
 from app.config import Settings, get_settings
 
 if TYPE_CHECKING:
+    import uvicorn
     from litestar import Litestar
 
 
@@ -73,6 +74,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def server_config(app: Litestar, settings: Settings, port: int, **options: Any) -> uvicorn.Config:
+    """How `serve` runs the app on one port (tests serve it the same way)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        log_level="warning",
+        # requests in flight get a few seconds to finish; idle keep-alive connections (the worker's Partner Center
+        # client to the sandbox listener) would otherwise hold a stop for 20 s
+        timeout_graceful_shutdown=3,
+        # uvicorn believes X-Forwarded-For from any local peer unless told otherwise (FORWARDED_ALLOW_IPS defaults
+        # to 127.0.0.1): then anyone on the host names their own address and escapes the per-IP sign-in lock
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        **options,
+    )
+
+
 async def _serve(app: Litestar, settings: Settings) -> None:
     """The app on http; in sandbox mode the Partner Center sandbox on https, a listener of its own (msal and
     Microsoft's API are https only, and Microsoft is another origin than the app). Stopping either stops both."""
@@ -80,27 +101,16 @@ async def _serve(app: Litestar, settings: Settings) -> None:
 
     from app.partner_center.sandbox.app import create_sandbox_server
 
-    # requests in flight get a few seconds to finish; idle keep-alive connections (the worker's Partner Center
-    # client to the sandbox listener) would otherwise hold a stop for 20 s
-    grace = 3
-    servers = [
-        uvicorn.Server(
-            uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=grace
-            )
-        )
-    ]
+    servers = [uvicorn.Server(server_config(app, settings, settings.port))]
     if settings.is_sandbox:
         cert, key = settings.sandbox_tls
         servers.append(
             uvicorn.Server(
-                uvicorn.Config(
+                server_config(
                     create_sandbox_server(settings),
-                    host=settings.host,
-                    port=settings.sandbox_port,
-                    log_level="warning",
+                    settings,
+                    settings.sandbox_port,
                     lifespan="off",
-                    timeout_graceful_shutdown=grace,
                     ssl_certfile=str(cert),
                     ssl_keyfile=str(key),
                 )
