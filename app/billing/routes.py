@@ -32,7 +32,7 @@ from app.billing.forms import (
 from app.config import Settings
 from app.errors import AppError, Conflict, Invalid
 from app.web.auth import csp_admin_only, provide_me, signed_in
-from app.web.forms import Form, SearchText, form_fields, parse_form
+from app.web.forms import Form, SearchText, errors_of, form_fields, parse_form
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
 
@@ -125,7 +125,7 @@ async def invoice_pdf(me: NamedDependency[Principal], document_id: FromPath[uuid
 
 async def _pay_refused(request: Request, me: Principal, settings: Settings, document_id: uuid.UUID, error: AppError,
                        values: dict) -> Response:  # fmt: skip
-    errors = error.errors if isinstance(error, Invalid) else {error.field or "form": error.message}
+    errors = errors_of(error)
     return await _document_page(request, me, settings, document_id, errors=errors, values=values)
 
 
@@ -145,6 +145,7 @@ async def invoice_pay(
         typed = (values.get("number") or values.get("payment_method") or "").strip()
         if card_id in (None, "new") or typed:  # a card typed in is the one meant, whichever radio is checked
             row = await invoices.get_row(me, document_id)
+            await payments.check_amount(row, values.get("amount", ""))
             new_card = await payments.save_card(me, row["account_id"], values, settings)
             card_id = str(new_card["id"])
         payment = await payments.record_payment(
@@ -253,7 +254,7 @@ def _form_action(name: str) -> Any:
             typed = form_fields(parse_form(values, ACCOUNT_FORMS[name]))
             await ACCOUNT_ACTIONS[name](me, account_id, {"billing_plans": [], **typed}, settings)
         except (Invalid, Conflict) as error:
-            errors = error.errors if isinstance(error, Invalid) else {error.field or "form": error.message}
+            errors = errors_of(error)
             return await _account_page(request, me, settings, account_id, errors={name: errors}, values={name: values})
         return redirect(request, request.url_for("account_billing", account_id=account_id) + f"?saved={name}")
 
@@ -385,7 +386,7 @@ def _desk_action(name: str) -> Any:
         try:
             await DESK_ACTIONS[name](me, form_fields(parse_form(values, DESK_FORMS[name])))
         except (Invalid, Conflict) as error:
-            errors = error.errors if isinstance(error, Invalid) else {error.field or "form": error.message}
+            errors = errors_of(error)
             return await _desk(request, me, errors={name: errors}, values={name: values})
         return redirect(request, request.url_for("billing_desk") + f"?saved={name}")
 

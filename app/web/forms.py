@@ -21,7 +21,7 @@ from litestar import Request
 from litestar.params import Parameter
 from msgspec import UNSET, Meta, UnsetType
 
-from app.errors import Invalid
+from app.errors import AppError, Invalid
 from app.web.render import form_values
 from app.web.schemas import LongText, Text
 
@@ -72,6 +72,11 @@ SearchText = Annotated[str, Parameter(max_length=200, pattern=_PRINTABLE)]
 RowId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
 
 
+class FormRefused(Invalid):
+    """A value the edge refused: what no person means to type. Forms that show messages by field show it beside
+    its field; forms that show only some fields' messages show it in their alert (`errors_of`)."""
+
+
 class Form(msgspec.Struct, kw_only=True):
     """A page form: its fields as strings, each a constrained value. A field is declared `X | UnsetType = UNSET`:
     one the form left out stays left out for the service (an edit changes only what it sent)."""
@@ -98,10 +103,20 @@ def form_fields(form: Form) -> dict[str, Any]:
     return msgspec.to_builtins(form)
 
 
+def errors_of(refused: AppError) -> dict[str, str]:
+    """A refusal as a form's messages: by field for the service's `Invalid`, in the form's alert ("form") for a
+    rule's refusal and for what the edge refused."""
+    if isinstance(refused, Invalid) and not isinstance(refused, FormRefused):
+        return refused.errors
+    if isinstance(refused, FormRefused):
+        return {"form": refused.message}
+    return {refused.field or "form": refused.message}
+
+
 def _refusal(form: type[Form], message: str) -> Invalid:
     text, _, where = message.partition(" - at `$.")
     name = re.split(r"[.\[`]", where, maxsplit=1)[0] or "form"
-    return Invalid({name: refusal_text(name, text, _description(form, name))})
+    return FormRefused({name: refusal_text(name, text, _description(form, name))})
 
 
 def refusal_text(name: str, text: str, wanted: str = "") -> str:
