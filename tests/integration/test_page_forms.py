@@ -26,6 +26,7 @@ from app import db
 from app.config import ROOT
 from tests import factories
 from tests.integration import test_authorization_matrix as matrix
+from tests.integration.test_security_headers import assert_hardened
 
 pytestmark = pytest.mark.integration
 
@@ -258,6 +259,10 @@ async def _call(
         await db.execute("ROLLBACK TO SAVEPOINT walk")
     walk.calls += 1
     status, text = response.status_code, response.text
+    try:  # refusals carry the security headers as every other answer does (test_security_headers walks the GETs)
+        assert_hardened(response)
+    except AssertionError as missing:
+        walk.problems.append(f"{where}: security headers: {missing}")
     if status >= 500:
         walk.problems.append(f"{where}: {status}")
         return
