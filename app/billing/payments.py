@@ -60,6 +60,12 @@ def _amount(value: Any, currency: str) -> Decimal:
     return amount
 
 
+async def check_amount(document: dict, raw: Any) -> None:
+    """The amount's own checks, before anything is written for the payment (a card typed in for it is saved only
+    when the amount can be paid)."""
+    _check(document, _amount(raw, document["currency"]), await _open_balance(document))
+
+
 async def _open_balance(document: dict) -> Decimal:
     """The balance less what pending card payments already hold."""
     pending = await db.fetchval(

@@ -18,6 +18,7 @@ from litestar.response import Redirect
 
 from app.errors import AppError, Conflict, Forbidden, Malformed, NotFound, Unauthorized, Unstorable
 from app.money import NoRate
+from app.web.forms import refusal_text
 from app.web.render import is_htmx, render
 from app.web.schemas import refusal
 
@@ -102,14 +103,11 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ValidationException) and is_api(request):
         return app_error_handler(request, _validation_error(exc))
     message = exc.detail if status < 500 else "Something went wrong on our side."
-    if isinstance(exc, ValidationException):
+    if isinstance(exc, ValidationException):  # a page's query or path parameter (app/web/forms.py)
+        refused = [e for e in exc.extra if isinstance(e, dict)] if isinstance(exc.extra, list) else []
         message = (
-            "The request is malformed: "
-            + "; ".join(
-                f"{e.get('key') or 'body'}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
-            )
-            if exc.extra
-            else "The request body is not valid JSON."
+            " ".join(refusal_text(str(e.get("key") or "request"), str(e.get("message") or "")) for e in refused)
+            or "The request is malformed."
         )
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         message = "Your form expired. Reload the page and try again."
