@@ -8,45 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
 
 from app import clock, db
+from app.billing.card_gateway import ChargeResult, Gateway, GatewayTimeout, SavedCard
+from app.billing.stripe_gateway import StripeGateway
 from app.config import Settings
 from app.errors import Invalid
-
-
-class GatewayTimeout(Exception):
-    """The gateway did not answer in time: the charge may or may not exist; ask `lookup`, never charge again."""
-
-
-@dataclass(frozen=True)
-class SavedCard:
-    gateway_ref: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@dataclass(frozen=True)
-class ChargeResult:
-    status: str  # succeeded | declined | unknown (no charge under this key)
-    gateway_ref: str | None = None
-    decline_code: str | None = None
-    message: str = ""
-
-
-class Gateway(Protocol):
-    name: str
-
-    async def save_card(self, details: dict) -> SavedCard: ...
-
-    async def charge(self, *, key: str, card_ref: str, amount: Decimal, currency: str) -> ChargeResult: ...
-
-    async def lookup(self, key: str) -> ChargeResult: ...
-
 
 # --- The sandbox gateway ---------------------------------------------------------------------------------------
 
@@ -156,7 +124,5 @@ def gateway_for(settings: Settings) -> Gateway | None:
     if settings.is_sandbox:
         return SandboxGateway()
     if settings.stripe_secret_key:
-        from app.billing.stripe_gateway import StripeGateway
-
         return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
     return None
