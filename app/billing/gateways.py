@@ -1,5 +1,5 @@
-"""Card payment gateways behind one interface: the sandbox gateway (sandbox mode; test card numbers that succeed,
-decline or time out) and Stripe (live mode, PaymentIntents through Stripe's official library).
+"""Card payment gateways behind one interface (card_gateway.py): the sandbox gateway (sandbox mode; test card
+numbers that succeed, decline or time out) and Stripe (live mode, PaymentIntents through Stripe's official library).
 
 Every charge carries an idempotency key (the payment's id): asking again with the same key returns the charge
 already made, so a retry after a timeout never charges twice, and `lookup` finds out what a timed-out call did."""
