@@ -10,6 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from app.partner_center.sandbox.tls import ensure_certificate
+
 ROOT = Path(__file__).resolve().parent.parent
 
 Mode = Literal["sandbox", "live"]
@@ -56,8 +58,6 @@ class Settings:
     @property
     def sandbox_tls(self) -> tuple[Path, Path]:
         """The sandbox's https certificate and key (made on first use)."""
-        from app.partner_center.sandbox.tls import ensure_certificate
-
         return ensure_certificate(self.data_dir)
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from piccolo.conf.apps import AppConfig
 
+from app.accounts.tables import Account, McaAcceptance, User
+from app.audit.tables import Event
+from app.auth.tables import ApiToken, LoginAttempt, PasswordToken, Session
 from app.config import ROOT
+from app.mail.tables import OutboxMail
 
 
 def _tables() -> list:
-    from app.accounts.tables import Account, McaAcceptance, User
-    from app.audit.tables import Event
-    from app.auth.tables import ApiToken, LoginAttempt, PasswordToken, Session
-    from app.mail.tables import OutboxMail
-
     return [Account, User, Session, ApiToken, PasswordToken, LoginAttempt, McaAcceptance, Event, OutboxMail]
 
 

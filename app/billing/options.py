@@ -14,6 +14,7 @@ from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.billing import rules
+from app.billing import service as billing
 from app.errors import Forbidden, Invalid
 from app.money import Money, round_amount
 
@@ -221,8 +222,6 @@ async def delete_tax_rate(actor: Principal, country: str) -> None:
 
 
 async def credit_json(viewer: Principal, account_id: uuid.UUID) -> dict:
-    from app.billing import service as billing
-
     account = await accounts.get_account(viewer, account_id)
     parts = await billing.exposure_parts(account_id)
     currency = account["currency"]
