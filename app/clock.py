@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from app import db
+
 if TYPE_CHECKING:
     import asyncpg
 
@@ -108,8 +110,6 @@ def _offset_of(value: object) -> timedelta:
 
 
 async def load_offset() -> timedelta:
-    from app import db
-
     seconds = await db.fetchval("SELECT offset_seconds FROM clock_offset WHERE id = 1")
     set_offset(_offset_of(seconds or 0))
     return _offset
@@ -117,8 +117,6 @@ async def load_offset() -> timedelta:
 
 async def advance_to(target: datetime) -> datetime:
     """Move the shared clock forward to `target` (never back) and tell every process."""
-    from app import db
-
     if target.tzinfo is None:
         raise ValueError("the clock is timezone-aware UTC")
     wanted = target - real_now()

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from litestar import Litestar, Router
-from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -37,6 +36,7 @@ from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
 from app.web.api_docs import LocalSwaggerUI
 from app.web.auth import IdentifyCaller, csp_admin_only
+from app.web.csrf import BoundCSRF
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.schemas import typed_body
 from app.web.security import add_security_headers, content_security_policy, uses_stripe_js
@@ -109,16 +109,9 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             ),
         ],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True)},
-        middleware=[IdentifyCaller()],
+        # CSRF tokens bound to the session cookie (app/web/csrf.py), not Litestar's cookie-equals-token check
+        middleware=[IdentifyCaller(), BoundCSRF(settings.secret_key, settings.secure_cookies)],
         before_send=[add_security_headers(content_security_policy(stripe=uses_stripe_js(settings)))],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="cloudseat_csrf",
-            cookie_secure=settings.secure_cookies,
-            header_name="x-csrftoken",
-            # Bearer-token API calls carry no ambient credentials, so CSRF does not apply to them.
-            exclude=["^/api/"],
-        ),
         template_config=TemplateConfig(
             directory=Path(ROOT / "templates"),
             engine=JinjaTemplateEngine,

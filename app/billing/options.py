@@ -15,6 +15,7 @@ from app.accounts.rules import Principal
 from app.accounts.tables import Account
 from app.audit import service as audit
 from app.billing import rules, tables
+from app.billing import service as billing
 from app.billing.tables import BillingSettings
 from app.errors import Forbidden, Invalid
 from app.money import Money, round_amount
@@ -232,8 +233,6 @@ async def delete_tax_rate(actor: Principal, country: str) -> None:
 
 
 async def credit_json(viewer: Principal, account_id: uuid.UUID) -> dict:
-    from app.billing import service as billing
-
     account = await accounts.get_account(viewer, account_id)
     parts = await billing.exposure_parts(account_id)
     currency = account["currency"]

@@ -336,7 +336,7 @@ async def _sign_in_csp(pc_sandbox: Sandbox, http: httpx.AsyncClient) -> str:
     assert (
         await http.post("/login", data={"email": admin.email, "password": factories.PASSWORD, "_csrf_token": token})
     ).status_code == 303
-    return token
+    return factories.csrf_from((await http.get("/profile")).text)  # the signed-in session's token
 
 
 async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa: bool) -> httpx.Response:

@@ -33,19 +33,14 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from app import db
 from app.config import Settings
 from app.partner_center.sandbox import directory, identity, newcommerce, service, transitions
+from app.partner_center.sandbox.address import MOUNT_PATH, sandbox_url
 from app.partner_center.sandbox.errors import PartnerCenterFault
 from app.partner_center.sandbox.shapes import collection
 from app.web.security import add_security_headers
 
 log = logging.getLogger(__name__)
-MOUNT_PATH = "/_sandbox/partner-center"
 _random = random.SystemRandom()
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def sandbox_url(settings: Settings) -> str:
-    """The sandbox's https address (its own TLS listener): Microsoft and msal speak only https."""
-    return f"https://{settings.host}:{settings.sandbox_port}{MOUNT_PATH}"
 
 
 # --- Faults: share of 5xx, share of 429 with Retry-After, added latency ----------------------------
