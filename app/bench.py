@@ -36,7 +36,11 @@ from unittest import mock
 import asyncpg
 
 from app import db
+from app.billing import runs
+from app.catalog import rules, service, sync
+from app.config import load_settings
 from app.partner_center.sandbox import catalog
+from app.subscriptions import lifecycle
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 LOOKUPS = int(os.environ.get("BENCH_LOOKUPS", "10000"))
@@ -120,8 +124,6 @@ async def raw_copy(path: Path) -> float:
 async def sync_import(path: Path) -> tuple[float, int]:
     """The real sync path on the file: COPY, staging and the set-based merge of prices, in the run's one
     transaction. (A real sync takes its offers from the catalog API; here they come from the file's rows.)"""
-    from app.catalog import sync
-
     run_id = await db.fetchval(
         "INSERT INTO catalog_sync_runs (status, created_at) VALUES ('running', now()) RETURNING id"
     )
@@ -145,8 +147,6 @@ async def sync_import(path: Path) -> tuple[float, int]:
 
 async def lookups(count: int) -> list[float]:
     """Random offers, markets and plans priced through the catalog service, as the offer page does."""
-    from app.catalog import rules, service
-
     await db.execute(
         "UPDATE catalog_settings SET markets = $1, currencies = $2", list(MARKETS), sorted(set(MARKETS.values()))
     )
@@ -204,8 +204,6 @@ async def seed_subscriptions(count: int, today: datetime) -> None:
 
 async def installments(today: datetime) -> tuple[float, int, float]:
     """The real pass, then the baseline: a plain INSERT ... SELECT of as many charge rows."""
-    from app.subscriptions import lifecycle
-
     await checkpoint()
     started = time.perf_counter()
     charged = await lifecycle.charge_cycles(today.date())
@@ -346,8 +344,6 @@ def _timed(spans: dict[str, list[float]], name: str, real: Callable[..., Awaitab
 async def billing_run(as_of: date, issue_date: date, settings: Any) -> tuple[uuid.UUID, float, dict[str, list[float]]]:
     """The whole run as the worker does it: the run created (its row and its job) and `runs.execute`, timing its
     batches (`issue_batch`) and its follow-up on the way."""
-    from app.billing import runs
-
     spans: dict[str, list[float]] = {}
     run_id = uuid.uuid4()
     await checkpoint()
@@ -444,8 +440,6 @@ async def lines_baseline() -> float:
 
 
 async def main() -> None:
-    from app.config import load_settings
-
     settings = load_settings()
     url = os.environ.get("BENCH_DATABASE_URL") or db.embedded_server_url(settings.data_dir, "cloudseat_bench")
     if not os.environ.get("BENCH_DATABASE_URL"):
@@ -497,8 +491,6 @@ async def main() -> None:
 
 async def billing(today: datetime, settings: Any) -> None:
     """Part 4: the data, the run (timed, then checked), the baseline."""
-    from app.billing import runs
-
     as_of, issue_date = today.date() - timedelta(days=1), today.date()  # as a scheduled run: what fell due by yesterday
     started = time.perf_counter()
     seeded = await seed_billing(BILLING_ACCOUNTS, as_of)
@@ -529,8 +521,6 @@ async def billing(today: datetime, settings: Any) -> None:
 
 
 async def lifecycle_again(today: datetime) -> int:
-    from app.subscriptions import lifecycle
-
     return await lifecycle.charge_cycles(today.date())
 
 

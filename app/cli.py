@@ -1,4 +1,8 @@
-"""The `cloudseat` command: serve, worker, migrate, seed-demo, user create, token create, pc check."""
+"""The `cloudseat` command: serve, worker, migrate, seed-demo, user create, token create, pc check.
+
+Each command imports the parts of the app it runs when it runs: the web app, the job handlers and the domain services
+take seconds to import, and `cloudseat migrate` or `--help` should not wait for them (tests/unit/test_layering.py
+lists these imports; nowhere else in app/ imports inside a function)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,15 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from app import db
+from app import clock, db
+from app.accounts.tables import User
 from app.config import Settings, get_settings
+from app.errors import AppError
 
 if TYPE_CHECKING:
+    import uvicorn
     from litestar import Litestar
 
 
@@ -35,11 +42,9 @@ def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def _print_logins(logins: list[tuple[str, str, str]], base_url: str) -> None:
-    from app.demo import PASSWORD
-
+def _print_logins(logins: list[tuple[str, str, str]], base_url: str, password: str) -> None:
     print(f"\nCloudseat is at {base_url}  (sandbox mode: Partner Center is simulated)\n")
-    print(f"Demo logins, all with the password {PASSWORD!r}:")
+    print(f"Demo logins, all with the password {password!r}:")
     width = max(len(email) for _, email, _ in logins)
     for role, email, account in logins:
         print(f"  {email:<{width}}  {role}, {account}")
@@ -47,8 +52,8 @@ def _print_logins(logins: list[tuple[str, str, str]], base_url: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import seed, seed_sandbox_partner_center
-    from app.main import create_app
+    from app.demo import PASSWORD, seed, seed_sandbox_partner_center  # lazy: every domain's services (module doc)
+    from app.main import create_app  # lazy: the whole web app, seconds of imports (module docstring)
 
     started = time.monotonic()
 
@@ -64,7 +69,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     logins = _run(settings, prepare)
     if logins:
-        _print_logins(logins, settings.base_url)
+        _print_logins(logins, settings.base_url, PASSWORD)
     print(f"Ready in {time.monotonic() - started:.1f} s. Stop with Ctrl+C.", flush=True)
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally instead lets the
     # embedded PostgreSQL stop with us (its atexit hook) rather than linger as an orphan.
@@ -73,32 +78,43 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _serve(app: Litestar, settings: Settings) -> None:
-    """The app on http; in sandbox mode the same app also on https for the Partner Center sandbox (msal and
-    Microsoft's API are https only). Stopping either listener stops both."""
+def server_config(app: Litestar, settings: Settings, port: int, **options: Any) -> uvicorn.Config:
+    """How `serve` runs the app on one port (tests serve it the same way)."""
     import uvicorn
 
-    # requests in flight get a few seconds to finish; idle keep-alive connections (the worker's Partner Center
-    # client to the sandbox listener) would otherwise hold a stop for 20 s
-    grace = 3
-    servers = [
-        uvicorn.Server(
-            uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=grace
-            )
-        )
-    ]
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        log_level="warning",
+        # requests in flight get a few seconds to finish; idle keep-alive connections (the worker's Partner Center
+        # client to the sandbox listener) would otherwise hold a stop for 20 s
+        timeout_graceful_shutdown=3,
+        # uvicorn believes X-Forwarded-For from any local peer unless told otherwise (FORWARDED_ALLOW_IPS defaults
+        # to 127.0.0.1): then anyone on the host names their own address and escapes the per-IP sign-in lock
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        **options,
+    )
+
+
+async def _serve(app: Litestar, settings: Settings) -> None:
+    """The app on http; in sandbox mode the Partner Center sandbox on https, a listener of its own (msal and
+    Microsoft's API are https only, and Microsoft is another origin than the app). Stopping either stops both."""
+    import uvicorn
+
+    from app.partner_center.sandbox.app import create_sandbox_server  # lazy: the sandbox's whole app (module doc)
+
+    servers = [uvicorn.Server(server_config(app, settings, settings.port))]
     if settings.is_sandbox:
         cert, key = settings.sandbox_tls
         servers.append(
             uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=settings.host,
-                    port=settings.sandbox_port,
-                    log_level="warning",
+                server_config(
+                    create_sandbox_server(settings),
+                    settings,
+                    settings.sandbox_port,
                     lifespan="off",
-                    timeout_graceful_shutdown=grace,
                     ssl_certfile=str(cert),
                     ssl_keyfile=str(key),
                 )
@@ -118,9 +134,8 @@ async def _serve(app: Litestar, settings: Settings) -> None:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Work the job queue and the scheduler tick without serving pages: more processes for the same database
     (the queue hands each job to one of them)."""
-    from app import clock
-    from app.jobs.scheduler import Ticker
-    from app.jobs.worker import Worker
+    from app.jobs.scheduler import Ticker  # lazy: its checks import every domain (module docstring)
+    from app.jobs.worker import Worker  # lazy: its handlers import every domain (module docstring)
 
     async def work() -> None:
         await db.open_pool()
@@ -155,7 +170,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import seed, seed_sandbox_partner_center
+    from app.demo import PASSWORD, seed, seed_sandbox_partner_center  # lazy: every domain's services (module doc)
 
     async def work() -> list[tuple[str, str, str]]:
         await db.migrate()
@@ -164,19 +179,17 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
             await seed_sandbox_partner_center(settings)
         return logins
 
-    _print_logins(_run(settings, work), settings.base_url)
+    _print_logins(_run(settings, work), settings.base_url, PASSWORD)
     return 0
 
 
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     import uuid
 
-    from app.accounts import service
-    from app.errors import AppError
+    from app.accounts import service  # lazy: it imports Partner Center's client and the mail (module docstring)
+    from app.jobs.worker import drain  # lazy: its handlers import every domain (module docstring)
 
     async def work() -> int:
-        from app.jobs.worker import drain
-
         account_id = uuid.UUID(args.account) if args.account else None
         if (args.role == "csp_admin") != (account_id is None):
             print("A csp_admin has no --account; every other role needs one.", file=sys.stderr)
@@ -202,16 +215,14 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app.accounts.tables import User
-    from app.auth import service
-    from app.auth.service import principal_of
+    from app.auth import service  # lazy: it imports the accounts' services (module docstring)
 
     async def work() -> int:
         user = await User.select().where(User.email.ilike(args.email.strip())).first().run()
         if user is None or not user["is_active"]:
             print(f"error: no active user {args.email}", file=sys.stderr)
             return 1
-        token, _ = await service.create_token(principal_of(user), args.name)
+        token, _ = await service.create_token(service.principal_of(user), args.name)
         print(token)
         return 0
 
@@ -221,7 +232,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_pc_check(args: argparse.Namespace, settings: Settings) -> int:
     import httpx
 
-    from app.partner_center.connection import check
+    from app.partner_center.connection import check  # lazy: Partner Center's client and msal (module docstring)
 
     try:
         lines = _run(settings, lambda: check(settings))

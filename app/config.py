@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
+
+from app.partner_center.sandbox.tls import ensure_certificate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +48,8 @@ class Settings:
     stripe_secret_key: str | None = None
     stripe_publishable_key: str | None = None
     stripe_api_base: str | None = None  # Stripe's API unless set (a local Stripe-compatible server in tests)
+    # peers whose X-Forwarded-For/-Proto are believed: addresses or networks of our own reverse proxies
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_sandbox(self) -> bool:
@@ -53,8 +58,6 @@ class Settings:
     @property
     def sandbox_tls(self) -> tuple[Path, Path]:
         """The sandbox's https certificate and key (made on first use)."""
-        from app.partner_center.sandbox.tls import ensure_certificate
-
         return ensure_certificate(self.data_dir)
 
 
@@ -70,6 +73,22 @@ def _secret_key(data_dir: Path, given: str | None) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _trusted_proxies(value: str | None) -> tuple[str, ...]:
+    """Networks in their plain form ("10.0.0.7/8" -> "10.0.0.0/8", "::1" -> "::1/128"): uvicorn reads a network
+    with host bits set as a name that never matches, and would then ignore the proxy's X-Forwarded-Proto."""
+    networks = []
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"CLOUDSEAT_TRUSTED_PROXIES: {item.strip()!r} is not an IP address or network (like 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -107,6 +126,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
         stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY") or None,
         stripe_api_base=env.get("STRIPE_API_BASE") or None,
+        trusted_proxies=_trusted_proxies(env.get("CLOUDSEAT_TRUSTED_PROXIES")),
     )
 
 

@@ -11,9 +11,14 @@ from app.accounts import service as accounts
 from app.accounts.rules import AccountKind, Principal
 from app.accounts.tables import Account, User
 from app.auth.service import principal_of
+from app.billing import options, payments
 from app.catalog import service as catalog
+from app.catalog import sync
 from app.config import Settings
 from app.jobs import queue
+from app.orders import service as orders
+from app.partner_center.connect import connect_sandbox
+from app.partner_center.sandbox import catalog as sandbox_catalog
 
 
 class UserSpec(TypedDict):
@@ -187,8 +192,6 @@ async def _account(
         await Account.select().where((Account.name == spec["account"]["name"]) & (Account.kind == kind)).first().run()
     )
     if existing is None:
-        from app.billing import options
-
         if kind == "reseller":
             existing = await accounts.create_reseller(actor, spec["account"])
         else:
@@ -235,8 +238,6 @@ FX_RATES = [("EUR", "USD", "1.0823"), ("USD", "EUR", "0.9240"), ("GBP", "USD", "
 
 async def _billing(actor: Principal) -> None:
     """The demo CSP as the seller on its invoices, and its tax rates, once."""
-    from app.billing import options
-
     if (await options.settings())["seller_name"]:
         return
     await options.update_seller(actor, SELLER)
@@ -270,10 +271,6 @@ async def seed(base_url: str) -> list[tuple[str, str, str]]:
 async def seed_sandbox_partner_center(settings: Settings) -> None:
     """Sandbox mode: the demo CSP is connected to the sandbox Partner Center, sells in every market the sandbox
     prices, and its first catalog sync is queued (the worker runs it as the app starts)."""
-    from app.catalog import sync
-    from app.partner_center.connect import connect_sandbox
-    from app.partner_center.sandbox import catalog as sandbox_catalog
-
     admin = await _admin(settings.base_url)
     await connect_sandbox(settings, admin)
     markets = list(sandbox_catalog.MARKETS)
@@ -294,8 +291,6 @@ async def seed_sandbox_partner_center(settings: Settings) -> None:
 async def _fabrikam_card(settings: Settings) -> None:
     """Fabrikam pays by the sandbox's test card, automatically; Proseware has no card, so its invoices wait for a
     person to pay them (and the non-payment rules show what happens when nobody does)."""
-    from app.billing import payments
-
     user = await User.select().where(User.email == "reseller@fabrikam.test").first().run()
     if user is None or await db.fetchval("SELECT 1 FROM payment_methods WHERE account_id = $1", user["account_id"]):
         return
@@ -321,8 +316,6 @@ MAX_WAITS = 200  # ten minutes for the first catalog sync
 async def place_demo_orders(payload: dict, settings: Settings) -> None:
     """Once the first catalog sync has prices, Fabrikam orders for Wingtip (its MCA attested), and the worker
     provisions it at the sandbox like any order. Done once: a customer with orders is left alone."""
-    from app.orders import service as orders
-
     if not await db.fetchval("SELECT 1 FROM catalog_sync_runs WHERE status = 'completed'"):
         if payload["waited"] < MAX_WAITS:  # the sync is still running: look again shortly
             await queue.enqueue(DEMO_ORDERS, {"waited": payload["waited"] + 1}, delay=timedelta(seconds=WAIT_SECONDS))

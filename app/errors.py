@@ -71,6 +71,13 @@ class Invalid(AppError):
         super().__init__(message)
 
 
+class Unstorable(AppError):
+    """A value the database refused where no single field is known (the typed edge names fields first)."""
+
+    status_code = 422
+    code = "invalid"
+
+
 class Upstream(AppError):
     """Partner Center (or another service we depend on) failed."""
 

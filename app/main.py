@@ -6,8 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from litestar import Litestar, Router, asgi
-from litestar.config.csrf import CSRFConfig
+from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -15,7 +14,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import Receive, Scope, Send
 
 from app import clock, db, templating
 from app.accounts import api as accounts_api
@@ -37,9 +35,12 @@ from app.partner_center.sandbox import controls as sandbox_controls
 from app.subscriptions import api as subscriptions_api
 from app.subscriptions import routes as subscriptions_routes
 from app.web import pages
+from app.web.api_docs import LocalSwaggerUI
 from app.web.auth import IdentifyCaller, csp_admin_only
+from app.web.csrf import BoundCSRF
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.schemas import error_responses, typed_body
+from app.web.security import add_security_headers, content_security_policy, uses_stripe_js
 
 
 def create_app(settings: Settings | None = None, *, manage_pool: bool = True) -> Litestar:
@@ -90,19 +91,9 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
         security=[{"bearer": []}],
         before_request=typed_body,
     )
-    mounts = []
-    if settings.is_sandbox:
-        sandbox_app = sandbox.create_sandbox_app(settings)
-
-        @asgi(sandbox.MOUNT_PATH, is_mount=True, copy_scope=True)
-        async def partner_center_sandbox(scope: Scope, receive: Receive, send: Send) -> None:
-            await sandbox_app(scope, receive, send)
-
-        mounts.append(partner_center_sandbox)
-
+    # the Partner Center sandbox is not served here: it is Microsoft, on its own listener (cli serve)
     app = Litestar(
         route_handlers=[
-            *mounts,
             api,
             auth_routes.public_router,
             auth_routes.router,
@@ -119,15 +110,9 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             ),
         ],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True)},
-        middleware=[IdentifyCaller()],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="cloudseat_csrf",
-            cookie_secure=settings.secure_cookies,
-            header_name="x-csrftoken",
-            # Bearer-token API calls carry no ambient credentials, so CSRF does not apply to them.
-            exclude=["^/api/", "^/_sandbox/"],
-        ),
+        # CSRF tokens bound to the session cookie (app/web/csrf.py), not Litestar's cookie-equals-token check
+        middleware=[IdentifyCaller(), BoundCSRF(settings.secret_key, settings.secure_cookies)],
+        before_send=[add_security_headers(content_security_policy(stripe=uses_stripe_js(settings)))],
         template_config=TemplateConfig(
             directory=Path(ROOT / "templates"),
             engine=JinjaTemplateEngine,
@@ -138,6 +123,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             version="1",
             path="/schema",
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            render_plugins=[LocalSwaggerUI()],  # openapi.json is added beside it
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from piccolo.conf.apps import AppConfig
+from piccolo.conf.apps import AppConfig, table_finder
 
 from app.config import ROOT
 
-
-def _tables() -> list:
-    from app.accounts.tables import Account, McaAcceptance, User
-    from app.audit.tables import Event
-    from app.auth.tables import ApiToken, LoginAttempt, PasswordToken, Session
-    from app.mail.tables import OutboxMail
-
-    return [Account, User, Session, ApiToken, PasswordToken, LoginAttempt, McaAcceptance, Event, OutboxMail]
-
+# One module per domain, each holding the classes of the tables it owns. The Partner Center sandbox's store is
+# registered here too: its DDL is part of this app's migrations, and Piccolo ties tables to one migrations folder.
+TABLE_MODULES = [
+    "app.accounts.tables",
+    "app.auth.tables",
+    "app.audit.tables",
+    "app.mail.tables",
+    "app.operations.tables",
+    "app.catalog.tables",
+    "app.orders.tables",
+    "app.subscriptions.tables",
+    "app.billing.tables",
+    "app.jobs.tables",
+    "app.partner_center.tables",
+    "app.partner_center.sandbox.tables",
+]
 
 APP_CONFIG = AppConfig(
     app_name="cloudseat",
     migrations_folder_path=str(ROOT / "migrations"),
-    table_classes=_tables(),
+    # exclude_imported: a module that imports another's class (for a foreign key) does not register it twice
+    table_classes=table_finder(TABLE_MODULES, exclude_imported=True),
     migration_dependencies=[],
     commands=[],
 )

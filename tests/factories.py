@@ -67,14 +67,16 @@ async def api_token(principal: Principal) -> dict[str, str]:
 
 
 async def sign_in(client: httpx.AsyncClient, principal: Principal, password: str = PASSWORD) -> str:
-    """Sign in through the login page like a browser; returns the CSRF token for later posts."""
+    """Sign in through the login page like a browser; returns the CSRF token for later posts.
+
+    The token is bound to the session, so it is read from a page of the session, not from the login page."""
     page = await client.get("/login")
     token = csrf_from(page.text)
     response = await client.post(
         "/login", data={"email": principal.email, "password": password, "_csrf_token": token, "next": "/"}
     )
     assert response.status_code == 303, response.text
-    return token
+    return csrf_from((await client.get("/profile")).text)
 
 
 def csrf_from(html: str) -> str:

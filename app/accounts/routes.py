@@ -11,11 +11,13 @@ from litestar.params import FromPath, FromQuery
 
 from app.accounts import rules, service, tenants
 from app.accounts.address_rules import COUNTRY_CODES, CURRENCY_CODES, country_name
+from app.accounts.forms import AccountForm, ActiveForm, InviteForm, McaForm, QualificationForm
 from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid
 from app.web.auth import provide_me, signed_in
+from app.web.forms import SearchText, form_fields, parse_form, read_form
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
 
@@ -28,7 +30,7 @@ CURRENCY_CHOICES = sorted(CURRENCY_CODES)
 async def accounts_page(
     request: Request,
     me: NamedDependency[Principal],
-    q: FromQuery[str] = "",
+    q: SearchText = "",
     kind: FromQuery[str] = "",
     page: FromQuery[str] = "1",
 ) -> Response:
@@ -83,6 +85,7 @@ async def account_create(request: Request, me: NamedDependency[Principal]) -> Re
     data = await form_values(request)
     kind = data.pop("kind", "customer")
     try:
+        data = form_fields(parse_form(data, AccountForm))
         if kind == "reseller":
             account = await service.create_reseller(me, data)
         else:
@@ -104,7 +107,12 @@ async def account_validate_field(
     request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], field: FromQuery[str]
 ) -> Response:
     """Inline validation: the message for one field of the form, as the person fills it in."""
-    data = await form_values(request)
+    try:
+        data = form_fields(await read_form(request, AccountForm))
+    except Invalid as refused:  # what no person types: said beside the field it is in
+        message = refused.errors.get(field) or refused.message
+        return render(request, "accounts/form.html", {"field": field, "message": message}, block="field_error",
+                      force_block=True)  # fmt: skip
     kind: rules.AccountKind = "reseller" if data.get("kind") == "reseller" else "customer"
     current_country = data.get("country")
     if data.get("account_id"):
@@ -134,8 +142,14 @@ async def account_detail(
     account_id: FromPath[uuid.UUID],
     created: FromQuery[str] = "",
 ) -> Response:
+    context = await _detail_context(me, settings, account_id, created=bool(created))
+    return render(request, "accounts/detail.html", context)
+
+
+async def _detail_context(me: Principal, settings: Settings, account_id: uuid.UUID, **extra: object) -> dict:
+    """Everything the account's page shows; `extra` is a card's state after a step (its values, its errors)."""
     account = await service.get_account(me, account_id)
-    context = {
+    return {
         "gdap_link": tenants.approval_link(settings, account["gdap_relationship_id"])
         if account["gdap_relationship_id"]
         else "",
@@ -154,14 +168,29 @@ async def account_detail(
         else [],
         "mca": await service.latest_mca(account_id) if account["kind"] == "customer" else None,
         "events": await audit.history("account", account_id, limit=15),
-        "created": bool(created),
+        "created": False,
         "invite_values": {},
         "invite_errors": {},
         "mca_errors": {},
         "mca_values": {},
         "role_labels": rules.ROLE_LABELS,
+        **extra,
     }
-    return render(request, "accounts/detail.html", context)
+
+
+async def _card(
+    request: Request,
+    me: Principal,
+    settings: Settings,
+    account_id: uuid.UUID,
+    block: str,
+    status_code: int = 200,
+    **extra: object,
+) -> Response:
+    """One card of the account's page after a step: the card alone for htmx, else the whole page around it (a
+    plain form post, e.g. without JavaScript, gets a page, never a fragment)."""
+    context = await _detail_context(me, settings, account_id, **extra)
+    return render(request, "accounts/detail.html", context, block=block, status_code=status_code)
 
 
 @get("/accounts/{account_id:uuid}/edit", name="account_edit")
@@ -174,7 +203,7 @@ async def account_edit(request: Request, me: NamedDependency[Principal], account
 async def account_update(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
     data = {k: v for k, v in (await form_values(request)).items() if k in service.EDITABLE_FIELDS}
     try:
-        await service.update_account(me, account_id, data)
+        await service.update_account(me, account_id, form_fields(parse_form(data, AccountForm)))
     except Invalid as exc:
         account = await service.get_account(me, account_id)
         return render(
@@ -188,19 +217,10 @@ async def account_update(request: Request, me: NamedDependency[Principal], accou
 
 
 async def _users_block(
-    request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID], **extra: object
+    request: Request, me: Principal, settings: Settings, account_id: uuid.UUID, **extra: object
 ) -> Response:
-    account = await service.get_account(me, account_id)
-    context = {
-        "account": account,
-        "users": await service.list_users(me, account_id),
-        "invite_values": {},
-        "invite_errors": {},
-        "role_labels": rules.ROLE_LABELS,
-        **extra,
-    }
     status = 422 if extra.get("invite_errors") else 200
-    return render(request, "accounts/detail.html", context, block="users", status_code=status)
+    return await _card(request, me, settings, account_id, "users", status, **extra)
 
 
 @post("/accounts/{account_id:uuid}/users", name="user_invite")
@@ -212,38 +232,41 @@ async def user_invite(
 ) -> Response:
     data = await form_values(request)
     try:
-        user, _ = await service.invite_user(me, account_id, data, settings.base_url)
+        invited = form_fields(parse_form(data, InviteForm))
+        user, _ = await service.invite_user(me, account_id, invited, settings.base_url)
     except Invalid as exc:
-        return await _users_block(request, me, account_id, invite_values=data, invite_errors=exc.errors)
+        return await _users_block(request, me, settings, account_id, invite_values=data, invite_errors=exc.errors)
     if not request.headers.get("hx-request"):
         return redirect(request, request.url_for("account_detail", account_id=account_id))
-    return await _users_block(request, me, account_id, notice=f"Invitation sent to {user['email']}.")
+    return await _users_block(request, me, settings, account_id, notice=f"Invitation sent to {user['email']}.")
 
 
 @post("/users/{user_id:uuid}/active", name="user_set_active")
-async def user_set_active(request: Request, me: NamedDependency[Principal], user_id: FromPath[uuid.UUID]) -> Response:
-    active = (await form_values(request)).get("active") == "true"
+async def user_set_active(
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], user_id: FromPath[uuid.UUID]
+) -> Response:
+    active = (await read_form(request, ActiveForm)).active == "true"
     user = await service.set_user_active(me, user_id, active)
     verb = "reactivated" if active else "deactivated"
     if not request.headers.get("hx-request"):
         return redirect(request, request.url_for("account_detail", account_id=user["account_id"]))
-    return await _users_block(request, me, user["account_id"], notice=f"{user['name']} {verb}.")
+    return await _users_block(request, me, settings, user["account_id"], notice=f"{user['name']} {verb}.")
 
 
 @post("/accounts/{account_id:uuid}/mca", name="account_mca")
-async def account_mca(request: Request, me: NamedDependency[Principal], account_id: FromPath[uuid.UUID]) -> Response:
+async def account_mca(
+    request: Request,
+    me: NamedDependency[Principal],
+    settings: NamedDependency[Settings],
+    account_id: FromPath[uuid.UUID],
+) -> Response:
     data = await form_values(request)
-    account = await service.get_account(me, account_id)
+    await service.get_account(me, account_id)
     try:
-        await service.record_mca_acceptance(me, account_id, data)
+        await service.record_mca_acceptance(me, account_id, form_fields(parse_form(data, McaForm)))
     except Invalid as exc:
-        return render(
-            request,
-            "accounts/detail.html",
-            {"account": account, "mca": None, "mca_values": data, "mca_errors": exc.errors},
-            block="mca",
-            status_code=422,
-        )
+        return await _card(request, me, settings, account_id, "mca", 422, mca=None, mca_values=data,
+                           mca_errors=exc.errors)  # fmt: skip
     return redirect(request, request.url_for("account_detail", account_id=account_id))
 
 
@@ -257,19 +280,18 @@ async def _tenant_card(
     values: dict | None = None,
 ) -> Response:
     """The GDAP or qualification card of a customer's page, after a step (with the refusal, if any)."""
-    account = await service.get_account(me, account_id)
-    link = tenants.approval_link(settings, account["gdap_relationship_id"]) if account["gdap_relationship_id"] else ""
-    context = {
-        "account": account,
-        "gdap_link": link,
-        "gdap_error": refused.message if refused and block == "gdap" else "",
-        "tenant_managed": await tenants.managed_by_csp(account_id),
-        "qualification_error": refused.message if isinstance(refused, Conflict) and block == "qualification" else "",
-        "qualification_errors": refused.errors if isinstance(refused, Invalid) else {},
-        "qualification_values": values or {},
-    }
-    status = refused.status_code if refused else 200
-    return render(request, "accounts/detail.html", context, block=block, force_block=True, status_code=status)
+    return await _card(
+        request,
+        me,
+        settings,
+        account_id,
+        block,
+        refused.status_code if refused else 200,
+        gdap_error=refused.message if refused and block == "gdap" else "",
+        qualification_error=refused.message if isinstance(refused, Conflict) and block == "qualification" else "",
+        qualification_errors=refused.errors if isinstance(refused, Invalid) else {},
+        qualification_values=values or {},
+    )
 
 
 @post("/accounts/{account_id:uuid}/gdap", name="account_gdap_request")
@@ -302,7 +324,9 @@ async def account_qualification_request(
     values = await form_values(request)
 
     async def ask(me: Principal, settings: Settings, account_id: uuid.UUID) -> str:
-        return await tenants.request_qualification(me, settings, account_id, values)
+        return await tenants.request_qualification(
+            me, settings, account_id, form_fields(parse_form(values, QualificationForm))
+        )
 
     return await _tenant_step(request, me, settings, account_id, "qualification", ask, values)
 

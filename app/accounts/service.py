@@ -15,9 +15,12 @@ from app.accounts.rules import AccountKind, AccountRef, Principal
 from app.accounts.tables import Account, McaAcceptance, User
 from app.audit import service as audit
 from app.auth import service as auth
+from app.auth.rules import password_error
+from app.auth.tables import Session
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.mail import service as mail
+from app.partner_center.connection import app_only_client
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,6 @@ async def _check_domain_free(domain: str | None, exclude: uuid.UUID | None = Non
 async def tenant_domain_problem(settings: Settings, domain: str) -> str:
     """Why a new tenant's domain cannot be had, asking Cloudseat and then Microsoft; "" when it is free.
     Partner Center unreachable: nothing to say now, the tenant's creation will tell."""
-    from app.partner_center.connection import app_only_client
-
     if await Account.exists().where(Account.tenant_domain.ilike(domain)).run():
         return f"The domain {domain} is already taken. Choose another."
     client = app_only_client(settings)
@@ -254,11 +255,8 @@ async def invite_user(
             raise Invalid({"role": f"Users of this account are {rules.ROLE_LABELS[role]}s ({role})."})
         if await User.exists().where(User.email.ilike(email)).run():
             raise Invalid({"email": f"A user with the email {email} already exists."})
-        if password is not None:
-            from app.auth.rules import password_error
-
-            if message := password_error(password, email):
-                raise Invalid({"password": message})
+        if password is not None and (message := password_error(password, email)):
+            raise Invalid({"password": message})
         user_id = uuid.uuid4()
         row = {
             "id": user_id,
@@ -314,8 +312,6 @@ async def set_user_active(actor: Principal, user_id: uuid.UUID, active: bool) ->
         if user["is_active"] != active:
             await User.update({User.is_active: active}).where(User.id == user_id).run()
             if not active:
-                from app.auth.tables import Session
-
                 await Session.delete().where(Session.user_id == user_id).run()
             await audit.record(
                 actor,

@@ -1,4 +1,5 @@
-"""Accounts, their users and MCA acceptances. The DDL is in migrations/m0001_foundation.py."""
+"""Accounts, their users and MCA acceptances. The DDL is in migrations/ (m0001, m0005, m0009, m0013, m0015);
+tests/integration/test_tables.py keeps these classes and the migrated tables in step."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from piccolo.columns import (
     UUID,
     Array,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     Numeric,
@@ -16,6 +18,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 
@@ -27,7 +30,9 @@ def _ts(null: bool = False) -> Timestamptz:
 class Account(Table, tablename="accounts"):
     id = UUID(primary_key=True)
     kind = Text()
-    parent_id: ForeignKey[Account] = ForeignKey("self", null=True, db_column_name="parent_id")
+    parent_id: ForeignKey[Account] = ForeignKey(
+        "self", null=True, on_delete=OnDelete.no_action, db_column_name="parent_id"
+    )
     name = Text()
     email = Text()
     phone = Text(default="")
@@ -52,6 +57,7 @@ class Account(Table, tablename="accounts"):
     qualification_request = Text(null=True, default=None)  # education | government, asked at Partner Center
     qualification_status = Text(null=True, default=None)  # Microsoft's vettingStatus
     qualification_requested_at = _ts(null=True)
+    health_checked_on = Date(null=True, default=None)  # the day the health check last compared it with Partner Center
     # billing (m0005, m0015): NULL terms and non-payment rules mean the CSP's defaults
     monthly_surcharge_percent = Numeric(digits=(9, 4), default=Decimal(0))
     tax_id = Text(default="")
@@ -71,7 +77,7 @@ class User(Table, tablename="users"):
     name = Text()
     password_hash = Text(null=True, default=None)
     role = Text()
-    account_id = ForeignKey(Account, null=True, db_column_name="account_id")
+    account_id = ForeignKey(Account, null=True, on_delete=OnDelete.no_action, db_column_name="account_id")
     is_active = Boolean(default=True)
     created_at = _ts()
     last_login_at = _ts(null=True)
@@ -79,13 +85,13 @@ class User(Table, tablename="users"):
 
 class McaAcceptance(Table, tablename="mca_acceptances"):
     id = UUID(primary_key=True)
-    account_id = ForeignKey(Account, db_column_name="account_id")
+    account_id = ForeignKey(Account, null=False, on_delete=OnDelete.no_action, db_column_name="account_id")
     first_name = Text()
     last_name = Text()
     email = Text()
     phone = Text(default="")
     accepted_at = _ts()
     method = Text()
-    recorded_by = ForeignKey(User, null=True, db_column_name="recorded_by")
+    recorded_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="recorded_by")
     sent_at = _ts(null=True)  # attested at Partner Center
     created_at = _ts()

@@ -18,8 +18,11 @@ from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid
+from app.jobs import queue
 from app.partner_center.client import PartnerCenterClient, gdap_approval_link
+from app.partner_center.connection import job_client
 from app.partner_center.errors import BusinessRuleError
+from app.partner_center.sandbox.address import sandbox_url
 
 # Entra built-in roles (template ids) Cloudseat needs to manage the customer's users and licences
 ROLES = (
@@ -111,8 +114,6 @@ def _domain_from(name: str, account_id: uuid.UUID) -> str:
 
 def approval_link(settings: Settings, relationship_id: str) -> str:
     """Where the customer's admin approves: Microsoft's admin center, or the sandbox's page."""
-    from app.partner_center.sandbox.app import sandbox_url
-
     return gdap_approval_link(relationship_id, sandbox_url(settings) if settings.is_sandbox else None)
 
 
@@ -128,8 +129,6 @@ async def _linked_customer(actor: Principal, account_id: uuid.UUID) -> dict:
 async def request_gdap(actor: Principal, settings: Settings, account_id: uuid.UUID) -> str:
     """Create the relationship and lock it for the customer's approval; returns the approval link. Asking again
     while one is pending or active returns that one's link."""
-    from app.partner_center.connection import job_client
-
     account = await _linked_customer(actor, account_id)
     if account["gdap_relationship_id"] and account["gdap_status"] in ("approvalPending", "active", "activating"):
         return approval_link(settings, account["gdap_relationship_id"])
@@ -164,8 +163,6 @@ async def refresh_gdap(actor: Principal, settings: Settings, account_id: uuid.UU
 
 
 async def _refresh_gdap(actor: Principal | None, settings: Settings, account: dict) -> str:
-    from app.partner_center.connection import job_client
-
     account_id = account["id"]
     if not account["gdap_relationship_id"]:
         return "none"
@@ -223,8 +220,6 @@ def _qualification_body(values: dict) -> tuple[str, dict, str | None]:
 async def request_qualification(actor: Principal, settings: Settings, account_id: uuid.UUID, values: dict) -> str:
     """Ask Microsoft to vet the customer for a segment (creating its tenant first if it has none); returns
     Microsoft's vetting status. Segment offers can be ordered once it is Approved."""
-    from app.partner_center.connection import job_client
-
     account = await accounts.get_account(actor, account_id)
     if account["kind"] != "customer":
         raise Conflict("not_a_customer", "Only customers are qualified for a segment.")
@@ -258,8 +253,6 @@ async def refresh_qualification(actor: Principal, settings: Settings, account_id
 
 
 async def _refresh_qualification(actor: Principal | None, settings: Settings, account: dict) -> str:
-    from app.partner_center.connection import job_client
-
     account_id = account["id"]
     kind = account["qualification_request"]
     if not kind or not account["tenant_id"]:
@@ -306,8 +299,6 @@ SELECT id FROM accounts WHERE kind = 'customer' AND (
 async def due(now: datetime) -> int:
     """Every hour, for each customer waiting on a GDAP approval or a qualification's vetting, queue a look at
     Microsoft's answer (one per customer and hour, whichever processes tick)."""
-    from app.jobs import queue
-
     waiting = await db.fetch(WAITING_SQL)
     await queue.enqueue_many(JOB, [({"account_id": str(r["id"])}, f"{JOB}:{r['id']}:{now:%Y%m%d%H}") for r in waiting])
     return len(waiting)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
@@ -14,35 +13,26 @@ from app.accounts.rules import ROLE_LABELS, Principal
 from app.auth import rules, service
 from app.config import Settings
 from app.errors import Invalid, NotFound, TooManyAttempts, Unauthorized
-from app.web.auth import SESSION_COOKIE, provide_me, signed_in
+from app.web.auth import SESSION_COOKIE, client_ip, provide_me, signed_in
 from app.web.render import redirect, render
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so the login page cannot be used to send people elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-        return "/"
-    return target
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @get("/login", name="login", exclude_from_auth=True)
 async def login_page(request: Request, next: FromQuery[str] = "/") -> Response:
     if request.user is not None:
-        return redirect(request, _safe_next(next))
-    return render(request, "auth/login.html", {"next": _safe_next(next), "values": {}, "error": None})
+        return redirect(request, rules.safe_next(next))
+    return render(request, "auth/login.html", {"next": rules.safe_next(next), "values": {}, "error": None})
 
 
 @post("/login", name="login_submit")
 async def login_submit(request: Request, settings: NamedDependency[Settings]) -> Response:
     form = await request.form()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "/")))
+    target = rules.safe_next(str(form.get("next", "/")))
     try:
-        secret, _ = await service.login(email, password, _client_ip(request), request.headers.get("user-agent", ""))
+        secret, _ = await service.login(
+            email, password, client_ip(request, settings.trusted_proxies), request.headers.get("user-agent", "")
+        )
     except (Unauthorized, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
         return render(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import quote, unquote, urlsplit
 
 SESSION_LIFETIME = timedelta(days=7)
 SET_PASSWORD_LINK_LIFETIME = timedelta(days=7)
@@ -52,3 +53,31 @@ def password_error(password: str, email: str = "") -> str | None:
     if email and password.lower() == email.lower():
         return "Do not use your email address as your password."
     return None
+
+
+def safe_next(target: str | None) -> str:
+    r"""Where to go after signing in: a path of this site, else "/".
+
+    Browsers read a backslash as a slash and skip tabs and newlines in a URL, so "/\evil.test" or "\t//evil.test"
+    leave the site like "//evil.test" does; an encoded "%5C" or "%2F%2F" may be decoded once more on the way (by
+    a proxy, by htmx). The target is refused if any decoding of it is not a plain path. What is kept is sent as
+    ASCII: a response header (Location, HX-Redirect) cannot carry "/\u2603", so other characters are
+    percent-encoded as a browser would.
+    """
+    if not target:
+        return "/"
+    seen = target
+    for _ in range(3):  # a target encoded more often than this is no one's link
+        if (
+            not seen.startswith("/")
+            or seen.startswith("//")
+            or "\\" in seen
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in seen)
+            or urlsplit(seen).netloc
+        ):
+            return "/"
+        decoded = unquote(seen)
+        if decoded == seen:
+            return "".join(c if c.isascii() else quote(c, errors="replace") for c in target)
+        seen = decoded
+    return "/"

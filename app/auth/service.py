@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -45,31 +47,59 @@ def principal_of(user: dict) -> Principal:
     )
 
 
-async def _failures(email: str, ip: str) -> tuple[list, list]:
-    since = clock.now() - rules.THROTTLE_WINDOW
+# pg_advisory_xact_lock(classid, key) spaces for sign-in attempts: one lock per email, one per client IP
+_EMAIL_LOCK = 7_100_001
+_IP_LOCK = 7_100_002
+
+
+async def _failures(email: str, ip: str, now: datetime) -> tuple[list, list]:
     rows = await db.fetch(
         "SELECT lower(email) = lower($1) AS by_email, ip = $2 AS by_ip, at FROM login_attempts "
         "WHERE at > $3 AND NOT succeeded AND (lower(email) = lower($1) OR ip = $2)",
         email,
         ip,
-        since,
+        now - rules.THROTTLE_WINDOW,
     )
     return [r["at"] for r in rows if r["by_email"]], [r["at"] for r in rows if r["by_ip"]]
+
+
+async def _claim_attempt(email: str, ip: str, now: datetime) -> int:
+    """Record the attempt as a failure before its password is checked, or refuse it if the email or the IP has
+    used up its failures. Returns the attempt's id, marked succeeded once the password is right.
+
+    Counting and recording happen under one lock per email and one per IP, so parallel guesses take turns here:
+    each sees the ones before it, still unchecked, as failures, and no more than THROTTLE_MAX_FAILURES reach the
+    password check. The locks are released before argon2 runs: a flood of guesses queues on a short transaction,
+    not on a hash, and holds no connection while the hash runs. The email lock is always taken first, so two
+    sign-ins never wait on each other in a cycle.
+    """
+    async with db.transaction():
+        await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _EMAIL_LOCK, email)
+        await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _IP_LOCK, ip)
+        by_email, by_ip = await _failures(email, ip, now)
+        for failures in (by_email, by_ip):
+            if until := rules.throttled_until(failures, now):
+                raise TooManyAttempts(rules.throttle_message(until, now))
+        return cast(
+            int,
+            await db.fetchval(
+                "INSERT INTO login_attempts (email, ip, at, succeeded) VALUES ($1, $2, $3, false) RETURNING id",
+                email,
+                ip,
+                now,
+            ),
+        )
 
 
 async def login(email: str, password: str, ip: str, user_agent: str = "") -> tuple[str, Principal]:
     """Check the password and open a session. Returns (session secret for the cookie, principal)."""
     email = email.strip().lower()
     now = clock.now()
-    by_email, by_ip = await _failures(email, ip)
-    for failures in (by_email, by_ip):
-        if until := rules.throttled_until(failures, now):
-            raise TooManyAttempts(rules.throttle_message(until, now))
+    attempt = await _claim_attempt(email, ip, now)
 
     user = await User.select().where(User.email.ilike(email)).first().run()
     ok = await _verify(user["password_hash"] if user and user["password_hash"] else _DUMMY_HASH, password)
     ok = ok and user is not None and user["is_active"] and user["password_hash"] is not None
-    await LoginAttempt.insert(LoginAttempt(email=email, ip=ip, at=now, succeeded=ok)).run()
     if not ok or user is None:  # `ok` already implies a user; the check tells the type checker so
         raise Unauthorized(BAD_LOGIN)
 
@@ -85,6 +115,7 @@ async def login(email: str, password: str, ip: str, user_agent: str = "") -> tup
                 user_agent=user_agent[:300],
             )
         ).run()
+        await LoginAttempt.update({LoginAttempt.succeeded: True}).where(LoginAttempt.id == attempt).run()
         await User.update({User.last_login_at: now}).where(User.id == user["id"]).run()
     return secret, principal_of(user)
 
@@ -214,21 +245,30 @@ async def password_link_user(secret: str) -> dict | None:
 
 async def set_password(secret: str, password: str, confirm: str) -> dict:
     """Use a set-password link once. Sessions opened before are closed (the password changed)."""
+    gone = NotFound("This link has expired or was already used. Ask for a new one.")
+    user = await password_link_user(secret)
+    if user is None:
+        raise gone
+    if message := rules.password_error(password, user["email"]):
+        raise Invalid({"password": message})
+    if password != confirm:
+        raise Invalid({"confirm": "The two passwords differ."})
+    password_hash = await hash_password(password)  # before the transaction: no lock waits on argon2
     async with db.transaction():
-        user = await password_link_user(secret)
-        if user is None:
-            raise NotFound("This link has expired or was already used. Ask for a new one.")
-        if message := rules.password_error(password, user["email"]):
-            raise Invalid({"password": message})
-        if password != confirm:
-            raise Invalid({"confirm": "The two passwords differ."})
         now = clock.now()
-        await User.update({User.password_hash: await hash_password(password)}).where(User.id == user["id"]).run()
-        await (
-            PasswordToken.update({PasswordToken.used_at: now})
-            .where(PasswordToken.token_hash == rules.digest(secret))
-            .run()
+        # The link is claimed by this one statement: of several posts at once, the first to mark it used wins and
+        # the others, re-checking `used_at IS NULL` on the row it committed, find nothing to claim.
+        claimed = await db.fetchval(
+            "UPDATE password_tokens t SET used_at = $2 FROM users u "
+            "WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND u.id = t.user_id "
+            "AND u.is_active AND u.id = $3 RETURNING t.user_id",
+            rules.digest(secret),
+            now,
+            user["id"],
         )
+        if claimed is None:
+            raise gone
+        await User.update({User.password_hash: password_hash}).where(User.id == user["id"]).run()
         await Session.delete().where(Session.user_id == user["id"]).run()
         await audit.record(None, "user", user["id"], "password_set")
     return user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from piccolo.columns import UUID, BigSerial, Boolean, ForeignKey, Text, Timestamptz
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import User
@@ -14,7 +15,7 @@ def _ts(null: bool = False) -> Timestamptz:
 
 class Session(Table, tablename="sessions"):
     token_hash = Text(primary_key=True)
-    user_id = ForeignKey(User, db_column_name="user_id")
+    user_id = ForeignKey(User, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
     created_at = _ts()
     expires_at = _ts()
     ip = Text(default="")
@@ -23,7 +24,7 @@ class Session(Table, tablename="sessions"):
 
 class ApiToken(Table, tablename="api_tokens"):
     id = UUID(primary_key=True)
-    user_id = ForeignKey(User, db_column_name="user_id")
+    user_id = ForeignKey(User, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
     name = Text()
     token_hash = Text(unique=True)
     prefix = Text()
@@ -34,7 +35,7 @@ class ApiToken(Table, tablename="api_tokens"):
 
 class PasswordToken(Table, tablename="password_tokens"):
     token_hash = Text(primary_key=True)
-    user_id = ForeignKey(User, db_column_name="user_id")
+    user_id = ForeignKey(User, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
     purpose = Text()
     created_at = _ts()
     expires_at = _ts()

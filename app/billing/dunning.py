@@ -19,6 +19,7 @@ from app.billing import locks, options, rules
 from app.jobs import queue
 from app.mail import service as mail
 from app.operations import service as operations
+from app.subscriptions import changes, lifecycle
 
 OVERDUE_SQL = """
 SELECT i.id, i.number, i.account_id, i.currency, i.due_date, abs(i.total) - i.amount_paid AS balance, i.buyer,
@@ -45,12 +46,10 @@ def hold_reason(numbers: list[str], days: int, today: date) -> str:
 
 
 async def due(now: datetime) -> dict[str, int]:
-    """Once a day: the steps each overdue invoice has reached and not taken yet, and automatic card retries. A clock
-    moved past several steps takes each of them, in order: every reminder due, dated the day it fell due, then the
-    suspension (NCE_RULES 5)."""
-    from app.billing import payments
-    from app.subscriptions import lifecycle
-
+    """Once a day: the steps each overdue invoice has reached and not taken yet. A clock moved past several steps
+    takes each of them, in order: every reminder due, dated the day it fell due, then the suspension (NCE_RULES 5).
+    The automatic card retries are the scheduler's next check (`payments.due`): payments build on dunning (a
+    payment lifts the hold), not the other way round."""
     today = now.date()
     if not await lifecycle.claim_day("dunning", today):
         return {}
@@ -66,8 +65,7 @@ async def due(now: datetime) -> dict[str, int]:
         sent, suspended = await _catch_up(account_id, defaults, now)
         reminders += sent
         suspensions += suspended
-    retries = await payments.due_retries(now)
-    return {"reminders": reminders, "suspensions": suspensions, "autopay_retries": retries}
+    return {"reminders": reminders, "suspensions": suspensions}
 
 
 Step = tuple[dict, date, str, date]  # the overdue invoice's row, its anchor, the step, the day the step fell due
@@ -194,8 +192,6 @@ async def _queue_status(account_id: uuid.UUID, current: str, target: str) -> int
     """Queue the status change of the subscriptions billed to the account (suspension: the active ones; reactivation:
     those the non-payment rules suspended), each its own operation, as a person's change would be. The caller holds
     the account's lock; the subscriptions come after it, by id (app/billing/locks.py)."""
-    from app.subscriptions import changes
-
     flagged = "" if target == "suspended" else " AND suspended_for_nonpayment"
     subs = await db.fetch(
         f"SELECT id, customer_id FROM subscriptions WHERE bill_to_id = $1 AND status = $2 "

@@ -1,5 +1,5 @@
-"""Card payment gateways behind one interface: the sandbox gateway (sandbox mode; test card numbers that succeed,
-decline or time out) and Stripe (live mode, PaymentIntents through Stripe's official library).
+"""Card payment gateways behind one interface (card_gateway.py): the sandbox gateway (sandbox mode; test card
+numbers that succeed, decline or time out) and Stripe (live mode, PaymentIntents through Stripe's official library).
 
 Every charge carries an idempotency key (the payment's id): asking again with the same key returns the charge
 already made, so a retry after a timeout never charges twice, and `lookup` finds out what a timed-out call did."""
@@ -8,45 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
 
 from app import clock, db
+from app.billing.card_gateway import ChargeResult, Gateway, GatewayTimeout, SavedCard
+from app.billing.stripe_gateway import StripeGateway
 from app.config import Settings
 from app.errors import Invalid
-
-
-class GatewayTimeout(Exception):
-    """The gateway did not answer in time: the charge may or may not exist; ask `lookup`, never charge again."""
-
-
-@dataclass(frozen=True)
-class SavedCard:
-    gateway_ref: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@dataclass(frozen=True)
-class ChargeResult:
-    status: str  # succeeded | declined | unknown (no charge under this key)
-    gateway_ref: str | None = None
-    decline_code: str | None = None
-    message: str = ""
-
-
-class Gateway(Protocol):
-    name: str
-
-    async def save_card(self, details: dict) -> SavedCard: ...
-
-    async def charge(self, *, key: str, card_ref: str, amount: Decimal, currency: str) -> ChargeResult: ...
-
-    async def lookup(self, key: str) -> ChargeResult: ...
-
 
 # --- The sandbox gateway ---------------------------------------------------------------------------------------
 
@@ -156,7 +124,5 @@ def gateway_for(settings: Settings) -> Gateway | None:
     if settings.is_sandbox:
         return SandboxGateway()
     if settings.stripe_secret_key:
-        from app.billing.stripe_gateway import StripeGateway
-
         return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
     return None

@@ -15,10 +15,11 @@ from typing import Any
 
 import jinja2
 
-from app import db
+from app import clock, db, templating
+from app.accounts import service as accounts
 from app.accounts.rules import Principal, scope_sql
 from app.billing import options
-from app.config import Settings
+from app.config import ROOT, Settings
 from app.errors import Invalid, NotFound
 from app.mail import service as mail
 from app.money import fx_json, round_amount
@@ -79,8 +80,6 @@ async def list_documents(
         args.append(f"%{q.strip()}%")
         where.append(f"(i.number ILIKE ${len(args)} OR i.buyer->>'name' ILIKE ${len(args)})")
     if overdue:
-        from app import clock
-
         args.append(clock.now().date())
         where.append(f"i.status IN ('issued', 'partially_paid') AND i.due_date < ${len(args)}")
     condition = " AND ".join(where)
@@ -214,9 +213,6 @@ def _environment() -> jinja2.Environment:
     """Templates outside a request (the PDF, mails): the pages' filters, no url_for."""
     from litestar.plugins.jinja import JinjaTemplateEngine
 
-    from app import templating
-    from app.config import ROOT
-
     engine = JinjaTemplateEngine(directory=ROOT / "templates")
     templating.configure(engine)
     return engine.engine
@@ -284,8 +280,6 @@ ORDER BY currency, on_day, at
 async def statement(viewer: Principal, account_id: uuid.UUID, since: date | None = None) -> dict:
     """Every invoice, credit note and payment of the account by currency, with the running balance (what the
     account owes; negative: what it is owed), opening with the balance before `since`."""
-    from app.accounts import service as accounts
-
     account = await accounts.get_account(viewer, account_id)
     by_currency: dict[str, dict] = {}
     for entry in await db.fetch(STATEMENT_SQL, account_id):

@@ -13,8 +13,11 @@ from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.address_rules import country_error
 from app.accounts.rules import Principal
+from app.accounts.tables import Account
 from app.audit import service as audit
-from app.billing import rules
+from app.billing import rules, tables
+from app.billing import service as billing
+from app.billing.tables import BillingSettings
 from app.errors import Forbidden, Invalid
 from app.money import Money, decimal_within, round_amount
 
@@ -34,9 +37,9 @@ class Terms:
 
 
 async def settings() -> dict:
-    row = await db.fetchrow("SELECT * FROM billing_settings WHERE id = 1")
+    row = await BillingSettings.select().where(BillingSettings.id == 1).first().run()
     assert row is not None, "m0015 inserts the settings row"
-    return dict(row)
+    return row
 
 
 def seller_of(row: dict) -> dict:
@@ -63,11 +66,19 @@ async def update_seller(actor: Principal, data: dict) -> dict:
     values["seller_country"] = country
     async with db.transaction():
         before = await settings()
-        await db.execute(
-            "UPDATE billing_settings SET seller_name = $1, seller_address = $2, seller_country = $3, "
-            "seller_tax_id = $4, payment_instructions = $5, updated_at = $6 WHERE id = 1",
-            *[values[f] for f in SELLER_FIELDS],
-            clock.now(),
+        await (
+            BillingSettings.update(
+                {
+                    BillingSettings.seller_name: values["seller_name"],
+                    BillingSettings.seller_address: values["seller_address"],
+                    BillingSettings.seller_country: values["seller_country"],
+                    BillingSettings.seller_tax_id: values["seller_tax_id"],
+                    BillingSettings.payment_instructions: values["payment_instructions"],
+                    BillingSettings.updated_at: clock.now(),
+                }
+            )
+            .where(BillingSettings.id == 1)
+            .run()
         )
         await audit.record(actor, "billing_settings", "1", "seller_updated", *audit.changed(before, values))
     return await settings()
@@ -111,11 +122,16 @@ async def set_default_dunning(actor: Principal, body: Any) -> dict:
     reminders, suspend = _policy(body)
     async with db.transaction():
         before = await default_dunning()
-        await db.execute(
-            "UPDATE billing_settings SET reminder_days = $1, suspend_after_days = $2, updated_at = $3 WHERE id = 1",
-            reminders,
-            suspend,
-            clock.now(),
+        await (
+            BillingSettings.update(
+                {
+                    BillingSettings.reminder_days: reminders,
+                    BillingSettings.suspend_after_days: suspend,
+                    BillingSettings.updated_at: clock.now(),
+                }
+            )
+            .where(BillingSettings.id == 1)
+            .run()
         )
         after = dunning_json(reminders, suspend)
         await audit.record(actor, "billing_settings", "1", "dunning_policy_updated", before, after)
@@ -128,12 +144,12 @@ async def set_account_dunning(actor: Principal, account_id: uuid.UUID, body: Any
     reminders, suspend = (None, None) if body is None else _policy(body)
     async with db.transaction():
         account = await accounts.get_account(actor, account_id, for_update=True)
-        await db.execute(
-            "UPDATE accounts SET reminder_days = $2, suspend_after_days = $3, updated_at = $4 WHERE id = $1",
-            account_id,
-            reminders,
-            suspend,
-            clock.now(),
+        await (
+            Account.update(
+                {Account.reminder_days: reminders, Account.suspend_after_days: suspend, Account.updated_at: clock.now()}
+            )
+            .where(Account.id == account_id)
+            .run()
         )
         before = {"reminder_days": account["reminder_days"], "suspend_after_days": account["suspend_after_days"]}
         after = {"reminder_days": reminders, "suspend_after_days": suspend}
@@ -153,9 +169,9 @@ async def terms_of(account: dict, defaults: dict | None = None) -> Terms:
 
 
 async def account_terms_json(account_id: uuid.UUID) -> dict:
-    account = await db.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
+    account = await Account.select().where(Account.id == account_id).first().run()
     assert account is not None
-    terms = await terms_of(dict(account))
+    terms = await terms_of(account)
     return {
         **dunning_json(list(terms.policy.reminder_days), terms.policy.suspend_after_days),
         "default": not terms.overridden,
@@ -166,7 +182,7 @@ async def account_terms_json(account_id: uuid.UUID) -> dict:
 
 
 async def tax_rates() -> list[rules.TaxRate]:
-    rows = await db.fetch("SELECT * FROM tax_rates ORDER BY country")
+    rows = await tables.TaxRate.select().order_by(tables.TaxRate.country).run()
     return [rules.TaxRate(r["country"], r["label"], r["rate"], r["reverse_charge"]) for r in rows]
 
 
@@ -194,14 +210,10 @@ async def set_tax_rate(actor: Principal, body: Any) -> rules.TaxRate:
         raise Invalid(errors)
     reverse = bool(body.get("reverse_charge"))
     async with db.transaction():
-        await db.execute(
-            "INSERT INTO tax_rates (country, label, rate, reverse_charge, updated_at) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT (country) DO UPDATE SET label = $2, rate = $3, reverse_charge = $4, updated_at = $5",
-            country,
-            label,
-            rate,
-            reverse,
-            clock.now(),
+        row = tables.TaxRate(country=country, label=label, rate=rate, reverse_charge=reverse, updated_at=clock.now())
+        kept = (tables.TaxRate.label, tables.TaxRate.rate, tables.TaxRate.reverse_charge, tables.TaxRate.updated_at)
+        await (
+            tables.TaxRate.insert(row).on_conflict(target=tables.TaxRate.country, action="DO UPDATE", values=kept).run()
         )
         await audit.record(actor, "tax_rate", country, "tax_rate_set", {}, {"label": label, "rate": rate,
                               "reverse_charge": reverse})  # fmt: skip
@@ -211,7 +223,7 @@ async def set_tax_rate(actor: Principal, body: Any) -> rules.TaxRate:
 async def delete_tax_rate(actor: Principal, country: str) -> None:
     _csp_only(actor)
     async with db.transaction():
-        await db.execute("DELETE FROM tax_rates WHERE country = $1", country.upper())
+        await tables.TaxRate.delete().where(tables.TaxRate.country == country.upper()).run()
         await audit.record(actor, "tax_rate", country.upper(), "tax_rate_removed", {}, {})
 
 
@@ -219,8 +231,6 @@ async def delete_tax_rate(actor: Principal, country: str) -> None:
 
 
 async def credit_json(viewer: Principal, account_id: uuid.UUID) -> dict:
-    from app.billing import service as billing
-
     account = await accounts.get_account(viewer, account_id)
     parts = await billing.exposure_parts(account_id)
     currency = account["currency"]

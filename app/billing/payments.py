@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from app import clock, db
+from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.audit import service as audit
-from app.billing import gateways, invoices, locks, rules
+from app.billing import dunning, gateways, invoices, locks, rules
+from app.billing.card_gateway import ChargeResult, Gateway
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.jobs import queue
 from app.mail import service as mail
 from app.money import decimal_within, round_amount
+from app.subscriptions import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,12 @@ def _amount(value: Any, currency: str) -> Decimal:
     if amount is None:
         raise Invalid({"amount": 'amount is a string like "120.50".'})
     return amount
+
+
+async def check_amount(document: dict, raw: Any) -> None:
+    """The amount's own checks, before anything is written for the payment (a card typed in for it is saved only
+    when the amount can be paid)."""
+    _check(document, _amount(raw, document["currency"]), await _open_balance(document))
 
 
 async def _open_balance(document: dict) -> Decimal:
@@ -167,8 +176,6 @@ async def _apply(document: dict, amount: Decimal, actor: Principal | None, payme
         {"amount_paid": paid, "status": status, "payment": payment["id"], "method": payment["method"],
          "amount": amount},
     )  # fmt: skip
-    from app.billing import dunning
-
     await dunning.after_payment(document["account_id"])
 
 
@@ -195,8 +202,6 @@ def _may_pay(actor: Principal, account_id: uuid.UUID) -> None:
 
 async def save_card(actor: Principal, account_id: uuid.UUID, details: dict, settings: Settings) -> dict:
     """A card for the account's profile; the first one is its default, used for automatic payments."""
-    from app.accounts import service as accounts
-
     await accounts.get_account(actor, account_id)
     _may_pay(actor, account_id)
     gateway = _gateway(settings)
@@ -234,8 +239,6 @@ async def save_card(actor: Principal, account_id: uuid.UUID, details: dict, sett
 
 
 async def remove_card(actor: Principal, account_id: uuid.UUID, card_id: uuid.UUID) -> None:
-    from app.accounts import service as accounts
-
     await accounts.get_account(actor, account_id)
     _may_pay(actor, account_id)
     async with db.transaction():
@@ -260,7 +263,7 @@ async def remove_card(actor: Principal, account_id: uuid.UUID, card_id: uuid.UUI
         await audit.record(actor, "account", account_id, "card_removed", {"card": card}, {})
 
 
-def _gateway(settings: Settings) -> gateways.Gateway:
+def _gateway(settings: Settings) -> Gateway:
     gateway = gateways.gateway_for(settings)
     if gateway is None:
         raise Conflict("no_gateway", "Card payments are not set up: the CSP has not configured a payment gateway.")
@@ -301,7 +304,7 @@ async def _card(account_id: uuid.UUID, card_id: Any) -> dict:
     return row
 
 
-async def _charge(gateway: gateways.Gateway, payment: dict, card_ref: str, actor: Principal | None) -> dict:
+async def _charge(gateway: Gateway, payment: dict, card_ref: str, actor: Principal | None) -> dict:
     """Call the gateway for a pending payment (no transaction open) and settle what it answered."""
     try:
         result = await gateway.charge(key=str(payment["id"]), card_ref=card_ref, amount=Decimal(payment["amount"]),
@@ -316,7 +319,7 @@ async def _charge(gateway: gateways.Gateway, payment: dict, card_ref: str, actor
     return await settle(payment["id"], result, actor)
 
 
-async def settle(payment_id: uuid.UUID, result: gateways.ChargeResult, actor: Principal | None = None) -> dict:
+async def settle(payment_id: uuid.UUID, result: ChargeResult, actor: Principal | None = None) -> dict:
     """Record what the gateway did with a pending payment, once: a payment already settled is left alone."""
     async with db.transaction():
         payment = await db.fetchrow("SELECT * FROM payments WHERE id = $1", payment_id)
@@ -396,6 +399,13 @@ async def autopay(payload: dict, settings: Settings) -> None:
         await _charge(gateway, existing, str(card_ref), None)
     else:
         await settle(payment_id, known)
+
+
+async def due(now: datetime) -> dict[str, int]:
+    """Once a day, after the dunning pass (the scheduler's order): queue the automatic card retries that are due."""
+    if not await lifecycle.claim_day("autopay_retries", now.date()):
+        return {}
+    return {"autopay_retries": await due_retries(now)}
 
 
 async def due_retries(now: Any) -> int:

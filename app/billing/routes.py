@@ -17,9 +17,22 @@ from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.billing import gateways, invoices, options, payments, runs
 from app.billing import service as billing
+from app.billing.forms import (
+    ApplyCreditForm,
+    CardForm,
+    CreditForm,
+    DunningForm,
+    ManualPaymentForm,
+    OptionsForm,
+    RemoveCardForm,
+    RunForm,
+    SellerForm,
+    TaxForm,
+)
 from app.config import Settings
 from app.errors import AppError, Conflict, Invalid
 from app.web.auth import csp_admin_only, provide_me, signed_in
+from app.web.forms import Form, SearchText, errors_of, form_fields, parse_form
 from app.web.paging import Page, page_number
 from app.web.render import form_values, redirect, render
 
@@ -33,7 +46,7 @@ async def invoices_page(
     me: NamedDependency[Principal],
     kind: FromQuery[str] = "invoices",
     status: FromQuery[str] = "",
-    q: FromQuery[str] = "",
+    q: SearchText = "",
     overdue: FromQuery[str] = "",
     account: FromQuery[uuid.UUID | None] = None,
     page: FromQuery[str] = "1",
@@ -112,7 +125,7 @@ async def invoice_pdf(me: NamedDependency[Principal], document_id: FromPath[uuid
 
 async def _pay_refused(request: Request, me: Principal, settings: Settings, document_id: uuid.UUID, error: AppError,
                        values: dict) -> Response:  # fmt: skip
-    errors = error.errors if isinstance(error, Invalid) else {error.field or "form": error.message}
+    errors = errors_of(error)
     return await _document_page(request, me, settings, document_id, errors=errors, values=values)
 
 
@@ -124,13 +137,15 @@ async def invoice_pay(
     document_id: FromPath[uuid.UUID],
 ) -> Response:
     """Pay by card: a saved card, or a new one typed in (sandbox) and saved to the account's profile first."""
-    values = await form_values(request)
-    card_id = values.get("payment_method_id") or None
-    typed = (values.get("number") or values.get("payment_method") or "").strip()
+    raw = await form_values(request)
     new_card = None
     try:
+        values = form_fields(parse_form(raw, CardForm))  # the amount too: a card is saved only for a payment
+        card_id = values.get("payment_method_id") or None
+        typed = (values.get("number") or values.get("payment_method") or "").strip()
         if card_id in (None, "new") or typed:  # a card typed in is the one meant, whichever radio is checked
             row = await invoices.get_row(me, document_id)
+            await payments.check_amount(row, values.get("amount", ""))
             new_card = await payments.save_card(me, row["account_id"], values, settings)
             card_id = str(new_card["id"])
         payment = await payments.record_payment(
@@ -140,7 +155,7 @@ async def invoice_pay(
     except (Invalid, Conflict) as error:  # a refusal shown beside the form; 403 and 404 stay what they are
         if new_card is not None:  # the payment was refused: the card typed in for it is not kept either
             await payments.remove_card(me, new_card["account_id"], new_card["id"])
-        return await _pay_refused(request, me, settings, document_id, error, values)
+        return await _pay_refused(request, me, settings, document_id, error, raw)
     if new_card is not None and payment["status"] == "failed":  # nor is a card that was declined
         await payments.remove_card(me, new_card["account_id"], new_card["id"])
     outcome = {"succeeded": "paid", "pending": "pending", "failed": "declined"}[payment["status"]]
@@ -154,13 +169,14 @@ async def invoice_manual_payment(
     settings: NamedDependency[Settings],
     document_id: FromPath[uuid.UUID],
 ) -> Response:
-    values = await form_values(request)
+    raw = await form_values(request)
     try:
+        values = form_fields(parse_form(raw, ManualPaymentForm))
         await payments.record_payment(me, document_id, {"method": "manual", "amount": values.get("amount", ""),
                                       "reference": values.get("reference", ""),
                                       "received_on": values.get("received_on") or None}, settings)  # fmt: skip
     except (Invalid, Conflict) as error:  # a refusal shown beside the form; 403 and 404 stay what they are
-        return await _pay_refused(request, me, settings, document_id, error, values)
+        return await _pay_refused(request, me, settings, document_id, error, raw)
     return redirect(request, request.url_for("invoice_page", document_id=document_id) + "?payment=recorded")
 
 
@@ -173,7 +189,8 @@ async def invoice_apply_credit(
 ) -> Response:
     values = await form_values(request)
     try:
-        await payments.apply_credit(me, uuid.UUID(values.get("credit_note_id", "")), document_id)
+        chosen = form_fields(parse_form(values, ApplyCreditForm)).get("credit_note_id", "")
+        await payments.apply_credit(me, uuid.UUID(chosen), document_id)
     except (Invalid, Conflict, ValueError) as error:
         refusal = error if isinstance(error, AppError) else Invalid({"credit_note_id": "Pick a credit note."})
         return await _pay_refused(request, me, settings, document_id, refusal, values)
@@ -234,9 +251,10 @@ def _form_action(name: str) -> Any:
         values: dict[str, Any] = {k: v for k, v in form.items() if k != "_csrf_token"}
         values["billing_plans"] = form.getall("billing_plans") if "billing_plans" in form else []
         try:
-            await ACCOUNT_ACTIONS[name](me, account_id, values, settings)
+            typed = form_fields(parse_form(values, ACCOUNT_FORMS[name]))
+            await ACCOUNT_ACTIONS[name](me, account_id, {"billing_plans": [], **typed}, settings)
         except (Invalid, Conflict) as error:
-            errors = error.errors if isinstance(error, Invalid) else {error.field or "form": error.message}
+            errors = errors_of(error)
             return await _account_page(request, me, settings, account_id, errors={name: errors}, values={name: values})
         return redirect(request, request.url_for("account_billing", account_id=account_id) + f"?saved={name}")
 
@@ -294,6 +312,8 @@ async def _remove_card(me: Principal, account_id: uuid.UUID, values: dict, setti
 
 ACCOUNT_ACTIONS = {"credit": _credit, "options": _options, "dunning": _dunning, "card": _add_card,
                    "remove_card": _remove_card}  # fmt: skip
+ACCOUNT_FORMS: dict[str, type[Form]] = {"credit": CreditForm, "options": OptionsForm, "dunning": DunningForm,
+                                        "card": CardForm, "remove_card": RemoveCardForm}  # fmt: skip
 account_posts = [
     post(f"/accounts/{{account_id:uuid}}/billing/{name.replace('_', '-')}", name=f"account_billing_{name}")(
         _form_action(name)
@@ -357,15 +377,16 @@ async def _desk_dunning(me: Principal, values: dict) -> None:
 
 
 DESK_ACTIONS = {"run": _desk_run, "seller": _desk_seller, "tax": _desk_tax, "dunning": _desk_dunning}
+DESK_FORMS: dict[str, type[Form]] = {"run": RunForm, "seller": SellerForm, "tax": TaxForm, "dunning": DunningForm}
 
 
 def _desk_action(name: str) -> Any:
     async def handler(request: Request, me: NamedDependency[Principal]) -> Response:
         values = await form_values(request)
         try:
-            await DESK_ACTIONS[name](me, values)
+            await DESK_ACTIONS[name](me, form_fields(parse_form(values, DESK_FORMS[name])))
         except (Invalid, Conflict) as error:
-            errors = error.errors if isinstance(error, Invalid) else {error.field or "form": error.message}
+            errors = errors_of(error)
             return await _desk(request, me, errors={name: errors}, values={name: values})
         return redirect(request, request.url_for("billing_desk") + f"?saved={name}")
 
@@ -379,7 +400,7 @@ desk_posts = [
 
 
 @get("/billing/deferred-revenue", name="deferred_revenue", guards=[csp_admin_only])
-async def deferred_revenue(request: Request, currency: FromQuery[str] = "") -> Response:
+async def deferred_revenue(request: Request, currency: SearchText = "") -> Response:
     items = await billing.deferred_revenue(currency.upper() if len(currency) == 3 else None)
     return render(request, "billing/deferred.html", {"items": items, "currency": currency.upper()})
 

@@ -19,7 +19,7 @@ from app import clock, db, money
 from app.accounts.rules import Principal
 from app.billing import invoices, options, payments, rules
 from app.config import Settings
-from app.errors import Invalid, NotFound
+from app.errors import Forbidden, Invalid, NotFound
 from app.jobs import queue
 from app.operations import service as operations
 
@@ -116,8 +116,6 @@ async def request_run(actor: Principal, body: Any, *, account_id: uuid.UUID | No
     """An on-demand run (API.md `POST /billing/runs {as_of?}`): issued today, for the charges due by `as_of`
     (today when left out), for every account or one. Its operation has the run's id."""
     if actor.role != "csp_admin":
-        from app.errors import Forbidden
-
         raise Forbidden("Only the CSP's admins run billing.")
     body = body or {}
     if not isinstance(body, dict) or set(body) - {"as_of", "account_id"}:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.operations.schemas import OperationAnswer
+from app.operations.schemas import Operation
 from app.web.schemas import Amount, Answer, Body, Country, IsoDate, Rate, Uuid
 
 Days = Annotated[int, Meta(ge=0, le=365)]
@@ -137,7 +137,7 @@ class PaymentList(Answer):
 
 
 class RunStarted(Answer):
-    operation: OperationAnswer
+    operation: Operation
     run_id: str
 
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app import clock, db
+from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.billing import rules
 from app.errors import Forbidden
@@ -238,8 +239,6 @@ async def account_charges(
 ) -> tuple[list[dict], int]:
     """API.md `GET /accounts/{id}/charges`: what the account is billed for (as bill-to), or for a reseller's
     customer the lines of its subscriptions on the reseller's bill (the reseller's and the CSP's view only)."""
-    from app.accounts import service as accounts
-
     account = await accounts.get_account(viewer, account_id)
     if viewer.role == "customer_admin" and account["parent_id"] is not None:
         raise Forbidden("Your reseller bills you: its invoices are not shown here.")

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import stripe
 
-from app.billing.gateways import ChargeResult, GatewayTimeout, SavedCard
+from app.billing.card_gateway import ChargeResult, GatewayTimeout, SavedCard
 from app.errors import Invalid, Upstream
 from app.money import minor_units, round_amount
 

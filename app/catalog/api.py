@@ -24,7 +24,7 @@ from app.catalog.schemas import (
 )
 from app.errors import Conflict, Forbidden
 from app.operations import service as operations
-from app.operations.schemas import OperationAnswer
+from app.operations.schemas import Operation
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
 from app.web.schemas import Cursor, Limit, OfferIdPath, OptionalWord, SearchText, Word, answer, fields
@@ -106,10 +106,8 @@ async def delete_margin_rule(me: NamedDependency[Principal], rule_id: FromPath[u
 
 
 @get("/operations/{operation_id:uuid}", name="api_operation")
-async def get_operation(
-    me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: Wait = 0
-) -> OperationAnswer:
-    return answer(OperationAnswer, operations.operation_json(await operations.get(me, operation_id, wait)))
+async def get_operation(me: NamedDependency[Principal], operation_id: FromPath[uuid.UUID], wait: Wait = 0) -> Operation:
+    return answer(Operation, operations.operation_json(await operations.get(me, operation_id, wait)))
 
 
 router = Router(

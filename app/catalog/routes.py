@@ -9,14 +9,17 @@ from datetime import date
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
+from markupsafe import escape
 
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
 from app.catalog import service, sync
+from app.catalog.forms import CatalogSettingsForm, FxRateForm, MarginForm
 from app.errors import AppError, Conflict, Invalid
 from app.web.auth import csp_admin_only, provide_me, signed_in
+from app.web.forms import SearchText, form_fields, parse_form, read_form
 from app.web.paging import Page, page_number
-from app.web.render import form_values, redirect, render
+from app.web.render import form_values, is_htmx, redirect, render
 
 PAGE_SIZE = 20
 
@@ -40,9 +43,9 @@ async def _customers(me: Principal) -> list[dict]:
 async def marketplace(
     request: Request,
     me: NamedDependency[Principal],
-    q: FromQuery[str] = "",
+    q: SearchText = "",
     kind: FromQuery[str] = "",
-    publisher: FromQuery[str] = "",
+    publisher: SearchText = "",
     addon: FromQuery[str] = "",
     term: FromQuery[str] = "",
     segment: FromQuery[str] = "",
@@ -155,7 +158,7 @@ async def start_sync(request: Request, me: NamedDependency[Principal]) -> Respon
 async def save_settings(request: Request, me: NamedDependency[Principal]) -> Response:
     values = await form_values(request)
     try:
-        await service.update_settings(me, values)
+        await service.update_settings(me, form_fields(parse_form(values, CatalogSettingsForm)))
     except Invalid as invalid:
         runs = await service.sync_runs()
         return render(
@@ -178,10 +181,12 @@ async def save_settings(request: Request, me: NamedDependency[Principal]) -> Res
 @post("/admin/catalog/fx-rates", name="admin_fx_add", guards=[csp_admin_only])
 async def add_fx_rate(request: Request, me: NamedDependency[Principal]) -> Response:
     try:
-        await service.add_fx_rate(me, await form_values(request))
+        await service.add_fx_rate(me, form_fields(await read_form(request, FxRateForm)))
     except Invalid as invalid:
+        if not is_htmx(request):  # a plain post: the page's alert says it (app/web/errors.py)
+            raise
         return Response(
-            f'<div class="alert alert-error" role="alert">{invalid.message}</div>',
+            f'<div class="alert alert-error" role="alert">{escape(invalid.message)}</div>',
             status_code=422,
             media_type="text/html",
             headers={"HX-Retarget": "#fx-errors", "HX-Reswap": "innerHTML"},
@@ -191,7 +196,7 @@ async def add_fx_rate(request: Request, me: NamedDependency[Principal]) -> Respo
 
 @post("/admin/catalog/fx-rates/delete", name="admin_fx_delete", guards=[csp_admin_only])
 async def delete_fx_rate(request: Request, me: NamedDependency[Principal]) -> Response:
-    values = await form_values(request)
+    values = form_fields(await read_form(request, FxRateForm))
     try:
         effective = date.fromisoformat(str(values.get("effective_from", "")))
     except ValueError:
@@ -223,6 +228,14 @@ async def _margins_context(me: Principal, values: dict, errors: dict) -> dict:
 @post("/catalog/margins", name="margin_create")
 async def create_margin(request: Request, me: NamedDependency[Principal]) -> Response:
     values = await form_values(request)
+    try:
+        return await _create_margin(request, me, form_fields(parse_form(values, MarginForm)))
+    except (Invalid, Conflict) as error:
+        errors = error.errors if isinstance(error, Invalid) else {"form": error.message}
+        return render(request, "catalog/margins.html", await _margins_context(me, values, errors), status_code=422)
+
+
+async def _create_margin(request: Request, me: Principal, values: dict) -> Response:
     if me.role == "reseller_admin":  # its form names one of its customers, or none for all of them
         values["scope"] = "customer" if values.get("customer_id") else "reseller_customers"
     body = {
@@ -235,11 +248,7 @@ async def create_margin(request: Request, me: NamedDependency[Principal]) -> Res
         body["account_id"] = values.get(f"{values['scope']}_id") or None
     if values.get("offer_id"):
         body["offer_id"] = str(values["offer_id"]).strip().upper()
-    try:
-        await service.create_margin_rule(me, body)
-    except (Invalid, Conflict) as error:
-        errors = error.errors if isinstance(error, Invalid) else {"form": error.message}
-        return render(request, "catalog/margins.html", await _margins_context(me, values, errors), status_code=422)
+    await service.create_margin_rule(me, body)
     return redirect(request, request.app.route_reverse("margins"))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from app.operations.schemas import OperationAnswer
+from app.operations.schemas import Operation
 from app.web.schemas import Answer, Body, Currency, IsoDate, OfferId, Rate, Uuid
 
 MAX_FX_RATES = 1000
@@ -130,4 +130,4 @@ class MarginRuleList(Answer):
 
 
 class SyncAnswer(Answer):
-    operation: OperationAnswer
+    operation: Operation

@@ -17,6 +17,7 @@ from app import clock, db
 from app.accounts.rules import AccountRef, Principal, can_see, sees_everything
 from app.audit import service as audit
 from app.catalog import rules
+from app.catalog.tables import CatalogSettings, FxRate, MarginRule
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.money import decimal_within, minor_units
 
@@ -25,7 +26,9 @@ SEGMENTS = ("commercial", "education", "government", "nonprofit")
 
 
 async def catalog_settings() -> dict:
-    return (await db.fetch("SELECT * FROM catalog_settings WHERE id = 1"))[0]
+    row = await CatalogSettings.select().where(CatalogSettings.id == 1).first().run()
+    assert row is not None, "m0005 inserts the settings row"
+    return row
 
 
 def _search_query(q: str) -> str | None:
@@ -298,7 +301,7 @@ def quote_json(quote: rules.Quote) -> dict:
 
 
 async def list_fx_rates() -> list[dict]:
-    return await db.fetch("SELECT * FROM fx_rates ORDER BY from_currency, to_currency, effective_from")
+    return await FxRate.select().order_by(FxRate.from_currency, FxRate.to_currency, FxRate.effective_from).run()
 
 
 def _parse_rate(n: int, item: object) -> tuple[str, str, date, Decimal]:
@@ -424,20 +427,20 @@ async def create_margin_rule(actor: Principal, body: dict) -> dict:
     if not isinstance(allow_below_cost, bool):
         raise Invalid({"allow_below_cost": "allow_below_cost is true or false."})
     async with db.transaction():
-        rows = await db.fetch(
-            "INSERT INTO margin_rules (id, scope, account_id, offer_id, kind, percent, allow_below_cost, owner, "
-            "created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING RETURNING *",
-            uuid.uuid4(),
-            scope,
-            account_id,
-            offer_id,
-            kind,
-            percent,
-            allow_below_cost,
-            owner,
-            actor.user_id,
-            clock.now(),
+        row = MarginRule(
+            id=uuid.uuid4(),
+            scope=scope,
+            account_id=account_id,
+            offer_id=offer_id,
+            kind=kind,
+            percent=percent,
+            allow_below_cost=allow_below_cost,
+            owner=owner,
+            created_by=actor.user_id,
+            created_at=clock.now(),
         )
+        # the unique index on the rule's scope is the one conflict: the same rule exists already
+        rows = await MarginRule.insert(row).on_conflict(action="DO NOTHING").returning(MarginRule.id).run()
         if not rows:
             raise Conflict("margin_rule_exists", "A margin rule for this scope already exists; delete it first.")
         [rule] = await list_margin_rules(actor, rows[0]["id"])
@@ -453,7 +456,7 @@ async def delete_margin_rule(actor: Principal, rule_id: uuid.UUID) -> None:
     if not found:
         raise NotFound("This margin rule was not found.")
     async with db.transaction():
-        await db.execute("DELETE FROM margin_rules WHERE id = $1", rule_id)
+        await MarginRule.delete().where(MarginRule.id == rule_id).run()
         await audit.record(actor, "margin_rule", rule_id, "deleted", before=margin_json(found[0]))
 
 
@@ -636,14 +639,18 @@ async def update_settings(actor: Principal, values: dict) -> dict:
         raise Invalid(errors)
     before = await catalog_settings()
     async with db.transaction():
-        await db.execute(
-            "UPDATE catalog_settings SET markets = $1, currencies = $2, default_margin_kind = $3, "
-            "default_margin_percent = $4, updated_at = $5 WHERE id = 1",
-            list(dict.fromkeys(markets)),
-            list(dict.fromkeys(currencies)),
-            kind,
-            percent,
-            clock.now(),
+        await (
+            CatalogSettings.update(
+                {
+                    CatalogSettings.markets: list(dict.fromkeys(markets)),
+                    CatalogSettings.currencies: list(dict.fromkeys(currencies)),
+                    CatalogSettings.default_margin_kind: kind,
+                    CatalogSettings.default_margin_percent: percent,
+                    CatalogSettings.updated_at: clock.now(),
+                }
+            )
+            .where(CatalogSettings.id == 1)
+            .run()
         )
         after = await catalog_settings()
         await audit.record(
@@ -663,15 +670,17 @@ async def add_fx_rate(actor: Principal, values: dict) -> None:
     item = {k: values.get(k, "") for k in ("from", "to", "rate", "effective_from")}
     source, target, effective, rate = _parse_rate(0, item)
     async with db.transaction():
-        await db.execute(
-            "INSERT INTO fx_rates (from_currency, to_currency, effective_from, rate, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT (from_currency, to_currency, effective_from) DO UPDATE SET rate = EXCLUDED.rate",
-            source,
-            target,
-            effective,
-            rate,
-            clock.now(),
+        fx_rate = FxRate(
+            from_currency=source, to_currency=target, effective_from=effective, rate=rate, created_at=clock.now()
+        )
+        await (
+            FxRate.insert(fx_rate)
+            .on_conflict(
+                target=(FxRate.from_currency, FxRate.to_currency, FxRate.effective_from),
+                action="DO UPDATE",
+                values=[FxRate.rate],
+            )
+            .run()
         )
         await audit.record(
             actor,
@@ -686,12 +695,14 @@ async def delete_fx_rate(actor: Principal, source: str, target: str, effective: 
     if actor.role != "csp_admin":
         raise Forbidden()
     async with db.transaction():
-        deleted = await db.execute(
-            "DELETE FROM fx_rates WHERE from_currency = $1 AND to_currency = $2 AND effective_from = $3",
-            source,
-            target,
-            effective,
+        deleted = (
+            await FxRate.delete()
+            .where(
+                (FxRate.from_currency == source) & (FxRate.to_currency == target) & (FxRate.effective_from == effective)
+            )
+            .returning(FxRate.rate)
+            .run()
         )
-        if deleted.endswith(" 0"):
+        if not deleted:
             raise NotFound("This rate was not found.")
         await audit.record(actor, "catalog", "fx_rates", "rate_deleted", before={"from": source, "to": target})

@@ -33,6 +33,7 @@ from app.jobs import queue
 from app.operations import service as operations
 from app.partner_center import models as m
 from app.partner_center.client import PartnerCenterClient
+from app.partner_center.connection import sync_client
 
 log = logging.getLogger(__name__)
 JOB = "catalog_sync"
@@ -487,8 +488,6 @@ async def _fail(run_id: int, exc: Exception) -> None:
 async def run_job(payload: dict, settings: Settings) -> None:
     """The queued sync. Partner Center faults are retried inside the client; a run that still fails is
     recorded with its error for the admin, who starts another one: the queue does not retry it."""
-    from app.partner_center.connection import sync_client
-
     run_id = int(payload["run_id"])
     try:
         client = await sync_client(settings)

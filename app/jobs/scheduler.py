@@ -11,19 +11,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from app import clock
+from app.accounts import tenants
+from app.billing import dunning, payments, runs
+from app.catalog import sync
+from app.subscriptions import health, lifecycle
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 60
 
 
 def due_checks() -> list[Callable[[datetime], Awaitable[object]]]:
-    from app.accounts import tenants
-    from app.billing import dunning, runs
-    from app.catalog import sync
-    from app.subscriptions import health, lifecycle
-
-    # installments before billing runs, so a run dated after them invoices them
-    return [sync.due, tenants.due, lifecycle.due, health.due, runs.due, dunning.due]
+    # installments before billing runs, so a run dated after them invoices them; then the non-payment steps, then the
+    # day's automatic card retries
+    return [sync.due, tenants.due, lifecycle.due, health.due, runs.due, dunning.due, payments.due]
 
 
 async def tick(now: datetime | None = None) -> None:

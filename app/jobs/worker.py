@@ -20,7 +20,14 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor
 from pgqueuer.queries import Queries
 from pgqueuer.types import QueueExecutionMode
 
+from app import demo
+from app.accounts import tenants
+from app.billing import payments, runs
+from app.catalog import sync as catalog_sync
 from app.config import Settings
+from app.mail import jobs as mail_jobs
+from app.orders import jobs as order_jobs
+from app.subscriptions import changes, health, lifecycle, upgrades
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +39,6 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 def handlers() -> dict[str, Handler]:
     """The registry of job handlers: entrypoint name -> async function(payload, settings)."""
-    from app import demo
-    from app.accounts import tenants
-    from app.billing import payments, runs
-    from app.catalog import sync as catalog_sync
-    from app.mail import jobs as mail_jobs
-    from app.orders import jobs as order_jobs
-    from app.subscriptions import changes, health, lifecycle, upgrades
-
     return {
         **mail_jobs.HANDLERS,
         **catalog_sync.HANDLERS,

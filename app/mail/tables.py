@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from piccolo.columns import JSONB, UUID, Text, Timestamptz
+from typing import ClassVar
+
+from piccolo.columns import JSONB, UUID, Bytea, ForeignKey, SmallInt, Text, Timestamptz
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 
@@ -17,3 +20,15 @@ class OutboxMail(Table, tablename="mail_outbox"):
     error = Text(default="")
     created_at = Timestamptz(default=None)
     sent_at = Timestamptz(null=True, default=None)
+
+
+class MailAttachment(Table, tablename="mail_attachments"):
+    """A mail's files (invoice PDFs), kept apart from the outbox row so listing mail never loads them."""
+
+    # the key is (mail_id, position); Piccolo knows one key column, so write these rows by the whole key
+    table_key: ClassVar[tuple[str, ...]] = ("mail_id", "position")
+    mail_id = ForeignKey(OutboxMail, primary_key=True, null=False, on_delete=OnDelete.cascade, db_column_name="mail_id")
+    position = SmallInt(default=None)
+    filename = Text(default=None)
+    content_type = Text(default=None)
+    content = Bytea(default=None)

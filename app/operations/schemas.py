@@ -1,18 +1,33 @@
-"""The operation answer (API.md Conventions): a change that goes to Microsoft runs on the job queue."""
+"""The operation answers (API.md Conventions): a change that goes to Microsoft answers 202 with its queued
+operation, which `GET /operations/{id}` follows."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
-from app.web.schemas import Answer
+from app.operations.service import operation_json
+from app.web.answers import DateTimeText
+from app.web.schemas import Answer, answer
+
+OperationStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class Operation(Answer):
+    id: uuid.UUID
+    kind: str
+    status: OperationStatus
+    error: str | None
+    created_at: DateTimeText
+    updated_at: DateTimeText
 
 
 class OperationAnswer(Answer):
-    """app/operations/service.py operation_json; `error` is the reason a failed operation failed."""
+    """The 202 of a change queued for Microsoft."""
 
-    id: str
-    kind: str
-    status: Literal["queued", "running", "succeeded", "failed"]
-    error: str | None
-    created_at: str
-    updated_at: str
+    operation: Operation
+
+
+def operation_answer(row: dict) -> OperationAnswer:
+    """`{"operation": ...}` of an operations row."""
+    return answer(OperationAnswer, {"operation": operation_json(row)})

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Response, Router, get, post
+from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
 from app.accounts.rules import Principal
 from app.orders import service
-from app.orders.schemas import OrderBody
+from app.orders.schemas import Order, OrderBody, OrderPage, order_answer, order_page
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
 from app.web.schemas import Cursor, Limit, fields
 
 
 @post("/orders", name="api_place_order", status_code=201)
-async def place_order(me: NamedDependency[Principal], data: OrderBody) -> dict:
-    return await service.place_order(me, fields(data))
+async def place_order(me: NamedDependency[Principal], data: OrderBody) -> Order:
+    return order_answer(await service.place_order(me, fields(data)))
 
 
 @get("/orders", name="api_orders")
@@ -27,15 +27,15 @@ async def list_orders(
     customer_id: FromQuery[uuid.UUID | None] = None,
     limit: Limit = None,
     cursor: Cursor = None,
-) -> dict:
+) -> OrderPage:
     size, offset = api_window(limit, cursor)
     items, total = await service.list_orders(me, customer_id, size, offset)
-    return {"items": items, "next": next_cursor(size, offset, total)}
+    return order_page(items, next_cursor(size, offset, total))
 
 
 @get("/orders/{order_id:uuid}", name="api_order")
-async def get_order(me: NamedDependency[Principal], order_id: FromPath[uuid.UUID]) -> Response:
-    return Response(await service.get_order(me, order_id))
+async def get_order(me: NamedDependency[Principal], order_id: FromPath[uuid.UUID]) -> Order:
+    return order_answer(await service.get_order(me, order_id))
 
 
 router = Router(

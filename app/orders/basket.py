@@ -15,6 +15,7 @@ from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import AppError, Invalid, NotFound
 from app.orders import service
+from app.partner_center.connection import job_client
 
 MAX_LINES = service.MAX_LINES
 log = logging.getLogger(__name__)
@@ -201,8 +202,6 @@ async def end_dates(settings: Settings, customer: dict | None, terms: set[str]) 
     """The end dates a new term may take instead of its natural one, per term, as Partner Center offers them
     for the customer's tenant (NCE_RULES 3.10): a calendar month end, or an active subscription's end date.
     None before the customer has subscriptions (nothing to co-term with) or when Partner Center cannot say."""
-    from app.partner_center.connection import job_client
-
     if customer is None or customer["tenant_id"] is None or not terms:
         return {}
     if not await db.fetchval(

@@ -26,6 +26,7 @@ from app.config import Settings
 from app.operations import service as operations
 from app.partner_center import models as m
 from app.partner_center.client import PartnerCenterClient
+from app.partner_center.connection import job_client
 from app.partner_center.errors import BusinessRuleError
 from app.subscriptions.rules import CANCELLATION_WINDOW
 
@@ -327,8 +328,6 @@ async def _close(order_id: uuid.UUID) -> dict:
 
 
 async def run_job(payload: dict, settings: Settings) -> None:
-    from app.partner_center.connection import job_client
-
     client = await job_client(settings)
     try:
         await provision(uuid.UUID(payload["order_id"]), client)

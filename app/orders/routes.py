@@ -8,6 +8,7 @@ import uuid
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
+from markupsafe import escape
 
 from app import clock
 from app.accounts import service as accounts
@@ -15,9 +16,11 @@ from app.accounts.rules import Principal
 from app.config import Settings
 from app.errors import AppError, Conflict, Invalid
 from app.orders import basket, service
+from app.orders.forms import AddLineForm, BasketMcaForm, CustomerForm, LineForm
 from app.web.auth import provide_me, signed_in
+from app.web.forms import form_fields, read_form
 from app.web.paging import Page, page_number
-from app.web.render import form_values, redirect, render
+from app.web.render import is_htmx, redirect, render
 
 PAGE_SIZE = 20
 
@@ -78,12 +81,13 @@ async def basket_page(
 
 @post("/basket/lines", name="basket_add")
 async def add_line(request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]) -> Response:
-    values = await form_values(request)
     try:
-        await basket.add(me, values)
+        await basket.add(me, form_fields(await read_form(request, AddLineForm)))
     except Invalid as invalid:
+        if not is_htmx(request):  # a plain post: the basket's page, with what was refused at its top
+            return _basket(request, await _basket_context(me, settings, invalid), 422)
         return Response(
-            f'<div class="alert alert-error" role="alert">{invalid.message}</div>',
+            f'<div class="alert alert-error" role="alert">{escape(invalid.message)}</div>',
             status_code=422,
             media_type="text/html",
             headers={"HX-Retarget": "#add-errors", "HX-Reswap": "innerHTML"},
@@ -96,7 +100,7 @@ async def update_line(
     request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], line_id: FromPath[uuid.UUID]
 ) -> Response:
     try:
-        await basket.update(me, line_id, await form_values(request))
+        await basket.update(me, line_id, form_fields(await read_form(request, LineForm)))
     except Invalid as invalid:
         return _basket(request, await _basket_context(me, settings, invalid), 422)
     return _basket(request, await _basket_context(me, settings))
@@ -114,7 +118,7 @@ async def remove_line(
 async def choose_customer(
     request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
 ) -> Response:
-    values = await form_values(request)
+    values = form_fields(await read_form(request, CustomerForm))
     await basket.set_customer(me, basket._uuid(values.get("customer_id")))
     return _basket(request, await _basket_context(me, settings))
 
@@ -125,10 +129,10 @@ async def accept_mca(request: Request, me: NamedDependency[Principal], settings:
     customer = await basket.customer_id(me)
     if customer is None:
         raise Invalid({"customer_id": "Choose the customer this order is for."})
-    values = await form_values(request)
-    if values.get("accepted_on"):  # a date on the form: the acceptance's day, at midnight UTC
-        values["accepted_at"] = f"{values.pop('accepted_on')}T00:00:00Z"
     try:
+        values = form_fields(await read_form(request, BasketMcaForm))
+        if values.get("accepted_on"):  # a date on the form: the acceptance's day, at midnight UTC
+            values["accepted_at"] = f"{values.pop('accepted_on')}T00:00:00Z"
         await accounts.record_mca_acceptance(me, customer, values)
     except Invalid as invalid:
         return _basket(request, await _basket_context(me, settings, mca_errors=invalid.errors), 422)

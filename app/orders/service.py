@@ -27,9 +27,9 @@ from app.jobs import queue
 from app.money import Conversion, NoRate, conversion, fx_json, round_amount
 from app.operations import service as operations
 from app.orders import rules
+from app.orders.schemas import MAX_LINES
 
 JOB = "order_provision"
-MAX_LINES = 50
 
 
 @dataclass(frozen=True)

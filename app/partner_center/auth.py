@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 import msal
 
+# the identity platform's authority (live), and the partner tenant the sandbox's admin agent signs in to
+LOGIN = "https://login.microsoftonline.com"
+SANDBOX_TENANT = "sandboxpartner.onmicrosoft.com"
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 # price sheets live on another host, and GDAP in Microsoft Graph: each wants a token for its own audience (facts 2.1)
 PRICING_SCOPE = "https://api.partner.microsoft.com/.default"

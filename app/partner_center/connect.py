@@ -19,10 +19,9 @@ from app.accounts.rules import Principal
 from app.audit import service as audit
 from app.config import Settings
 from app.errors import Conflict
-from app.partner_center.auth import PARTNER_CENTER_SCOPE, AppUserTokens, confidential_app
-from app.partner_center.connection import LOGIN, SANDBOX_TENANT
+from app.partner_center.auth import LOGIN, PARTNER_CENTER_SCOPE, SANDBOX_TENANT, AppUserTokens, confidential_app
 from app.partner_center.sandbox import identity
-from app.partner_center.sandbox.app import sandbox_url
+from app.partner_center.sandbox.address import sandbox_url
 
 FLOW_LIFETIME = timedelta(minutes=15)
 MFA_MISSING = "The sign-in did not use multi-factor authentication. Partner Center requires MFA: sign in again with it."
@@ -61,7 +60,7 @@ def app_factory(settings: Settings) -> Callable[[], msal.ConfidentialClientAppli
 
 
 def redirect_uri(settings: Settings) -> str:
-    return f"{settings.base_url}/admin/partner-center/callback"
+    return f"{settings.base_url}{identity.CLOUDSEAT_REDIRECT_PATH}"  # registered in the sandbox's app registration
 
 
 async def start(actor: Principal, settings: Settings) -> str:

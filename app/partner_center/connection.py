@@ -9,14 +9,13 @@ import httpx
 import jwt
 
 from app.config import Settings
-from app.partner_center.auth import AppOnlyTokens, confidential_app
+from app.partner_center.auth import LOGIN, SANDBOX_TENANT, AppOnlyTokens, confidential_app
 from app.partner_center.client import GRAPH_API, PRICING_API, PartnerCenterClient
+from app.partner_center.connect import user_tokens
 from app.partner_center.sandbox import identity
-from app.partner_center.sandbox.app import sandbox_url
+from app.partner_center.sandbox.address import sandbox_url
 
 LIVE_API = "https://api.partnercenter.microsoft.com"
-LOGIN = "https://login.microsoftonline.com"
-SANDBOX_TENANT = "sandboxpartner.onmicrosoft.com"
 
 
 def app_only_client(settings: Settings) -> PartnerCenterClient:
@@ -46,8 +45,6 @@ def app_only_client(settings: Settings) -> PartnerCenterClient:
 
 async def sync_client(settings: Settings) -> PartnerCenterClient:
     """A client with the connected admin agent's tokens: the price sheet takes app + user tokens only."""
-    from app.partner_center.connect import user_tokens
-
     tokens = await user_tokens(settings)
     if tokens is None:
         raise RuntimeError(
@@ -62,8 +59,6 @@ async def sync_client(settings: Settings) -> PartnerCenterClient:
 async def job_client(settings: Settings) -> PartnerCenterClient:
     """For queued work: the connected admin agent's app + user tokens when there are some (every call takes
     them), app-only tokens otherwise."""
-    from app.partner_center.connect import user_tokens
-
     client = app_only_client(settings)
     if (tokens := await user_tokens(settings)) is not None:
         client.tokens = tokens

@@ -25,6 +25,8 @@ from app.jobs import queue
 from app.money import Money
 from app.operations import service as operations
 from app.orders import service as orders
+from app.orders.rules import is_month_end
+from app.partner_center.connection import job_client
 from app.partner_center.errors import BusinessRuleError
 from app.subscriptions import rules, service
 
@@ -162,8 +164,6 @@ async def request_schedule(actor: Principal, subscription_id: uuid.UUID, body: A
 async def _coterm(sub: dict, term: str, value: Any) -> str:
     """A next term that ends with the customer's other subscriptions (NCE_RULES 3, check 10, at renewal): inside
     the new term, on a month's last day or on another active subscription's end date."""
-    from app.orders.rules import is_month_end
-
     try:
         end = date.fromisoformat(str(value))
     except ValueError:
@@ -235,8 +235,6 @@ async def request_status(actor: Principal, subscription_id: uuid.UUID, target: s
 async def apply(payload: dict, settings: Settings) -> None:
     """The queued change: Partner Center first, then the local subscription, seats and charges, once. A change
     that makes Microsoft drop the scheduled next-term instructions is followed by putting them back."""
-    from app.partner_center.connection import job_client
-
     operation_id = uuid.UUID(payload["operation_id"])
     if await db.fetchval("SELECT status FROM operations WHERE id = $1", operation_id) in ("succeeded", "failed"):
         return

@@ -22,7 +22,9 @@ from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import Conflict, Invalid, NotFound
+from app.jobs import queue
 from app.partner_center import models as m
+from app.partner_center.connection import job_client
 from app.subscriptions import changes, rules, service
 
 JOB = "subscription_health"
@@ -107,8 +109,6 @@ def _text(value: Any) -> str | None:
 
 
 async def _queue_checks(customers: list[dict]) -> None:
-    from app.jobs import queue
-
     await queue.enqueue_many(JOB, [({"customer_id": str(r["id"])}, f"{JOB}:{r['id']}") for r in customers])
 
 
@@ -134,8 +134,6 @@ async def check_all(actor: Principal) -> int:
 
 async def check(payload: dict, settings: Settings) -> None:
     """One customer compared with Partner Center: one call for its subscriptions, one statement per outcome."""
-    from app.partner_center.connection import job_client
-
     customer_id = uuid.UUID(payload["customer_id"])
     tenant = await db.fetchval(f"SELECT tenant_id FROM accounts WHERE id = $1 AND {REACHABLE}", customer_id)
     if tenant is None:  # not (or no longer) a customer Partner Center shows the CSP
@@ -219,8 +217,6 @@ async def fix(actor: Principal, drift_id: int, direction: str, settings: Setting
 
 
 async def _microsoft(drift: dict, settings: Settings) -> m.Subscription:
-    from app.partner_center.connection import job_client
-
     tenant = await db.fetchval("SELECT tenant_id FROM accounts WHERE id = $1", drift["customer_id"])
     client = await job_client(settings)
     try:
@@ -362,8 +358,6 @@ async def import_subscription(actor: Principal, customer_id: uuid.UUID, pc: m.Su
 
 async def unlinked_customers(settings: Settings) -> list[m.Customer]:
     """Partner Center's customers no Cloudseat account is linked to."""
-    from app.partner_center.connection import job_client
-
     linked = {str(r["tenant_id"]) for r in await db.fetch("SELECT tenant_id FROM accounts WHERE tenant_id IS NOT NULL")}
     client = await job_client(settings)
     try:
@@ -375,8 +369,6 @@ async def unlinked_customers(settings: Settings) -> list[m.Customer]:
 async def import_customer(actor: Principal, tenant_id: str, reseller_id: str | None, settings: Settings) -> dict:
     """A customer created directly in Partner Center becomes an account (its details from Microsoft's billing
     profile), with every live subscription it has there."""
-    from app.partner_center.connection import job_client
-
     client = await job_client(settings)
     try:
         customer = await client.get_customer(tenant_id)

@@ -20,7 +20,9 @@ from app.billing import service as billing
 from app.catalog import rules as catalog_rules
 from app.catalog import service as catalog
 from app.config import Settings
+from app.jobs import queue
 from app.partner_center import models as m
+from app.partner_center.connection import job_client
 from app.subscriptions import changes, rules
 
 JOB = "subscription_term_end"
@@ -99,7 +101,6 @@ async def due(now: datetime) -> dict[str, int]:
         now,
         now - RECHECK,
     )
-    from app.jobs import queue
 
     await queue.enqueue_many(
         JOB, [({"subscription_id": str(r["id"])}, f"{JOB}:{r['id']}:{r['end_date']}") for r in claimed]
@@ -171,8 +172,6 @@ def midnight(day: date) -> datetime:
 async def term_end(payload: dict, settings: Settings) -> None:
     """One subscription past its term's end: follow what Partner Center did. Not acted on yet: nothing changes,
     and the scheduler looks again within the hour."""
-    from app.partner_center.connection import job_client
-
     sub_id = uuid.UUID(payload["subscription_id"])
     rows = await db.fetch("SELECT * FROM subscriptions WHERE id = $1", sub_id)
     if not rows or rows[0]["status"] not in ("active", "suspended") or rows[0]["end_date"] >= clock.now().date():

@@ -21,9 +21,20 @@ from app.errors import Conflict, Invalid, NotFound
 from app.operations import service as operations
 from app.orders import basket
 from app.subscriptions import changes, health, rules, service, upgrades
+from app.subscriptions.forms import (
+    AutoRenewForm,
+    CancelForm,
+    FixDriftForm,
+    ImportForm,
+    ScheduleForm,
+    SeatsForm,
+    StatusForm,
+    UpgradeForm,
+)
 from app.web.auth import csp_admin_only, provide_me, signed_in
+from app.web.forms import Form, RowId, SearchText, form_fields, read_form
 from app.web.paging import Page, page_number
-from app.web.render import form_values, is_htmx, redirect, render
+from app.web.render import is_htmx, redirect, render
 
 PAGE_SIZE = 25
 ENDING = {"30": 30, "60": 60, "90": 90}
@@ -34,7 +45,7 @@ async def subscriptions_page(
     request: Request,
     me: NamedDependency[Principal],
     status: FromQuery[str] = "",
-    q: FromQuery[str] = "",
+    q: SearchText = "",
     ending: FromQuery[str] = "",
     page: FromQuery[str] = "1",
 ) -> Response:
@@ -166,11 +177,17 @@ async def seat_preview(
 
 
 async def _act(
-    request: Request, me: Principal, subscription_id: uuid.UUID, card: str, action: Callable[[], Awaitable[dict]]
+    request: Request,
+    me: Principal,
+    subscription_id: uuid.UUID,
+    card: str,
+    action: Callable[[dict], Awaitable[dict]],
+    form: type[Form] | None = None,
 ) -> Response:
-    """Queue the action and follow it on the page; a refusal is shown on its card with the rule's message."""
+    """Decode the card's form, queue the action with its values and follow it on the page; a refusal (of the form
+    or by a rule) is shown on its card with its message."""
     try:
-        operation = await action()
+        operation = await action(form_fields(await read_form(request, form)) if form else {})
     except (Conflict, Invalid) as refused:
         message = refused.message
         if isinstance(refused, Invalid) and refused.errors:
@@ -192,43 +209,35 @@ def _int(value: object, field: str) -> int:
 async def change_seats(
     request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]
 ) -> Response:
-    values = await form_values(request)
-
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
         return await changes.request_change(me, subscription_id, {"quantity": _int(values.get("quantity"), "quantity")})
 
-    return await _act(request, me, subscription_id, "seats", action)
+    return await _act(request, me, subscription_id, "seats", action, SeatsForm)
 
 
 @post("/subscriptions/{subscription_id:uuid}/auto-renew", name="subscription_auto_renew")
 async def toggle_auto_renew(
     request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]
 ) -> Response:
-    values = await form_values(request)
-
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
         return await changes.request_change(me, subscription_id, {"auto_renew": values.get("auto_renew") == "on"})
 
-    return await _act(request, me, subscription_id, "renewal", action)
+    return await _act(request, me, subscription_id, "renewal", action, AutoRenewForm)
 
 
 @post("/subscriptions/{subscription_id:uuid}/cancel", name="subscription_cancel")
 async def cancel(request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
-    values = await form_values(request)
-
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
         # the whole-subscription button sends no quantity; "Cancel some seats" sent emptied is not "all of them"
         body = {"quantity": _int(values["quantity"], "quantity")} if "quantity" in values else {}
         return await changes.request_cancel(me, subscription_id, body)
 
-    return await _act(request, me, subscription_id, "cancel", action)
+    return await _act(request, me, subscription_id, "cancel", action, CancelForm)
 
 
 @post("/subscriptions/{subscription_id:uuid}/schedule", name="subscription_schedule")
 async def schedule(request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
-    values = await form_values(request)
-
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
         term, _, plan = str(values.get("plan", "")).partition("/")
         body = {"quantity": _int(values.get("quantity"), "quantity"), "offer_id": values.get("offer_id")}
         if term and plan:
@@ -237,14 +246,14 @@ async def schedule(request: Request, me: NamedDependency[Principal], subscriptio
             body["coterm_end_date"] = values["coterm_end_date"]
         return await changes.request_schedule(me, subscription_id, body)
 
-    return await _act(request, me, subscription_id, "schedule", action)
+    return await _act(request, me, subscription_id, "schedule", action, ScheduleForm)
 
 
 @post("/subscriptions/{subscription_id:uuid}/schedule/delete", name="subscription_unschedule")
 async def unschedule(
     request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]
 ) -> Response:
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
         return await changes.request_unschedule(me, subscription_id)
 
     return await _act(request, me, subscription_id, "schedule", action)
@@ -254,24 +263,20 @@ async def unschedule(
 async def set_status(
     request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]
 ) -> Response:
-    values = await form_values(request)
-    target = "suspended" if values.get("status") == "suspended" else "active"
-
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
+        target = "suspended" if values.get("status") == "suspended" else "active"
         return await changes.request_status(me, subscription_id, target)
 
-    return await _act(request, me, subscription_id, "service", action)
+    return await _act(request, me, subscription_id, "service", action, StatusForm)
 
 
 @post("/subscriptions/{subscription_id:uuid}/upgrade", name="subscription_upgrade")
 async def upgrade(request: Request, me: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]) -> Response:
-    values = await form_values(request)
-
-    async def action() -> dict:
+    async def action(values: dict) -> dict:
         body = {"offer_id": values.get("offer_id"), "quantity": _int(values.get("quantity"), "quantity")}
         return await upgrades.request_upgrade(me, subscription_id, body)
 
-    return await _act(request, me, subscription_id, "upgrade", action)
+    return await _act(request, me, subscription_id, "upgrade", action, UpgradeForm)
 
 
 @post("/subscriptions/{subscription_id:uuid}/buy", name="subscription_buy")
@@ -314,9 +319,9 @@ async def health_check_now(request: Request, me: NamedDependency[Principal]) -> 
 
 @post("/admin/subscription-health/{drift_id:int}", name="subscription_health_fix", guards=[csp_admin_only])
 async def health_fix(
-    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], drift_id: FromPath[int]
+    request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings], drift_id: RowId
 ) -> Response:
-    values = await form_values(request)
+    values = form_fields(await read_form(request, FixDriftForm))
     operation = await health.fix(me, drift_id, str(values.get("direction", "")), settings)
     if operation is not None and operation.get("subject_id"):
         url = request.app.route_reverse("subscription_page", subscription_id=uuid.UUID(operation["subject_id"]))
@@ -337,7 +342,7 @@ async def import_page(
 async def import_customer(
     request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
 ) -> Response:
-    values = await form_values(request)
+    values = form_fields(await read_form(request, ImportForm))
     account = await health.import_customer(
         me, str(values.get("tenant_id", "")), str(values.get("reseller_id") or "") or None, settings
     )

@@ -23,6 +23,7 @@ from app.config import Settings
 from app.errors import Conflict, Invalid, NotFound
 from app.operations import service as operations
 from app.orders import service as orders
+from app.partner_center.connection import job_client
 from app.partner_center.errors import BusinessRuleError
 from app.subscriptions import changes, rules, service
 
@@ -162,8 +163,6 @@ async def request_upgrade(actor: Principal, subscription_id: uuid.UUID, body: An
 async def apply(payload: dict, settings: Settings) -> None:
     """The queued upgrade: Microsoft's transition (an MS-RequestId derived from the operation, so a retried job
     repeats the same request), then both subscriptions, their windows and their charges here, once."""
-    from app.partner_center.connection import job_client
-
     operation_id = uuid.UUID(payload["operation_id"])
     if await db.fetchval("SELECT status FROM operations WHERE id = $1", operation_id) in ("succeeded", "failed"):
         return

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import cache
+
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
@@ -20,7 +23,7 @@ class IdentifyCaller(ASGIMiddleware):
     """Sets scope["user"] to the Principal or None. It never refuses: guards do, per route."""
 
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/static/", "^/_sandbox/")
+    exclude_path_pattern = ("^/static/",)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         principal: Principal | None = None
@@ -51,3 +54,46 @@ def csp_admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 def provide_me(request: ASGIConnection) -> Principal:
     return request.user
+
+
+@cache
+def _networks(trusted_proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies)
+
+
+def _host(entry: str) -> str:
+    """An X-Forwarded-For entry without its port: "1.2.3.4:5678" -> "1.2.3.4", "[::1]:80" -> "::1"."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    return entry.partition(":")[0] if entry.count(":") == 1 else entry
+
+
+def _trusted(host: str, trusted_proxies: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(trusted_proxies))
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], trusted_proxies: tuple[str, ...]) -> str:
+    """The client's address: the peer's, unless the peer is one of our proxies (CLOUDSEAT_TRUSTED_PROXIES).
+
+    Then it is the right-most X-Forwarded-For entry that is not a proxy of ours: each proxy appends the address it
+    was called from, and everything left of our first proxy's entry is whatever the client wrote. Under uvicorn
+    (given the same proxies) the peer is already that client, which is not a proxy, so nothing is read twice.
+    """
+    if not _trusted(peer, trusted_proxies):
+        return peer
+    entries = [_host(entry) for value in forwarded_for for entry in value.split(",") if entry.strip()]
+    for host in reversed(entries):
+        if not _trusted(host, trusted_proxies):
+            return host
+    return entries[0] if entries else peer  # a chain of our own proxies only
+
+
+def client_ip(connection: ASGIConnection, trusted_proxies: tuple[str, ...]) -> str:
+    """The address sign-in throttling counts."""
+    peer = connection.client.host if connection.client else "unknown"
+    return forwarded_client(peer, connection.headers.getall("x-forwarded-for", []), trusted_proxies)

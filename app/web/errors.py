@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import asyncpg.exceptions
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -15,8 +16,9 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect
 
-from app.errors import AppError, Conflict, Forbidden, Malformed, NotFound, Unauthorized
+from app.errors import AppError, Conflict, Forbidden, Malformed, NotFound, Unauthorized, Unstorable
 from app.money import NoRate
+from app.web.forms import refusal_text
 from app.web.render import is_htmx, render
 from app.web.schemas import refusal
 
@@ -101,20 +103,24 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ValidationException) and is_api(request):
         return app_error_handler(request, _validation_error(exc))
     message = exc.detail if status < 500 else "Something went wrong on our side."
-    if isinstance(exc, ValidationException):
+    if isinstance(exc, ValidationException):  # a page's query or path parameter (app/web/forms.py)
+        refused = [e for e in exc.extra if isinstance(e, dict)] if isinstance(exc.extra, list) else []
         message = (
-            "The request is malformed: "
-            + "; ".join(
-                f"{e.get('key') or 'body'}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
-            )
-            if exc.extra
-            else "The request body is not valid JSON."
+            " ".join(refusal_text(str(e.get("key") or "request"), str(e.get("message") or "")) for e in refused)
+            or "The request is malformed."
         )
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         message = "Your form expired. Reload the page and try again."
     if is_api(request):
         return api_error(status, _CODES.get(status, "error"), message, headers=getattr(exc, "headers", None))
     return _page_error(request, status, message)
+
+
+def database_value_handler(request: Request, exc: Exception) -> Response:
+    """A value PostgreSQL refused (out of range, too long, a NUL byte) that the typed edge let through: the
+    caller's input, so 422 and not a 500. Logged, because the edge should have refused it first."""
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return app_error_handler(request, Unstorable("A value in the request is out of range or not valid here."))
 
 
 def unexpected_error_handler(request: Request, exc: Exception) -> Response:
@@ -128,6 +134,9 @@ EXCEPTION_HANDLERS = {
     AppError: app_error_handler,
     NoRate: no_rate_handler,
     HTTPException: http_error_handler,
+    # the server's class 22 (data exception) and asyncpg's own refusal of an argument it cannot encode
+    asyncpg.exceptions.DataError: database_value_handler,
+    asyncpg.exceptions._base.DataError: database_value_handler,
     Exception: unexpected_error_handler,
 }
 

@@ -65,8 +65,13 @@ class Page:
         return min(self.offset + self.size, self.total)
 
 
+# past any list's last page, and far from where the offset would overflow PostgreSQL's bigint
+MAX_PAGE = 1_000_000
+
+
 def page_number(raw: str | None) -> int:
+    """The page a `?page=` asks for; what is not a page number is the first page, and no page is past MAX_PAGE."""
     try:
-        return max(1, int(raw or 1))
+        return min(MAX_PAGE, max(1, int(raw or 1)))
     except ValueError:
         return 1

@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "test-artifacts"
 STARTUP_TIMEOUT = 30.0
 TIMEOUT_MS = 10_000
+CSP_VIOLATION = "Content Security Policy"  # in Chromium's console message for each thing the policy refused
 TRUNCATE = f"TRUNCATE {', '.join(APP_TABLES)} RESTART IDENTITY CASCADE"
 
 
@@ -171,7 +172,8 @@ async def browser(server: Server):
 
 @pytest.fixture
 async def page(browser, server: Server):
-    """A fresh browser profile (no cookies) per test, on the served app."""
+    """A fresh browser profile (no cookies) per test, on the served app. Whatever the browser refused under the
+    Content-Security-Policy (an inline script or style, an eval, another origin) fails the test."""
     from playwright.async_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -180,10 +182,13 @@ async def page(browser, server: Server):
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = await context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if CSP_VIOLATION in message.text else None)
     try:
         yield page
     finally:
         await context.close()
+    assert refused == [], "the browser refused what the Content-Security-Policy does not allow"
 
 
 @pytest.fixture(scope="session")

@@ -101,7 +101,8 @@ class Sandbox:
         factory = self.msal_app()
         app = await asyncio.to_thread(factory)
         flow = app.initiate_auth_code_flow(
-            ["https://api.partnercenter.microsoft.com/.default"], redirect_uri="http://localhost/cb"
+            ["https://api.partnercenter.microsoft.com/.default"],
+            redirect_uri=self.settings.base_url + identity.CLOUDSEAT_REDIRECT_PATH,  # the one registered
         )
         query = dict(parse_qsl(urlsplit(flow["auth_uri"]).query))
         assert query["code_challenge_method"] == "S256"
@@ -125,19 +126,16 @@ class Sandbox:
 
 @pytest.fixture
 async def pc_sandbox(committed, settings: Settings) -> AsyncIterator[Sandbox]:
-    from app.main import create_app
-
     await db.execute(f"TRUNCATE {', '.join(PCS_TABLES)} RESTART IDENTITY CASCADE")
     await db.execute("UPDATE pcs_faults SET error_rate = 0, throttle_rate = 0, latency_ms = 0, provisioning_ms = 0")
     port = free_port()
-    served = dataclasses.replace(
-        settings, base_url=f"https://127.0.0.1:{port}", port=port, host="127.0.0.1", sandbox_port=port
-    )
+    # the sandbox alone on its https listener, as `cloudseat serve` serves it; the app is the tests' ASGI client
+    served = dataclasses.replace(settings, host="127.0.0.1", sandbox_port=port)
     await sandbox.prepare(served)
     cert, key = served.sandbox_tls
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(served, manage_pool=False),
+            sandbox.create_sandbox_server(served),
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -383,6 +383,12 @@ def test_matrix_names_every_route(app):
 
 @pytest.fixture
 async def world(tx):
+    return await build_world()
+
+
+async def build_world() -> dict:
+    """A reseller with a customer, another reseller with its own, a user of each role, an offer priced in the
+    customer's market, FX rates, and the reseller's invoice and credit note from one billing run."""
     reseller = await factories.reseller()
     customer = await factories.customer(reseller["id"])
     other = await factories.reseller()

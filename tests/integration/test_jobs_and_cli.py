@@ -115,22 +115,6 @@ async def test_cli_user_and_token_create(committed, settings):
     assert _cli(settings, "token", "create", "--email", "nobody@csp.test").returncode == 1
 
 
-async def test_piccolo_tables_match_the_migrated_schema(migrated):
-    """The DDL is written by hand in migrations/; every Piccolo column must exist with that name."""
-    from app.piccolo_app import APP_CONFIG
-
-    for table in APP_CONFIG.table_classes:
-        columns = {
-            r["column_name"]
-            for r in await db.fetch(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = $1",
-                table._meta.tablename,
-            )
-        }
-        declared = {c._meta.db_column_name for c in table._meta.columns}
-        assert declared <= columns, (table._meta.tablename, declared - columns)
-
-
 async def test_migrations_are_idempotent(migrated):
     assert await db.migrate() == []
 
@@ -144,3 +128,69 @@ async def test_settle_answers_when_the_queue_is_idle(committed, client):
     await mail.send("someone@example.test", "Hello", "Body")  # no worker runs in this test process
     busy = await client.post("/api/v1/sandbox/settle?timeout=0.3", headers=headers)
     assert busy.json() == {"idle": False, "pending": 1}
+
+
+async def test_serve_answers_the_app_and_the_sandbox_each_on_its_own_listener(committed, settings, tmp_path):
+    """The sandbox stands for Microsoft, another origin: its https listener serves only the sandbox and the app's
+    listener none of it (before, each answered every path of both)."""
+    import asyncio
+    import ssl
+
+    import httpx
+
+    from app.config import ROOT
+    from tests.integration.sandbox_fixtures import PCS_TABLES, TENANT, free_port
+
+    port, sandbox_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDSEAT_", "SMTP_"))}
+    env.update(
+        DATABASE_URL=db.DB.config["dsn"],
+        CLOUDSEAT_HOST="127.0.0.1",
+        CLOUDSEAT_PORT=str(port),
+        CLOUDSEAT_SANDBOX_PORT=str(sandbox_port),
+        CLOUDSEAT_DATA_DIR=str(tmp_path),
+        CLOUDSEAT_WORKER="0",
+        SECRET_KEY=settings.secret_key,
+    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        served = subprocess.Popen(  # noqa: ASYNC220 - a server to stop, not to wait on
+            [sys.executable, "-m", "app.cli", "serve", "--no-seed"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    app_url, microsoft_url = f"http://127.0.0.1:{port}", f"https://127.0.0.1:{sandbox_port}"
+    discovery = f"/_sandbox/partner-center/login/{TENANT}/v2.0/.well-known/openid-configuration"
+    try:
+        async with httpx.AsyncClient(base_url=app_url) as app_side:
+            for _ in range(150):
+                assert served.poll() is None, log.read_text()
+                try:
+                    if (await app_side.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+            tls = ssl.create_default_context(cafile=str(tmp_path / "sandbox-cert.pem"))
+            async with httpx.AsyncClient(base_url=microsoft_url, verify=tls) as microsoft:
+                for path in ("/healthz", "/login", "/api/v1/sandbox/clock", "/schema/openapi.json"):
+                    assert (await microsoft.get(path)).status_code == 404, path
+                signs_in_at = (await microsoft.get(discovery)).json()["authorization_endpoint"]
+                assert signs_in_at.startswith(f"{microsoft_url}/_sandbox/partner-center/login/")
+            assert (await app_side.get(discovery)).status_code == 404
+            assert (await app_side.get(httpx.URL(signs_in_at).raw_path.decode())).status_code == 404
+            assert (await app_side.get("/login")).status_code == 200
+        # the app's own Partner Center client (msal, then the API) still reaches the sandbox on its listener
+        checked = subprocess.run(  # noqa: ASYNC221 - the CLI is a separate process by design
+            [sys.executable, "-m", "app.cli", "pc", "check"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stderr
+        assert f"Partner Center: {microsoft_url}/_sandbox/partner-center (sandbox mode)" in checked.stdout
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+        await db.execute(f"TRUNCATE {', '.join(PCS_TABLES)} RESTART IDENTITY CASCADE")

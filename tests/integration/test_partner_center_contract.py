@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -13,8 +14,8 @@ import pytest
 from app import clock, db
 from app.partner_center.auth import TokenError
 from app.partner_center.errors import AuthenticationError, BusinessRuleError, NotFoundError
-from app.partner_center.sandbox import catalog, service
-from tests.integration.sandbox_fixtures import MCA, Sandbox, buy, customer_body, line, new_customer
+from app.partner_center.sandbox import catalog, identity, service
+from tests.integration.sandbox_fixtures import MCA, TENANT, Sandbox, buy, customer_body, line, new_customer
 
 pytestmark = pytest.mark.integration
 
@@ -335,14 +336,14 @@ async def _sign_in_csp(pc_sandbox: Sandbox, http: httpx.AsyncClient) -> str:
     assert (
         await http.post("/login", data={"email": admin.email, "password": factories.PASSWORD, "_csrf_token": token})
     ).status_code == 303
-    return token
+    return factories.csrf_from((await http.get("/profile")).text)  # the signed-in session's token
 
 
 async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa: bool) -> httpx.Response:
     start = await http.post("/admin/partner-center/connect", data={"_csrf_token": csrf})
     assert start.status_code == 303
     auth_uri = start.headers["location"]
-    assert auth_uri.startswith(f"{pc_sandbox.settings.base_url}/_sandbox/partner-center/login/")
+    assert auth_uri.startswith(f"{pc_sandbox.url}/login/")  # Microsoft's sign-in, on the sandbox's origin
     query = dict(httpx.URL(auth_uri).params)
     assert query["code_challenge_method"] == "S256"  # PKCE
     async with httpx.AsyncClient(verify=pc_sandbox.tls) as identity_platform:
@@ -357,9 +358,11 @@ async def _connect(pc_sandbox: Sandbox, http: httpx.AsyncClient, csrf: str, mfa:
 
 
 async def test_connect_partner_center_keeps_only_an_encrypted_refresh_token(pc_sandbox: Sandbox):
+    from app.main import create_app
     from app.partner_center.connection import check
 
-    async with httpx.AsyncClient(base_url=pc_sandbox.settings.base_url, verify=pc_sandbox.tls) as http:
+    app = create_app(pc_sandbox.settings, manage_pool=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=pc_sandbox.settings.base_url) as http:
         csrf = await _sign_in_csp(pc_sandbox, http)
         refused = await _connect(pc_sandbox, http, csrf, mfa=False)
         assert refused.status_code == 409
@@ -382,6 +385,57 @@ async def test_connect_partner_center_keeps_only_an_encrypted_refresh_token(pc_s
     lines = await check(pc_sandbox.settings)
     assert lines[1].startswith("Connected as:   agent@sandboxpartner.onmicrosoft.com")
     await db.execute("TRUNCATE partner_center_connection, partner_center_auth_flows")
+
+
+ATTACK = '"><script>alert(document.domain)</script>'
+
+
+def _authorize(pc_sandbox: Sandbox) -> str:
+    return f"{pc_sandbox.url}/login/{TENANT}/oauth2/v2.0/authorize"
+
+
+def _registered_redirect(pc_sandbox: Sandbox) -> str:
+    from app.partner_center.connect import redirect_uri
+
+    return redirect_uri(pc_sandbox.settings)  # the reply URL Cloudseat's sign-in sends
+
+
+async def test_the_sign_in_page_shows_its_query_as_text_never_as_markup(pc_sandbox: Sandbox):
+    sign_in = {"client_id": identity.SANDBOX_CLIENT_ID, "redirect_uri": _registered_redirect(pc_sandbox)}
+    async with httpx.AsyncClient(verify=pc_sandbox.tls) as browser:
+        # a parameter's name and a parameter's value, both carried into the page's hidden fields
+        page = await browser.get(f"{_authorize(pc_sandbox)}?{ATTACK}=1&{urlencode({**sign_in, 'state': ATTACK})}")
+        mismatch = await browser.get(_authorize(pc_sandbox), params={**sign_in, "redirect_uri": ATTACK})
+    for answer in (page, mismatch):
+        assert "<script>" not in answer.text
+        assert "&lt;script&gt;alert(document.domain)&lt;/script&gt;" in answer.text  # shown, inert
+    assert page.status_code == 200
+    assert "Sign in to the sandbox Partner Center" in page.text
+    assert mismatch.status_code == 400  # an unregistered redirect_uri: Microsoft's error page, echoing it safely
+
+
+async def test_the_sign_in_issues_codes_only_to_a_registered_redirect_uri(pc_sandbox: Sandbox):
+    registered = _registered_redirect(pc_sandbox)
+    form = {"client_id": identity.SANDBOX_CLIENT_ID, "user_name": identity.SANDBOX_AGENT, "mfa": "yes"}
+    async with httpx.AsyncClient(verify=pc_sandbox.tls) as browser:
+        for elsewhere in ("https://attacker.example/steal", registered + "/../../steal", registered.upper()):
+            shown = await browser.get(_authorize(pc_sandbox), params={**form, "redirect_uri": elsewhere})
+            submitted = await browser.post(_authorize(pc_sandbox), data={**form, "redirect_uri": elsewhere})
+            for answer in (shown, submitted):
+                assert answer.status_code == 400, answer.text
+                assert "location" not in answer.headers
+                assert "AADSTS50011" in answer.text
+                assert "does not match the redirect URIs configured for the application" in answer.text
+        stranger = await browser.post(
+            _authorize(pc_sandbox), data={**form, "client_id": str(uuid.uuid4()), "redirect_uri": registered}
+        )
+        assert stranger.status_code == 400
+        assert "AADSTS700016" in stranger.text
+        assert await db.fetchval("SELECT count(*) FROM pcs_auth_codes") == 0  # no code was issued
+
+        signed_in = await browser.post(_authorize(pc_sandbox), data={**form, "redirect_uri": registered})
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"].startswith(f"{registered}?code=")
 
 
 async def test_address_validation_and_qualifications(pc_sandbox: Sandbox):

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import pytest
 import uvicorn
 
-from app.billing.gateways import ChargeResult, GatewayTimeout
+from app.billing.card_gateway import ChargeResult, GatewayTimeout
 from app.billing.stripe_gateway import StripeGateway
 from app.errors import Invalid, Upstream
 from tests.integration.sandbox_fixtures import free_port

@@ -48,3 +48,41 @@ def test_secrets_are_stored_as_digests():
 )
 def test_password_rules(password, message):
     assert rules.password_error(password, "user@example.com") == message
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.test",
+        "/\\evil.test",
+        "/%5Cevil.test",
+        "/%255Cevil.test",
+        "https://evil.test",
+        "/%2F%2Fevil.test",
+        "\t/evil",
+        "/\t/evil.test",
+        "/%09/evil.test",
+        "/%0D%0A/evil.test",
+        "/%252F%252Fevil.test",
+        "%2F%2Fevil.test",
+        "///evil.test",
+        "javascript:alert(1)",
+        "http:evil.test",
+        " //evil.test",
+        "/\x00/evil.test",
+        "evil.test",
+        "",
+    ],
+)
+def test_next_outside_this_site_becomes_home(target):
+    assert rules.safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("target", ["/", "/accounts?kind=reseller", "/subscriptions/1?q=a%20b", "/x?next=%2Fy"])
+def test_next_within_this_site_is_kept_as_given(target):
+    assert rules.safe_next(target) == target
+
+
+def test_next_is_sent_as_ascii():
+    assert rules.safe_next("/\u2603/x?q=\u00e9") == "/%E2%98%83/x?q=%C3%A9"
+    assert rules.safe_next("/\udc80") == "/%3F"  # a lone surrogate is no character a header can carry

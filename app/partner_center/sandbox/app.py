@@ -1,4 +1,7 @@
-"""The sandbox Partner Center as an ASGI app, mounted in the Cloudseat server at MOUNT_PATH.
+"""The sandbox Partner Center as an ASGI app, served at MOUNT_PATH on a listener of its own (`create_sandbox_server`).
+
+It stands for Microsoft, another origin than Cloudseat's: its listener serves nothing of the app, and the app's
+listener nothing of it, so a page of one can never run in the other's origin.
 
 Same paths, bodies, headers and errors as Microsoft's API (facts sections 1-2): bearer tokens from its own
 identity endpoints, MS-RequestId idempotency for writes, MS-CorrelationId echoed, and injectable faults.
@@ -7,6 +10,8 @@ identity endpoints, MS-RequestId idempotency for writes, MS-CorrelationId echoed
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import random
@@ -15,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Litestar, Request, Response, Router, delete, get, patch, post, route
+from jinja2 import Environment, StrictUndefined, Template
+from litestar import Litestar, Request, Response, Router, asgi, delete, get, patch, post, route
 from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
@@ -27,18 +33,14 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from app import db
 from app.config import Settings
 from app.partner_center.sandbox import directory, identity, newcommerce, service, transitions
+from app.partner_center.sandbox.address import MOUNT_PATH, sandbox_url
 from app.partner_center.sandbox.errors import PartnerCenterFault
 from app.partner_center.sandbox.shapes import collection
+from app.web.security import add_security_headers
 
 log = logging.getLogger(__name__)
-MOUNT_PATH = "/_sandbox/partner-center"
 _random = random.SystemRandom()
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def sandbox_url(settings: Settings) -> str:
-    """The sandbox's https address (same app, TLS listener): Microsoft and msal speak only https."""
-    return f"https://{settings.host}:{settings.sandbox_port}{MOUNT_PATH}"
 
 
 # --- Faults: share of 5xx, share of 429 with Retry-After, added latency ----------------------------
@@ -171,12 +173,7 @@ def _continuation(request: Request) -> str | None:
 
 @get("/login/{tenant:str}/v2.0/.well-known/openid-configuration", sync_to_thread=False)
 def openid_configuration(request: Request, tenant: FromPath[str]) -> Response:
-    settings = request.app.state.settings
-    return _json(
-        identity.openid_configuration(
-            sandbox_url(settings) + "/login", tenant, f"{settings.base_url}{MOUNT_PATH}/login"
-        )
-    )
+    return _json(identity.openid_configuration(sandbox_url(request.app.state.settings) + "/login", tenant))
 
 
 @get("/login/{tenant:str}/discovery/v2.0/keys", sync_to_thread=False)
@@ -184,42 +181,108 @@ def keys(tenant: FromPath[str]) -> Response:
     return _json({"keys": []})
 
 
-@get("/login/{tenant:str}/oauth2/v2.0/authorize", media_type=MediaType.HTML, sync_to_thread=False)
-def authorize_page(request: Request, tenant: FromPath[str]) -> Response:
-    """The sign-in page a CSP admin sees when connecting Partner Center in sandbox mode."""
-    params = dict(request.query_params)
-    hidden = "".join(f'<input type="hidden" name="{k}" value="{_escape(v)}">' for k, v in params.items())
-    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Sandbox identity</title>
-<style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
-form{{background:#fff;padding:2rem;width:360px;box-shadow:0 2px 6px #0002}}input[type=email]{{width:100%;padding:.5rem;
-margin:.25rem 0 1rem}}button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body>
-<form method="post"><h2>Sign in to the sandbox Partner Center</h2>
+# The sandbox's HTML pages: every value they show is escaped by the template (query parameters' names as well as
+# their values), so nothing a link carries can become markup on the sandbox's origin.
+_pages = Environment(autoescape=True, undefined=StrictUndefined)
+PAGE_STYLE = """body{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}
+main,form{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}input[type=email]{width:100%;
+padding:.5rem;box-sizing:border-box;margin:.25rem 0 1rem}
+button{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}"""
+_PAGE = (
+    """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ title }} · {{ site }}</title>
+<style>"""
+    + PAGE_STYLE
+    + """</style></head><body>{% block body %}{% endblock %}
+</body></html>"""
+)
+# The policy allows exactly the pages' one <style> (by hash) and nothing else to load or run. No form-action:
+# signing in redirects back to Cloudseat's own origin.
+SANDBOX_POLICY = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()
+    + "'; base-uri 'none'; frame-ancestors 'none'"
+)
+SIGN_IN_PAGE = _pages.from_string(
+    _PAGE.replace(
+        "{% block body %}{% endblock %}",
+        """<form method="post"><h2>Sign in to the sandbox Partner Center</h2>
 <p>This is Cloudseat's simulated Microsoft sign-in. Nothing leaves this machine.</p>
 <label>Admin agent account
-<input type="email" name="user_name" value="admin@sandboxpartner.onmicrosoft.com" required></label>
+<input type="email" name="user_name" value="{{ user_name }}" required></label>
 <label><input type="checkbox" name="mfa" value="yes" checked> I completed multi-factor authentication</label>
-{hidden}<p><button type="submit">Sign in</button></p></form></body></html>"""
-    return Response(html, media_type=MediaType.HTML)
+{% for name, value in hidden %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}
+<p><button type="submit">Sign in</button></p></form>""",
+    )
+)
+SIGN_IN_ERROR_PAGE = _pages.from_string(
+    _PAGE.replace(
+        "{% block body %}{% endblock %}",
+        """<main><h2>Sign in</h2><p>Sorry, but we're having trouble signing you in.</p>
+<p id="error">{{ description }}</p></main>""",
+    )
+)
+APPROVAL_PAGE = _pages.from_string(
+    _PAGE.replace(
+        "{% block body %}{% endblock %}",
+        """<main><h2>{{ title }}</h2><p>This is Cloudseat's simulated Microsoft 365 admin center.</p>
+{% if relationship %}<p><strong>{{ relationship.displayName }}</strong> asks for delegated admin access to
+<strong>{{ relationship.customer.displayName }}</strong> ({{ domain }}) for {{ days }} days.</p><p>Roles:</p>
+<ul>{% for role in roles %}<li>{{ role }}</li>{% endfor %}</ul>
+<p>Status: <strong id="status">{{ relationship.status }}</strong></p>
+{% if relationship.status == "approvalPending" %}<form method="post"><label>Global administrator of {{ domain }}
+<input type="email" name="user_name" value="admin@{{ domain }}" required></label>
+<p><button type="submit">Approve</button></p></form>{% endif %}
+{% else %}<p>{{ message }}</p>{% endif %}</main>""",
+    )
+)
 
 
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+def _html(template: Template, status: int = 200, **values: Any) -> Response:
+    return Response(template.render(**values), status_code=status, media_type=MediaType.HTML)
+
+
+def _sign_in_error(exc: identity.OAuthError) -> Response:
+    """Microsoft answers a bad client or redirect URI with its own error page: it sends nothing to the redirect
+    URI, which is exactly what it cannot trust."""
+    return _html(SIGN_IN_ERROR_PAGE, 400, title="Sign in", site="Sandbox identity", description=exc.description)
+
+
+@get("/login/{tenant:str}/oauth2/v2.0/authorize", media_type=MediaType.HTML)
+async def authorize_page(request: Request, tenant: FromPath[str]) -> Response:
+    """The sign-in page a CSP admin sees when connecting Partner Center in sandbox mode."""
+    params = dict(request.query_params)
+    try:
+        await identity.check_sign_in(params.get("client_id", ""), params.get("redirect_uri", ""), tenant)
+    except identity.OAuthError as exc:
+        return _sign_in_error(exc)
+    return _html(
+        SIGN_IN_PAGE,
+        title="Sign in",
+        site="Sandbox identity",
+        user_name=identity.SANDBOX_AGENT,
+        hidden=[(name, value) for name, value in params.items() if name not in ("user_name", "mfa")],
+    )
 
 
 @post("/login/{tenant:str}/oauth2/v2.0/authorize", status_code=303)
 async def authorize_submit(request: Request, tenant: FromPath[str]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    code = await identity.create_code(
-        client_id=form.get("client_id", ""),
-        redirect_uri=form.get("redirect_uri", ""),
-        code_challenge=form.get("code_challenge"),
-        nonce=form.get("nonce"),
-        user_name=form.get("user_name", "admin@sandboxpartner.onmicrosoft.com"),
-        mfa=form.get("mfa") == "yes",
-        scope=form.get("scope", ""),
-    )
+    redirect_uri = form.get("redirect_uri", "")
+    try:
+        code = await identity.create_code(
+            tenant=tenant,
+            client_id=form.get("client_id", ""),
+            redirect_uri=redirect_uri,
+            code_challenge=form.get("code_challenge"),
+            nonce=form.get("nonce"),
+            user_name=form.get("user_name", identity.SANDBOX_AGENT),
+            mfa=form.get("mfa") == "yes",
+            scope=form.get("scope", ""),
+        )
+    except identity.OAuthError as exc:
+        return _sign_in_error(exc)
     query = urlencode({"code": code, "state": form.get("state", ""), "session_state": "sandbox"})
-    return Response("", status_code=303, headers={"Location": f"{form.get('redirect_uri', '')}?{query}"})
+    return Response("", status_code=303, headers={"Location": f"{redirect_uri}?{query}"})
 
 
 @post("/login/{tenant:str}/oauth2/v2.0/token")
@@ -435,6 +498,7 @@ def create_sandbox_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_HANDLERS, guards=[partner_caller]),
         ],
         middleware=[InjectFaults()],
+        before_send=[add_security_headers(SANDBOX_POLICY)],
         exception_handlers={
             PartnerCenterFault: _fault_handler,
             HTTPException: _http_handler,
@@ -446,11 +510,28 @@ def create_sandbox_app(settings: Settings) -> Litestar:
     )
 
 
+def create_sandbox_server(settings: Settings) -> Litestar:
+    """What the sandbox's https listener serves: the sandbox at MOUNT_PATH (Microsoft's paths below it) and a 404
+    in Microsoft's shape for anything else, the app's paths included."""
+    sandbox_app = create_sandbox_app(settings)
+
+    @asgi(MOUNT_PATH, is_mount=True, copy_scope=True)
+    async def partner_center_sandbox(scope: Scope, receive: Receive, send: Send) -> None:
+        await sandbox_app(scope, receive, send)
+
+    return Litestar(
+        route_handlers=[partner_center_sandbox],
+        exception_handlers={HTTPException: _http_handler},
+        openapi_config=None,
+        debug=settings.debug,
+    )
+
+
 async def prepare(settings: Settings) -> None:
     """The sandbox's partner tenant and Cloudseat's app registration; run at start-up (mounted apps get no
     lifespan of their own)."""
     await service.ensure_state()
-    await identity.ensure_app(settings.secret_key)
+    await identity.ensure_app(settings.secret_key, [settings.base_url + identity.CLOUDSEAT_REDIRECT_PATH])
     await directory.ensure_existing_tenants()
     await newcommerce.seed_legacy_estate()
 
@@ -717,21 +798,14 @@ async def gdap_approval_page(relationship_id: FromPath[str]) -> Response:
     try:
         relationship, domain = await directory.approval(relationship_id)
     except directory.GraphFault as fault:
-        return _approval_html("Relationship not found", f"<p>{_escape(fault.message)}</p>", fault.status)
-    roles = "".join(
-        f"<li>{_escape(directory.role_name(r['roleDefinitionId']))}</li>"
-        for r in relationship["accessDetails"]["unifiedRoles"]
+        return _approval_html("Relationship not found", fault.status, message=fault.message)
+    return _approval_html(
+        "Approve delegated admin access",
+        relationship=relationship,
+        domain=domain,
+        days=directory.duration_days(relationship["duration"]),
+        roles=[directory.role_name(r["roleDefinitionId"]) for r in relationship["accessDetails"]["unifiedRoles"]],
     )
-    days = directory.duration_days(relationship["duration"])
-    details = f"""<p><strong>{_escape(relationship["displayName"])}</strong> asks for delegated admin access to
-<strong>{_escape(relationship["customer"]["displayName"])}</strong> ({_escape(domain)}) for
-{days} days.</p><p>Roles:</p><ul>{roles}</ul><p>Status: <strong
-id="status">{_escape(relationship["status"])}</strong></p>"""
-    if relationship["status"] == "approvalPending":
-        details += f"""<form method="post"><label>Global administrator of {_escape(domain)}
-<input type="email" name="user_name" value="admin@{_escape(domain)}" required></label>
-<p><button type="submit">Approve</button></p></form>"""
-    return _approval_html("Approve delegated admin access", details)
 
 
 @post(GDAP_APPROVAL_PATH, status_code=303)
@@ -740,20 +814,14 @@ async def gdap_approval_submit(request: Request, relationship_id: FromPath[str])
     try:
         await directory.approve(relationship_id, str(form.get("user_name", "")))
     except directory.GraphFault as fault:
-        return _approval_html("Not approved", f"<p>{_escape(fault.message)}</p>", fault.status)
+        return _approval_html("Not approved", fault.status, message=fault.message)
     # back to the page, now showing the active relationship; relative, because the page does not know where the
     # sandbox is mounted
     return Response("", status_code=303, headers={"Location": relationship_id})
 
 
-def _approval_html(title: str, body: str, status: int = 200) -> Response:
-    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_escape(title)} · Sandbox admin
-center</title><style>body{{font:15px system-ui;background:#f3f2f1;display:grid;place-items:center;min-height:90vh}}
-main{{background:#fff;padding:2rem;width:420px;box-shadow:0 2px 6px #0002}}input{{width:100%;padding:.5rem;
-box-sizing:border-box;margin-top:.25rem}}
-button{{background:#0067b8;color:#fff;border:0;padding:.6rem 1.5rem}}</style></head><body><main>
-<h2>{_escape(title)}</h2><p>This is Cloudseat's simulated Microsoft 365 admin center.</p>{body}</main></body></html>"""
-    return Response(html, status_code=status, media_type=MediaType.HTML)
+def _approval_html(title: str, status: int = 200, **values: Any) -> Response:
+    return _html(APPROVAL_PAGE, status, title=title, site="Sandbox admin center", **{"relationship": None, **values})
 
 
 GDAP_APPROVAL_PAGES = [gdap_approval_page, gdap_approval_submit]

@@ -30,12 +30,29 @@ DURATION = re.compile(
 )
 
 
+MAX_YEARS_AHEAD = 10  # API.md: the clock moves to times from now to 10 years ahead
+
+
 def parse_duration(text: str) -> timedelta:
     """ISO 8601 durations without years or months (their length varies): P8D, PT36H, P1W2DT3H."""
-    match = DURATION.match(text or "")
+    match = DURATION.fullmatch(text or "")
     if not match or text in ("P", "PT"):
         raise Invalid({"advance": "Give a duration like P8D or PT36H (weeks, days, hours, minutes, seconds)."})
-    return timedelta(**{k: int(v) for k, v in match.groupdict().items() if v})
+    try:
+        return timedelta(**{k: int(v) for k, v in match.groupdict().items() if v})
+    except OverflowError:  # more days than a timedelta holds: far beyond the 10 years allowed
+        raise Invalid({"advance": _too_far()}) from None
+
+
+def _too_far() -> str:
+    return f"The sandbox clock moves at most {MAX_YEARS_AHEAD} years ahead."
+
+
+def latest_move(now: datetime) -> datetime:
+    """The furthest the clock may move from `now`: 10 calendar years (February 29 to February 28), and never so
+    far that the clock would run more than clock.MAX_OFFSET ahead of real time."""
+    day = 28 if (now.month, now.day) == (2, 29) else now.day
+    return min(now.replace(year=now.year + MAX_YEARS_AHEAD, day=day), clock.real_now() + clock.MAX_OFFSET)
 
 
 # `?timeout=` seconds to wait for the queue to be idle (API.md Sandbox: at most 30)
@@ -65,8 +82,13 @@ async def _move_clock(settings: Settings, data: dict[str, Any]) -> dict:
     """Move the shared clock forward (never back) and run what fell due at Partner Center in between."""
     _sandbox_only(settings)
     now = clock.now()
+    latest = latest_move(now)
     if "advance" in data:
-        target = now + parse_duration(str(data["advance"]))
+        # a duration is text; 8 or null is not one even though str() would make it look like text
+        duration = parse_duration(data["advance"] if isinstance(data["advance"], str) else "")
+        if duration > latest - now:
+            raise Invalid({"advance": _too_far()})
+        target = now + duration
     elif "to" in data:
         try:
             target = datetime.fromisoformat(str(data["to"]).replace("Z", "+00:00"))
@@ -76,6 +98,8 @@ async def _move_clock(settings: Settings, data: dict[str, Any]) -> dict:
             raise Invalid({"to": "Give the time with its zone, like 2027-01-14T00:00:00Z."})
         if target < now:
             raise Invalid({"to": "The sandbox clock only moves forward."})
+        if target > latest:
+            raise Invalid({"to": _too_far()})
     else:
         raise Invalid({"advance": 'Send {"advance": "P8D"} or {"to": "<time>"}.'})
     moved = await clock.advance_to(target)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -32,6 +33,8 @@ GRAPH_AUDIENCE = "https://graph.microsoft.com"  # GDAP relationships
 AUDIENCES = (PARTNER_CENTER_AUDIENCE, PRICING_AUDIENCE, GRAPH_AUDIENCE)
 SANDBOX_CLIENT_ID = "5f8b6a3c-0c1e-4e57-9b3a-c10d5ea70001"
 SANDBOX_AGENT = "admin@sandboxpartner.onmicrosoft.com"  # the admin agent the demo connects as
+# where Cloudseat's sign-in returns, under its base URL: the redirect URI its app registration lists
+CLOUDSEAT_REDIRECT_PATH = "/admin/partner-center/callback"
 ACCESS_TOKEN_SECONDS = 3600
 CODE_LIFETIME = timedelta(minutes=10)
 
@@ -53,13 +56,13 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def openid_configuration(issuer_base: str, tenant: str, sign_in_base: str | None = None) -> dict:
-    """Discovery for msal. The sign-in page (a browser's, not msal's) may be on the app's own address, so a
-    person connecting the sandbox meets no certificate warning; everything msal calls stays https."""
+def openid_configuration(issuer_base: str, tenant: str) -> dict:
+    """Discovery for msal. The sign-in page is the sandbox's too, on its own origin like Microsoft's (a browser
+    meets its self-signed certificate there, as it does on the GDAP approval page)."""
     authority = f"{issuer_base}/{tenant}"
     return {
         "issuer": f"{authority}/v2.0",
-        "authorization_endpoint": f"{sign_in_base or issuer_base}/{tenant}/oauth2/v2.0/authorize",
+        "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
         "token_endpoint": f"{authority}/oauth2/v2.0/token",
         "jwks_uri": f"{authority}/discovery/v2.0/keys",
         "response_types_supported": ["code", "id_token", "code id_token"],
@@ -72,13 +75,41 @@ def openid_configuration(issuer_base: str, tenant: str, sign_in_base: str | None
     }
 
 
-async def ensure_app(secret_key: str) -> None:
+async def ensure_app(secret_key: str, redirect_uris: list[str]) -> None:
+    """Cloudseat's app registration: its secret and its redirect URIs, the only places a sign-in may send a code
+    (as in Entra, the registration follows the deployment: a new base URL replaces the old one)."""
     await db.execute(
-        "INSERT INTO pcs_apps (client_id, secret_hash, name) VALUES ($1, $2, 'Cloudseat') "
-        "ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash",
+        "INSERT INTO pcs_apps (client_id, secret_hash, name, redirect_uris) VALUES ($1, $2, 'Cloudseat', $3::jsonb) "
+        "ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, "
+        "redirect_uris = EXCLUDED.redirect_uris",
         SANDBOX_CLIENT_ID,
         _digest(sandbox_client_secret(secret_key)),
+        json.dumps(redirect_uris),
     )
+
+
+async def check_sign_in(client_id: str, redirect_uri: str, tenant: str) -> None:
+    """The authorize endpoint's first check, as Microsoft's: a known app, and a redirect URI that is exactly one
+    registered for it. Otherwise an error page and no code: a code sent anywhere else could be redeemed by
+    whoever owns that address."""
+    rows = await db.fetch("SELECT redirect_uris FROM pcs_apps WHERE client_id = $1", client_id)
+    if not rows:
+        raise OAuthError(
+            "unauthorized_client",
+            f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'. "
+            "This can happen if the application has not been installed by the administrator of the tenant or "
+            "consented to by any user in the tenant. You may have sent your authentication request to the wrong "
+            "tenant.",
+        )
+    registered = rows[0]["redirect_uris"]
+    if redirect_uri not in (json.loads(registered) if isinstance(registered, str) else registered):
+        raise OAuthError(
+            "invalid_request",
+            f"AADSTS50011: The redirect URI '{redirect_uri}' specified in the request does not match the redirect "
+            f"URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request "
+            "matches one added to your application in the Azure portal. Navigate to "
+            "https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+        )
 
 
 async def _check_client(client_id: str, client_secret: str) -> None:
@@ -104,6 +135,7 @@ class OAuthError(Exception):
 
 async def create_code(
     *,
+    tenant: str,
     client_id: str,
     redirect_uri: str,
     code_challenge: str | None,
@@ -112,6 +144,7 @@ async def create_code(
     mfa: bool,
     scope: str,
 ) -> str:
+    await check_sign_in(client_id, redirect_uri, tenant)
     code = secrets.token_urlsafe(32)
     await db.execute(
         "INSERT INTO pcs_auth_codes (code_hash, client_id, redirect_uri, code_challenge, nonce, "

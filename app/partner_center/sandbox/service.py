@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from app import clock, db
+from app.accounts.address_rules import normalize_postal_code, postal_code_error
 from app.billing.rules import charge_from
 from app.partner_center.sandbox import catalog, pricing, rules, shapes
 from app.partner_center.sandbox.errors import (
@@ -1367,8 +1368,6 @@ VETTING_TIME = timedelta(days=1)  # Microsoft reviews qualifications; the sandbo
 
 def validate_address(body: dict) -> dict:
     """Verified when the street, city and postal code fit the country; otherwise what is missing."""
-    from app.accounts.address_rules import normalize_postal_code, postal_code_error
-
     address = {k: _first(body, k) for k in ("addressLine1", "addressLine2", "city", "state", "postalCode", "country")}
     original = {k: v for k, v in address.items() if v}
     country = str(address["country"] or "").upper()
