@@ -41,6 +41,7 @@ SANDBOX_FROZEN_EXCEPTIONS = {
     "app.jobs.scheduler",  # moving the sandbox clock runs Cloudseat's due work (controls.py)
     "app.web.auth",  # /api/v1/sandbox is for the CSP's admins (controls.py)
     "app.web.security",  # the sandbox's pages get the app's security headers
+    "app.web.schemas",  # /api/v1/sandbox bodies are decoded at the app's typed edge (schemas.py, controls.py)
 }
 
 
