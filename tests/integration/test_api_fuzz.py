@@ -9,16 +9,18 @@ ids the path parameters hit some of the time.
   and content type; a refusal is our error body; data that breaks the schema is refused.
 
 The run is bounded and repeatable: a fixed number of examples per operation, derandomized (the same cases on every
-run), no example database, no shrinking past what Hypothesis does on a failure. Schemathesis generates and checks
-in a worker thread; each request is carried into the app in the test's own event loop (where the database pool
-lives) through an httpx ASGI client. Each test prints and records (junit `record_property`) its operations, cases
-and seconds."""
+run), no example database. For a deeper look by hand, CLOUDSEAT_FUZZ_SCALE multiplies the examples and
+CLOUDSEAT_FUZZ_SEED draws other cases (`CLOUDSEAT_FUZZ_SCALE=10 CLOUDSEAT_FUZZ_SEED=7 pytest -k fuzz`).
+Schemathesis generates and checks in a worker thread; each request is carried into the app in the test's own event
+loop (where the database pool lives) through an httpx ASGI client. Each test prints and records (junit
+`record_property`) its operations, cases and seconds."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import io
+import os
 import time
 import uuid
 from collections import Counter
@@ -31,7 +33,7 @@ import pytest
 import requests
 import schemathesis
 import urllib3
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from requests.adapters import HTTPAdapter
@@ -53,6 +55,8 @@ from tests.integration.test_billing_runs import run_now
 pytestmark = pytest.mark.integration
 
 BASE_URL = "http://testserver"
+SCALE = float(os.environ.get("CLOUDSEAT_FUZZ_SCALE", "1"))
+SEED = os.environ.get("CLOUDSEAT_FUZZ_SEED")
 OFFER = "CFQ7TTC0LH18:0001"
 # Sandbox controls move the shared clock, inject Partner Center faults or wait for the job queue: they change what
 # every later call answers, so they are fuzzed on their own (test_the_sandbox_controls_...), with a reset after.
@@ -181,6 +185,7 @@ class Fuzzer:
         modes: tuple[GenerationMode, ...],
         examples: int,
         authorization: str | None,
+        caller: str,
         checks: list[Callable[..., Any]] = CHECKS,
         expect: int | None = None,
     ) -> None:
@@ -193,7 +198,7 @@ class Fuzzer:
                 except Unsatisfiable:
                     self.unbreakable.append(operation.label)
                 except (Exception, BaseExceptionGroup) as failure:  # every operation runs; all are reported together
-                    self.failures.append(f"{operation.label} ({mode.value}, {authorization or 'no token'}):\n{failure}")
+                    self.failures.append(f"{operation.label} ({mode.value}, {caller}):\n{failure}")
 
     def _fuzz(
         self,
@@ -209,8 +214,8 @@ class Fuzzer:
 
         @given(case=_strategy(operation, mode, self.world))
         @settings(
-            max_examples=examples,
-            derandomize=True,
+            max_examples=max(1, round(examples * SCALE)),
+            derandomize=SEED is None,
             database=None,
             deadline=None,
             phases=[Phase.explicit, Phase.generate, Phase.shrink],
@@ -228,6 +233,8 @@ class Fuzzer:
             if expect is not None:
                 assert response.status_code == expect, (response.status_code, response.text[:300])
 
+        if SEED is not None:
+            run = seed(int(SEED))(run)
         run()
 
     def report(self, record: Callable[[str, object], None], started: float, label: str) -> None:
@@ -332,6 +339,7 @@ async def test_every_operation_fuzzed_as_a_csp_admin_answers_no_5xx_and_as_docum
             modes=(GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
             examples=25,
             authorization=world["csp_admin"][0],
+            caller="csp_admin",
         )
     assert len(fuzzer.counts) == len(operations_) >= 50  # the document's API operations all ran
     fuzzer.report(record_property, started, "csp_admin")
@@ -346,7 +354,12 @@ async def test_every_operation_fuzzed_as_a_partner_or_customer_answers_no_5xx_an
         operations_ = fuzzer.operations()  # the sandbox controls answer these roles 403 before reading anything
         started = time.monotonic()
         await asyncio.to_thread(
-            fuzzer.run, operations_, modes=(GenerationMode.POSITIVE,), examples=6, authorization=world[role][0]
+            fuzzer.run,
+            operations_,
+            modes=(GenerationMode.POSITIVE,),
+            examples=6,
+            authorization=world[role][0],
+            caller=role,
         )
     assert len(fuzzer.counts) == len(operations_)
     fuzzer.report(record_property, started, role)
@@ -364,6 +377,7 @@ async def test_every_operation_without_a_valid_token_answers_401_in_our_error_bo
                 modes=(GenerationMode.POSITIVE,),
                 examples=2,
                 authorization=authorization,
+                caller=(authorization or "no token")[:12],
                 expect=401,
             )
     assert len(fuzzer.counts) == len(operations_)
@@ -384,6 +398,7 @@ async def test_the_sandbox_controls_fuzzed_answer_no_5xx_and_as_documented(world
                     modes=(GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
                     examples=25,
                     authorization=world["csp_admin"][0],
+                    caller="csp_admin",
                 )
         finally:
             await db.execute(
@@ -395,11 +410,23 @@ async def test_the_sandbox_controls_fuzzed_answer_no_5xx_and_as_documented(world
     fuzzer.report(record_property, started, "sandbox controls")
 
 
-async def test_the_document_describes_the_api_only_and_its_pdfs_as_pdf(app):
+async def test_the_document_describes_the_api_only_its_pdfs_as_pdf_and_refuses_unknown_body_fields(app):
     """Found by the fuzz: the pages (basket, orders, subscriptions, admin forms) were documented as JSON operations
-    answering 201 JSON, and the API's PDFs as application/json."""
+    answering 201 JSON, the API's PDFs as application/json, and bodies that refuse unknown fields as taking any."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
         document = await _document(client)
     assert [path for path in document["paths"] if not path.startswith("/api/v1/")] == []
     for path in ("/api/v1/invoices/{invoice_id}/pdf", "/api/v1/credit-notes/{credit_note_id}/pdf"):
         assert list(document["paths"][path]["get"]["responses"]["200"]["content"]) == ["application/pdf"]
+    bodies = document["components"]["schemas"]
+    assert bodies["OrderBody"]["additionalProperties"] is False
+    assert bodies["OrderLineBody"]["additionalProperties"] is False
+    requested = {
+        content["schema"]["$ref"].rsplit("/", 1)[1]
+        for item in document["paths"].values()
+        for operation in item.values()
+        for content in operation.get("requestBody", {}).get("content", {}).values()
+        if "$ref" in content.get("schema", {})
+    }
+    assert requested
+    assert {name: bodies[name].get("additionalProperties") for name in requested} == dict.fromkeys(requested, False)
