@@ -46,6 +46,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import clock, db
+from app.accounts import service as accounts
 from app.catalog import service as catalog
 from app.operations import service as operations
 from tests import factories
@@ -146,18 +147,44 @@ def _has_data(operation: Any) -> bool:
     return bool(operation.body) or any(True for _ in operation.query) or any(True for _ in operation.path_parameters)
 
 
+# Body and query fields that name a row: valid data names one of the world's some of the time.
+ROW_FIELDS = {"account_id", "customer_id", "reseller_id", "offer_id", "subscription_id", "invoice_id"}
+
+
+def _name_rows(value: Any, known: dict[str, list[str]], draw: Callable[[st.SearchStrategy], Any]) -> Any:
+    """`value` with each string under a ROW_FIELDS key replaced by a row of the world (nested objects included)."""
+    if isinstance(value, list):
+        return [_name_rows(item, known, draw) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: draw(st.sampled_from(known[key]))
+        if key in ROW_FIELDS and isinstance(item, str) and known.get(key)
+        else _name_rows(item, known, draw)
+        for key, item in value.items()
+    }
+
+
 def _strategy(operation: Any, mode: GenerationMode, known: dict[str, list[str]]) -> st.SearchStrategy:
-    """The operation's cases; and, for valid data, as many again with each path parameter naming a row of the world
-    (invalid data keeps its generated path, which is itself a target)."""
+    """The operation's cases; and, for valid data, as many again whose path parameters, body fields and query
+    parameters name rows of the world (invalid data keeps what it drew: a made-up id is itself a target)."""
     generated = operation.as_strategy(mode)
-    names = [p.name for p in operation.path_parameters]
-    if mode is GenerationMode.NEGATIVE or not names:
+    if mode is GenerationMode.NEGATIVE:
         return generated
-    real = [
-        operation.as_strategy(mode, path_parameters=dict(zip(names, values, strict=True)))
-        for values in zip(*(known.get(name, []) for name in names), strict=False)
-    ]
-    return st.one_of(generated, *real)
+    names = [p.name for p in operation.path_parameters]
+    paths = [dict(zip(names, values, strict=True)) for values in zip(*(known.get(n, []) for n in names), strict=False)]
+
+    sources = st.one_of(*(operation.as_strategy(mode, path_parameters=path) for path in paths)) if paths else generated
+
+    @st.composite
+    def naming_rows(draw: Callable[[st.SearchStrategy], Any]) -> Any:
+        case = draw(sources)
+        if isinstance(case.body, dict | list):
+            case.body = _name_rows(case.body, known, draw)
+        case.query = _name_rows(dict(case.query or {}), known, draw)
+        return case
+
+    return st.one_of(generated, naming_rows())
 
 
 class Fuzzer:
@@ -258,7 +285,13 @@ async def world(committed) -> dict[str, list[str]]:
     of each role: the ids each kind of path parameter can take."""
     admin = await factories.user(None)
     reseller = await factories.reseller()
-    customers = [await factories.customer(reseller["id"]), await factories.customer(None, currency="USD")]
+    customers = [
+        await factories.customer(reseller["id"]),
+        await factories.customer(None, country="US", currency="USD", state="WA", postal_code="98052"),
+    ]
+    for customer in customers:  # an order for them gets past the MCA check to the rules after it
+        mca = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@x.test"}
+        await accounts.record_mca_acceptance(await factories.user(customer), customer["id"], mca)
     sync = await db.fetchval(
         "INSERT INTO catalog_sync_runs (status, created_at) VALUES ('completed', now()) RETURNING id"
     )
@@ -304,13 +337,14 @@ async def world(committed) -> dict[str, list[str]]:
     async def ids(sql: str) -> list[str]:
         return [str(row["id"]) for row in await db.fetch(sql)]
 
-    accounts = [str(reseller["id"]), *(str(c["id"]) for c in customers)]
+    account_ids = [str(reseller["id"]), *(str(c["id"]) for c in customers)]
     return {
         "csp_admin": [(await factories.api_token(admin))["Authorization"]],
         "reseller_admin": [(await factories.api_token(await factories.user(reseller)))["Authorization"]],
         "customer_admin": [(await factories.api_token(await factories.user(customers[0])))["Authorization"]],
-        "account_id": accounts,
-        "customer_id": accounts[1:],
+        "account_id": account_ids,
+        "customer_id": account_ids[1:],
+        "reseller_id": account_ids[:1],
         "offer_id": [OFFER],
         "subscription_id": [str(s) for s in subscriptions],
         "order_id": await ids("SELECT id FROM orders"),
