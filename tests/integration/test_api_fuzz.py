@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import requests
 import schemathesis
@@ -464,3 +465,39 @@ async def test_the_document_describes_the_api_only_its_pdfs_as_pdf_and_refuses_u
     }
     assert requested
     assert {name: bodies[name].get("additionalProperties") for name in requested} == dict.fromkeys(requested, False)
+
+
+async def test_the_fuzzer_itself_fails_on_a_5xx_an_undeclared_answer_and_an_error_body_not_ours():
+    """The harness can fail: against a small app with a 500 on some input, an answer that is not the declared
+    schema, and Litestar's own error body, each operation is reported."""
+    from litestar import Litestar, get
+    from litestar.openapi import OpenAPIConfig, ResponseSpec
+
+    class Declared(msgspec.Struct):
+        total: int
+
+    @get("/api/v1/crash", sync_to_thread=False)
+    def crash(n: int) -> dict[str, int]:
+        return {"share": 100 // (n % 7)}  # ZeroDivisionError for one n in seven: a 500
+
+    @get("/api/v1/wrong-shape", responses={200: ResponseSpec(Declared)}, sync_to_thread=False)
+    def wrong_shape() -> dict[str, str]:
+        return {"total": "twelve"}
+
+    small = Litestar([crash, wrong_shape], openapi_config=OpenAPIConfig(title="t", version="1", path="/schema"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small), base_url=BASE_URL) as client:
+        fuzzer = Fuzzer(client, await _document(client), {})
+        await asyncio.to_thread(
+            fuzzer.run,
+            fuzzer.operations(),
+            modes=(GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
+            examples=20,
+            authorization=None,
+            caller="nobody",
+        )
+    failures = "\n".join(fuzzer.failures)
+    assert "GET /api/v1/crash (positive" in failures
+    assert "Server error" in failures
+    assert "GET /api/v1/crash (negative" in failures  # `?n=abc` answers Litestar's 400 body, not ours
+    assert "GET /api/v1/wrong-shape (positive" in failures
+    assert "Response violates schema" in failures
