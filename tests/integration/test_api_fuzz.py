@@ -13,13 +13,15 @@ run), no example database. For a deeper look by hand, CLOUDSEAT_FUZZ_SCALE multi
 CLOUDSEAT_FUZZ_SEED draws other cases (`CLOUDSEAT_FUZZ_SCALE=10 CLOUDSEAT_FUZZ_SEED=7 pytest -k fuzz`).
 Schemathesis generates and checks in a worker thread; each request is carried into the app in the test's own event
 loop (where the database pool lives) through an httpx ASGI client. Each test prints and records (junit
-`record_property`) its operations, cases and seconds."""
+`record_property`, and test-artifacts/api-fuzz.txt with the statuses each operation answered) its operations,
+cases and seconds."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import io
+import logging
 import os
 import time
 import uuid
@@ -49,6 +51,7 @@ from schemathesis.specs.openapi.checks import (
 from app import clock, db
 from app.accounts import service as accounts
 from app.catalog import service as catalog
+from app.config import ROOT
 from app.operations import service as operations
 from tests import factories
 from tests.integration import billing_fixtures
@@ -57,6 +60,7 @@ from tests.integration.test_billing_runs import run_now
 pytestmark = pytest.mark.integration
 
 BASE_URL = "http://testserver"
+ARTIFACTS = ROOT / "test-artifacts"
 SCALE = float(os.environ.get("CLOUDSEAT_FUZZ_SCALE", "1"))
 SEED = os.environ.get("CLOUDSEAT_FUZZ_SEED")
 OFFER = "CFQ7TTC0LH18:0001"
@@ -268,11 +272,16 @@ class Fuzzer:
     def report(self, record: Callable[[str, object], None], started: float, label: str) -> None:
         cases = sum(self.counts.values())
         elapsed = time.monotonic() - started
-        print(f"\nSchemathesis ({label}): {len(self.counts)} operations, {cases} cases in {elapsed:.0f} s")
-        for operation, statuses in sorted(self.statuses.items()):
-            print(f"  {operation}: {dict(sorted(statuses.items()))}")
+        lines = [f"Schemathesis ({label}): {len(self.counts)} operations, {cases} cases in {elapsed:.0f} s"]
+        lines += [
+            f"  {operation}: {dict(sorted(statuses.items()))}" for operation, statuses in sorted(self.statuses.items())
+        ]
         if self.unbreakable:
-            print(f"  no invalid data to draw (the schema allows anything): {', '.join(self.unbreakable)}")
+            lines.append(f"  no invalid data to draw (the schema allows anything): {', '.join(self.unbreakable)}")
+        print("\n" + "\n".join(lines))
+        ARTIFACTS.mkdir(exist_ok=True)
+        with (ARTIFACTS / "api-fuzz.txt").open("a", encoding="utf-8") as summary:  # what each run reached
+            summary.write("\n".join(lines) + "\n")
         record("fuzz_operations", len(self.counts))
         record("fuzz_cases", cases)
         record("fuzz_seconds", round(elapsed, 1))
@@ -501,3 +510,51 @@ async def test_the_fuzzer_itself_fails_on_a_5xx_an_undeclared_answer_and_an_erro
     assert "GET /api/v1/crash (negative" in failures  # `?n=abc` answers Litestar's 400 body, not ours
     assert "GET /api/v1/wrong-shape (positive" in failures
     assert "Response violates schema" in failures
+
+
+async def test_a_nul_byte_in_the_price_query_is_refused_not_a_500(world, client):
+    """Found by the fuzz: `term` or `billing_plan` with a NUL byte reached PostgreSQL (CharacterNotInRepertoire)."""
+    headers = {"Authorization": world["csp_admin"][0]}
+    for query in ("term=P1%00Y&billing_plan=annual", "term=P1Y&billing_plan=ann%00ual"):
+        answer = await client.get(f"/api/v1/catalog/offers/{OFFER}/price?{query}", headers=headers)
+        assert answer.status_code in (400, 422), answer.text  # 422 where the edge names the parameter first
+        assert set(answer.json()["error"]) <= {"code", "message", "field"}
+
+
+async def test_a_value_the_database_cannot_take_is_a_400_in_our_format_and_changes_nothing(committed, caplog):
+    """The net under the typed edge: a value PostgreSQL refuses (class 22) or asyncpg cannot send is the caller's,
+    answered 400 in our error body, the transaction rolled back, and logged."""
+    from litestar import Litestar, get
+
+    from app.web.errors import EXCEPTION_HANDLERS
+
+    async def write_then(value: object, sql: str) -> None:
+        async with db.transaction():
+            await db.execute("INSERT INTO tax_rates (country, label, rate, updated_at) VALUES ('ZZ', 'net', 1, now())")
+            await db.fetchval(sql, value)
+
+    @get("/api/v1/nul")
+    async def nul() -> None:
+        await write_then("a\x00b", "SELECT $1::text")
+
+    @get("/api/v1/int4")
+    async def int4() -> None:
+        await write_then(2**40, "SELECT $1::int4")  # refused by asyncpg before it is sent
+
+    @get("/api/v1/float8")
+    async def float8() -> None:
+        await write_then("1e400", "SELECT $1::text::numeric::float8")  # numeric takes it, float8 overflows
+
+    small = Litestar([nul, int4, float8], exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    logger = logging.getLogger("app.web.errors")  # the app's loggers do not propagate to the root's capture
+    logger.addHandler(caplog.handler)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small), base_url=BASE_URL) as client:
+            for path in ("/api/v1/nul", "/api/v1/int4", "/api/v1/float8"):
+                answer = await client.get(path)
+                assert answer.status_code == 400, answer.text
+                assert answer.json()["error"]["code"] == "malformed_request"
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert await db.fetchval("SELECT count(*) FROM tax_rates WHERE country = 'ZZ'") == 0
+    assert sum("reached the database unchecked" in r.getMessage() for r in caplog.records) == 3
