@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-import asyncpg
-from asyncpg.exceptions._base import DataError as ArgumentDataError
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -119,16 +117,6 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
     return _page_error(request, status, message)
 
 
-def data_error_handler(request: Request, exc: Exception) -> Response:
-    """A value that PostgreSQL cannot take (SQLSTATE class 22: a NUL byte, a number or date out of range, text that is
-    not a number), or asyncpg cannot send as the query's argument: it came with the request, so the caller gets a 400
-    in our format and the transaction rolled back, never a 500. Logged: the typed edge should have refused it first."""
-    log.warning("a value reached the database unchecked on %s %s: %r", request.method, request.url.path, exc)
-    return app_error_handler(
-        request, Malformed("A value in this request cannot be used: it is out of range or not valid text.")
-    )
-
-
 def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if is_api(request):
@@ -140,8 +128,6 @@ EXCEPTION_HANDLERS = {
     AppError: app_error_handler,
     NoRate: no_rate_handler,
     HTTPException: http_error_handler,
-    asyncpg.DataError: data_error_handler,
-    ArgumentDataError: data_error_handler,
     Exception: unexpected_error_handler,
 }
 
