@@ -39,6 +39,7 @@ from app.web.api_docs import LocalSwaggerUI
 from app.web.auth import IdentifyCaller, csp_admin_only
 from app.web.csrf import BoundCSRF
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.openapi import StrictStructSchemaPlugin
 from app.web.schemas import error_responses, typed_body
 from app.web.security import add_security_headers, content_security_policy, uses_stripe_js
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, manage_pool: bool = True) ->
             render_plugins=[LocalSwaggerUI()],  # openapi.json is added beside it
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        plugins=[StrictStructSchemaPlugin()],  # before Litestar's own struct plugin
         lifespan=[lifespan],
         debug=settings.debug,
     )

@@ -85,13 +85,13 @@ async def _pdf(me: Principal, document_id: uuid.UUID) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
 
-@get("/invoices/{invoice_id:uuid}/pdf", name="api_invoice_pdf")
+@get("/invoices/{invoice_id:uuid}/pdf", name="api_invoice_pdf", media_type="application/pdf")
 async def invoice_pdf(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> Response:
     await invoices.get_row(me, invoice_id, "invoice")
     return await _pdf(me, invoice_id)
 
 
-@get("/credit-notes/{credit_note_id:uuid}/pdf", name="api_credit_note_pdf")
+@get("/credit-notes/{credit_note_id:uuid}/pdf", name="api_credit_note_pdf", media_type="application/pdf")
 async def credit_note_pdf(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> Response:
     await invoices.get_row(me, credit_note_id, "credit_note")
     return await _pdf(me, credit_note_id)

@@ -373,4 +373,5 @@ router = Router(
     ],
     guards=[signed_in],
     dependencies={"me": Provide(provide_me, sync_to_thread=False)},
+    include_in_schema=False,  # pages, not the API: /schema documents /api/v1 only
 )
