@@ -6,6 +6,7 @@ each value's type, the null where a value may be missing, the money patterns and
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -194,6 +195,11 @@ async def test_sandbox_control_answers_conform(admin, client):
     faults = {"error_rate": 0, "throttle_rate": 0, "latency_ms": 0, "provisioning_ms": 0}
     put = await client.put("/api/v1/sandbox/faults", headers=headers, json=faults)
     assert conforms(put, 200, FaultsAnswer).latency_ms == 0
+    # a tiny share is still a decimal string, not "1E-7"
+    tiny = await client.put("/api/v1/sandbox/faults", headers=headers, json={**faults, "error_rate": 1e-07})
+    assert conforms(tiny, 200, FaultsAnswer).error_rate == "0.0000001"
+    put = await client.put("/api/v1/sandbox/faults", headers=headers, json=faults)
+    assert Decimal(conforms(put, 200, FaultsAnswer).error_rate) == 0
     settled = conforms(await client.post("/api/v1/sandbox/settle?timeout=0", headers=headers), 200, SettleAnswer)
     assert settled.idle == (settled.pending == 0)
     conforms(await client.get("/api/v1/sandbox/mail?limit=5", headers=headers), 200, MailList)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.web.answers import DateTimeText, DecimalText
 from app.web.schemas import PRINTABLE, Answer, Body
 
 # a share of calls, 0 to 1: a JSON number (0.2) as API.md writes it, or the same as a decimal string ("0.2")
@@ -35,12 +34,20 @@ class ClockBody(Body):
 
 
 # --- Answers (API.md Sandbox), in the order app/partner_center/sandbox/controls.py and service.py write them -----
+# Their values are typed here rather than with app.web.answers: the sandbox leans on no more of Cloudseat than it
+# did (tests/unit/test_layering.py), and these two are the sandbox's own.
+
+Time = Annotated[
+    str,
+    Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$", description="The clock's time, ISO 8601 in UTC."),
+]
+ShareText = Annotated[str, Meta(pattern=r"^[01](\.\d+)?$", description='A share of calls, 0 to 1, e.g. "0.2000".')]
 
 
 class ClockAnswer(Answer):
     """`GET /sandbox/clock`: the shared clock's time, and how far it runs ahead of real time."""
 
-    now: DateTimeText
+    now: Time
     offset_seconds: int
 
 
@@ -59,15 +66,15 @@ class SchedulerRun(Answer):
 class ClockMoved(Answer):
     """`POST /sandbox/clock`: the clock's new time, once the due work is queued."""
 
-    now: DateTimeText
+    now: Time
     partner_center: SchedulerRun
 
 
 class FaultsAnswer(Answer):
     """`PUT /sandbox/faults`: the faults now in force (shares of calls as decimal strings)."""
 
-    error_rate: DecimalText
-    throttle_rate: DecimalText
+    error_rate: ShareText
+    throttle_rate: ShareText
     latency_ms: int
     provisioning_ms: int
 
