@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from litestar import Response, Router, get, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
@@ -16,8 +18,12 @@ from app.billing.schemas import (
     AccountDunningAnswer,
     BillingOptionsAnswer,
     BillingOptionsBody,
+    ChargeList,
     CreditAnswer,
     CreditBody,
+    DeferredRevenueList,
+    DocumentList,
+    DocumentWithLines,
     DunningAnswer,
     DunningBody,
     PaymentAnswer,
@@ -39,12 +45,12 @@ from app.web.schemas import CurrencyQuery, Cursor, Limit, OptionalWord, answer, 
 
 
 async def _list(me: Principal, kind: str, account_id: uuid.UUID | None, status: str | None, limit: int | None,
-                cursor: str | None) -> dict:  # fmt: skip
+                cursor: str | None) -> DocumentList:  # fmt: skip
     size, offset = api_window(limit, cursor)
     items, total, _ = await invoices.list_documents(
         me, kind=kind, account_id=account_id, status=status, limit=size, offset=offset
     )
-    return {"items": items, "next": next_cursor(size, offset, total)}
+    return answer(DocumentList, {"items": items, "next": next_cursor(size, offset, total)})
 
 
 @get("/invoices", name="api_invoices")
@@ -54,13 +60,13 @@ async def list_invoices(
     status: OptionalWord = None,
     limit: Limit = None,
     cursor: Cursor = None,
-) -> dict:
+) -> DocumentList:
     return await _list(me, "invoice", account_id, status, limit, cursor)
 
 
 @get("/invoices/{invoice_id:uuid}", name="api_invoice")
-async def get_invoice(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> dict:
-    return await invoices.get_document(me, invoice_id, "invoice")
+async def get_invoice(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> DocumentWithLines:
+    return answer(DocumentWithLines, await invoices.get_document(me, invoice_id, "invoice"))
 
 
 @get("/credit-notes", name="api_credit_notes")
@@ -70,29 +76,49 @@ async def list_credit_notes(
     status: OptionalWord = None,
     limit: Limit = None,
     cursor: Cursor = None,
-) -> dict:
+) -> DocumentList:
     return await _list(me, "credit_note", account_id, status, limit, cursor)
 
 
 @get("/credit-notes/{credit_note_id:uuid}", name="api_credit_note")
-async def get_credit_note(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> dict:
-    return await invoices.get_document(me, credit_note_id, "credit_note")
+async def get_credit_note(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> DocumentWithLines:
+    return answer(DocumentWithLines, await invoices.get_document(me, credit_note_id, "credit_note"))
 
 
-async def _pdf(me: Principal, document_id: uuid.UUID) -> Response:
+async def _pdf(me: Principal, document_id: uuid.UUID) -> Response[bytes]:
     filename, content = await invoices.pdf(me, document_id)
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
 
-@get("/invoices/{invoice_id:uuid}/pdf", name="api_invoice_pdf", media_type="application/pdf")
-async def invoice_pdf(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> Response:
+# A PDF is no JSON answer: OpenAPI documents the 200 as the file (application/pdf, binary) with its filename header.
+PDF: dict[str, Any] = {
+    "media_type": "application/pdf",
+    "content_media_type": "application/pdf",
+    "response_headers": [
+        ResponseHeader(
+            name="Content-Disposition",
+            value="",  # documentation only: each answer sends its own filename
+            description='attachment; filename="<number>.pdf"',
+            documentation_only=True,
+        )
+    ],
+}
+
+
+@get("/invoices/{invoice_id:uuid}/pdf", name="api_invoice_pdf", response_description="The invoice as a PDF.", **PDF)
+async def invoice_pdf(me: NamedDependency[Principal], invoice_id: FromPath[uuid.UUID]) -> Response[bytes]:
     await invoices.get_row(me, invoice_id, "invoice")
     return await _pdf(me, invoice_id)
 
 
-@get("/credit-notes/{credit_note_id:uuid}/pdf", name="api_credit_note_pdf", media_type="application/pdf")
-async def credit_note_pdf(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> Response:
+@get(
+    "/credit-notes/{credit_note_id:uuid}/pdf",
+    name="api_credit_note_pdf",
+    response_description="The credit note as a PDF.",
+    **PDF,
+)
+async def credit_note_pdf(me: NamedDependency[Principal], credit_note_id: FromPath[uuid.UUID]) -> Response[bytes]:
     await invoices.get_row(me, credit_note_id, "credit_note")
     return await _pdf(me, credit_note_id)
 
@@ -121,10 +147,10 @@ async def account_charges(
     uninvoiced: FromQuery[bool] = False,
     limit: Limit = None,
     cursor: Cursor = None,
-) -> dict:
+) -> ChargeList:
     size, offset = api_window(limit, cursor, default=200)
     items, total = await billing.account_charges(me, account_id, uninvoiced=uninvoiced, limit=size, offset=offset)
-    return {"items": items, "next": next_cursor(size, offset, total)}
+    return answer(ChargeList, {"items": items, "next": next_cursor(size, offset, total)})
 
 
 @get("/accounts/{account_id:uuid}/credit", name="api_account_credit")
@@ -204,9 +230,10 @@ async def get_run(me: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -
 
 
 @get("/billing/deferred-revenue", name="api_deferred_revenue")
-async def deferred_revenue(me: NamedDependency[Principal], currency: CurrencyQuery = None) -> dict:
+async def deferred_revenue(me: NamedDependency[Principal], currency: CurrencyQuery = None) -> DeferredRevenueList:
     _csp(me)
-    return {"items": await billing.deferred_revenue(currency.upper() if currency else None), "next": None}
+    items = await billing.deferred_revenue(currency.upper() if currency else None)
+    return answer(DeferredRevenueList, {"items": items, "next": None})
 
 
 router = Router(

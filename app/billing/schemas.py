@@ -4,11 +4,14 @@ between fields) with their own messages."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
 from app.operations.schemas import Operation
+from app.web.answers import CurrencyCode, DecimalText, Fx
 from app.web.schemas import Amount, Answer, Body, Country, IsoDate, Rate, Uuid
 
 Days = Annotated[int, Meta(ge=0, le=365)]
@@ -154,3 +157,99 @@ class RunAnswer(Answer):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+
+
+# --- Invoices and credit notes (app/billing/invoices.py document_json), charges and deferred revenue (service.py)
+
+DocumentStatus = Literal["issued", "partially_paid", "paid", "void"]
+ChargeType = Literal[
+    "new", "add_quantity", "remove_quantity", "cancel", "renew", "cycle", "convert", "surcharge", "promotion"
+]
+Month = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}$", description="A calendar month, e.g. 2027-01.")]
+
+
+class DocumentLine(Answer):
+    """A line as a person reads it (NCE_RULES 5, presentation), in the document's currency; `fx` when converted."""
+
+    subscription_id: uuid.UUID
+    customer_name: str
+    description: str
+    charge_type: ChargeType
+    quantity: int
+    unit_price: DecimalText
+    period_start: date
+    period_end: date
+    amount: DecimalText
+    fx: Fx | None
+
+
+class Document(Answer):
+    """An invoice, or a credit note in the same shape (`kind`; its amounts negative), as the lists show it: without
+    its lines. `balance` is what is left to pay (or to refund)."""
+
+    id: uuid.UUID
+    kind: Literal["invoice", "credit_note"]
+    number: str
+    account_id: uuid.UUID
+    account_name: str
+    currency: CurrencyCode
+    issue_date: date
+    due_date: date
+    status: DocumentStatus
+    subtotal: DecimalText
+    tax: DecimalText
+    tax_rate: DecimalText
+    tax_label: str
+    reverse_charge: bool
+    total: DecimalText
+    amount_paid: DecimalText
+    balance: DecimalText
+
+
+class DocumentWithLines(Document):
+    """`GET /invoices/{id}` and `GET /credit-notes/{id}`: the document and its lines."""
+
+    lines: list[DocumentLine]
+
+
+class DocumentList(Answer):
+    items: list[Document]
+    next: str | None
+
+
+class ChargeAnswer(Answer):
+    """A line of the ledger: amounts in the bill-to's `currency` (`fx` when converted), `cost_amount` in the cost's
+    own currency; `invoice_id` null until it is invoiced."""
+
+    id: int
+    subscription_id: uuid.UUID
+    charge_type: ChargeType
+    quantity: int
+    per_seat_amount: DecimalText
+    amount: DecimalText
+    cost_amount: DecimalText
+    currency: CurrencyCode
+    fx: Fx | None
+    period_start: date
+    period_end: date
+    invoice_id: uuid.UUID | None
+
+
+class ChargeList(Answer):
+    items: list[ChargeAnswer]
+    next: str | None
+
+
+class DeferredRevenueAnswer(Answer):
+    """One currency's month of upfront plans: billed, earned (recognised), and still to earn at the month's end."""
+
+    currency: CurrencyCode
+    month: Month
+    billed: DecimalText
+    recognised: DecimalText
+    deferred: DecimalText
+
+
+class DeferredRevenueList(Answer):
+    items: list[DeferredRevenueAnswer]
+    next: str | None

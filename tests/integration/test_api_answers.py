@@ -6,6 +6,7 @@ each value's type, the null where a value may be missing, the money patterns and
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,8 +14,11 @@ import msgspec
 import pytest
 
 from app import db
+from app.billing.schemas import ChargeList, DeferredRevenueList, DocumentList, DocumentWithLines
+from app.mail.schemas import MailList
 from app.operations.schemas import Operation, OperationAnswer
 from app.orders.schemas import Order, OrderPage
+from app.partner_center.sandbox.schemas import ClockAnswer, ClockMoved, FaultsAnswer, SettleAnswer
 from app.subscriptions.schemas import (
     Subscription,
     SubscriptionEventPage,
@@ -49,6 +53,17 @@ ANSWERS: list[tuple[str, str, int, type[Answer]]] = [
     ("get", SUBSCRIPTION + "/upgrades", 200, UpgradeOptionPage),
     ("post", SUBSCRIPTION + "/upgrade", 202, OperationAnswer),
     ("get", SUBSCRIPTION + "/events", 200, SubscriptionEventPage),
+    ("get", "/api/v1/invoices", 200, DocumentList),
+    ("get", "/api/v1/invoices/{invoice_id}", 200, DocumentWithLines),
+    ("get", "/api/v1/credit-notes", 200, DocumentList),
+    ("get", "/api/v1/credit-notes/{credit_note_id}", 200, DocumentWithLines),
+    ("get", "/api/v1/accounts/{account_id}/charges", 200, ChargeList),
+    ("get", "/api/v1/billing/deferred-revenue", 200, DeferredRevenueList),
+    ("get", "/api/v1/sandbox/mail", 200, MailList),
+    ("get", "/api/v1/sandbox/clock", 200, ClockAnswer),
+    ("post", "/api/v1/sandbox/clock", 200, ClockMoved),
+    ("put", "/api/v1/sandbox/faults", 200, FaultsAnswer),
+    ("post", "/api/v1/sandbox/settle", 200, SettleAnswer),
 ]
 
 
@@ -77,7 +92,8 @@ async def test_each_answer_is_a_component_of_the_openapi_document(client: httpx.
         assert set(component["properties"]) == _keys(struct), struct.__name__
         assert set(component["required"]) == _keys(struct), struct.__name__
     # the nested objects are components too, not inlined anonymous objects
-    for nested in ("OrderLine", "OrderOperation", "Fx", "SubscriptionListItem", "ScheduledChange", "Operation"):
+    nested_components = ("OrderLine", "OrderOperation", "Fx", "SubscriptionListItem", "ScheduledChange", "Operation")
+    for nested in (*nested_components, "Document", "DocumentLine", "ChargeAnswer", "MailAnswer", "SchedulerRun"):
         assert nested in components
     assert components["OrderLine"]["properties"]["fx"]["oneOf"] == [
         {"$ref": "#/components/schemas/Fx"},
@@ -170,3 +186,20 @@ async def test_subscription_answers_conform(catalog: Sandbox, admin, client):
     log = conforms(await client.get(f"{url}/events", headers=csp), 200, SubscriptionEventPage)
     assert {"changed", "upgraded"} <= {event.action for event in log.items}
     assert log.next is None
+
+
+async def test_sandbox_control_answers_conform(admin, client):
+    headers = await factories.api_token(admin)
+    now = conforms(await client.get("/api/v1/sandbox/clock", headers=headers), 200, ClockAnswer)
+    assert now.now.endswith("Z")
+    faults = {"error_rate": 0, "throttle_rate": 0, "latency_ms": 0, "provisioning_ms": 0}
+    put = await client.put("/api/v1/sandbox/faults", headers=headers, json=faults)
+    assert conforms(put, 200, FaultsAnswer).latency_ms == 0
+    # a tiny share is still a decimal string, not "1E-7"
+    tiny = await client.put("/api/v1/sandbox/faults", headers=headers, json={**faults, "error_rate": 1e-07})
+    assert conforms(tiny, 200, FaultsAnswer).error_rate == "0.0000001"
+    put = await client.put("/api/v1/sandbox/faults", headers=headers, json=faults)
+    assert Decimal(conforms(put, 200, FaultsAnswer).error_rate) == 0
+    settled = conforms(await client.post("/api/v1/sandbox/settle?timeout=0", headers=headers), 200, SettleAnswer)
+    assert settled.idle == (settled.pending == 0)
+    conforms(await client.get("/api/v1/sandbox/mail?limit=5", headers=headers), 200, MailList)

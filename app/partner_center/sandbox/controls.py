@@ -20,9 +20,16 @@ from app.config import Settings
 from app.errors import Invalid, NotFound
 from app.jobs import scheduler
 from app.partner_center.sandbox import service
-from app.partner_center.sandbox.schemas import ClockBody, FaultsBody
+from app.partner_center.sandbox.schemas import (
+    ClockAnswer,
+    ClockBody,
+    ClockMoved,
+    FaultsAnswer,
+    FaultsBody,
+    SettleAnswer,
+)
 from app.web.auth import csp_admin_only
-from app.web.schemas import fields
+from app.web.schemas import answer, fields
 
 DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
@@ -65,20 +72,20 @@ def _sandbox_only(settings: Settings) -> None:
 
 
 @get("/sandbox/clock", name="api_sandbox_clock")
-async def get_clock(settings: NamedDependency[Settings]) -> dict:
+async def get_clock(settings: NamedDependency[Settings]) -> ClockAnswer:
     _sandbox_only(settings)
-    return {
-        "now": clock.now().isoformat().replace("+00:00", "Z"),
-        "offset_seconds": int(clock.offset().total_seconds()),
-    }
+    return answer(
+        ClockAnswer,
+        {"now": clock.now().isoformat().replace("+00:00", "Z"), "offset_seconds": int(clock.offset().total_seconds())},
+    )
 
 
 @post("/sandbox/clock", name="api_sandbox_clock_move", status_code=200)
-async def move_clock(settings: NamedDependency[Settings], data: ClockBody) -> dict:
-    return await _move_clock(settings, fields(data))
+async def move_clock(settings: NamedDependency[Settings], data: ClockBody) -> ClockMoved:
+    return answer(ClockMoved, await _move_clock(settings, fields(data)))
 
 
-async def _move_clock(settings: Settings, data: dict[str, Any]) -> dict:
+async def _move_clock(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
     """Move the shared clock forward (never back) and run what fell due at Partner Center in between."""
     _sandbox_only(settings)
     now = clock.now()
@@ -110,18 +117,19 @@ async def _move_clock(settings: Settings, data: dict[str, Any]) -> dict:
 
 
 @put("/sandbox/faults", name="api_sandbox_faults")
-async def set_faults(settings: NamedDependency[Settings], data: FaultsBody) -> dict:
+async def set_faults(settings: NamedDependency[Settings], data: FaultsBody) -> FaultsAnswer:
     """The body's types and ranges are checked at the edge (FaultsBody); what is left is the rule between fields."""
     _sandbox_only(settings)
     # str() of a float is its shortest decimal (0.2 -> "0.2"): the share stored is the one written
     error_rate, throttle_rate = Decimal(str(data.error_rate).strip()), Decimal(str(data.throttle_rate).strip())
     if error_rate + throttle_rate > 1:
         raise Invalid({"error_rate": "error_rate and throttle_rate together cannot exceed 1."})
-    return await service.set_faults(error_rate, throttle_rate, data.latency_ms, data.provisioning_ms)
+    faults = await service.set_faults(error_rate, throttle_rate, data.latency_ms, data.provisioning_ms)
+    return answer(FaultsAnswer, faults)
 
 
 @post("/sandbox/settle", name="api_sandbox_settle", status_code=200)
-async def settle(settings: NamedDependency[Settings], timeout: SettleTimeout = 30) -> dict:  # noqa: ASYNC109 - API.md names the query parameter
+async def settle(settings: NamedDependency[Settings], timeout: SettleTimeout = 30) -> SettleAnswer:  # noqa: ASYNC109 - API.md names the query parameter
     """Answer when the job queue has no due work left (or after `timeout` seconds, at most 30)."""
     _sandbox_only(settings)
     deadline = asyncio.get_running_loop().time() + max(0.0, min(timeout, 30.0))
@@ -135,7 +143,7 @@ async def settle(settings: NamedDependency[Settings], timeout: SettleTimeout = 3
             )
         )
         if pending == 0 or asyncio.get_running_loop().time() >= deadline:
-            return {"idle": pending == 0, "pending": pending}
+            return answer(SettleAnswer, {"idle": pending == 0, "pending": pending})
         await asyncio.sleep(0.1)
 
 

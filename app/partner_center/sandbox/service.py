@@ -1277,9 +1277,10 @@ async def faults() -> dict:
     row = (
         await db.fetch("SELECT error_rate, throttle_rate, latency_ms, provisioning_ms FROM pcs_faults WHERE id = 1")
     )[0]
+    # "f": a tiny share stays a decimal string ("0.0000001", not str()'s "1E-7")
     return {
-        "error_rate": str(row["error_rate"]),
-        "throttle_rate": str(row["throttle_rate"]),
+        "error_rate": format(row["error_rate"], "f"),
+        "throttle_rate": format(row["throttle_rate"], "f"),
         "latency_ms": row["latency_ms"],
         "provisioning_ms": row["provisioning_ms"],
     }
