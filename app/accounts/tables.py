@@ -15,16 +15,12 @@ from piccolo.columns import (
     Numeric,
     SmallInt,
     Text,
-    Timestamptz,
     Varchar,
 )
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
+from app.columns import timestamp
 
 
 class Account(Table, tablename="accounts"):
@@ -56,7 +52,7 @@ class Account(Table, tablename="accounts"):
     gdap_status = Text(null=True, default=None)
     qualification_request = Text(null=True, default=None)  # education | government, asked at Partner Center
     qualification_status = Text(null=True, default=None)  # Microsoft's vettingStatus
-    qualification_requested_at = _ts(null=True)
+    qualification_requested_at = timestamp(null=True)
     health_checked_on = Date(null=True, default=None)  # the day the health check last compared it with Partner Center
     # billing (m0005, m0015): NULL terms and non-payment rules mean the CSP's defaults
     monthly_surcharge_percent = Numeric(digits=(9, 4), default=Decimal(0))
@@ -67,8 +63,8 @@ class Account(Table, tablename="accounts"):
     suspend_after_days = Integer(null=True, default=None)
     auto_pay = Boolean(default=True)
     hold_reason = Text(default="")
-    created_at = _ts()
-    updated_at = _ts()
+    created_at = timestamp()
+    updated_at = timestamp()
 
 
 class User(Table, tablename="users"):
@@ -79,8 +75,8 @@ class User(Table, tablename="users"):
     role = Text()
     account_id = ForeignKey(Account, null=True, on_delete=OnDelete.no_action, db_column_name="account_id")
     is_active = Boolean(default=True)
-    created_at = _ts()
-    last_login_at = _ts(null=True)
+    created_at = timestamp()
+    last_login_at = timestamp(null=True)
 
 
 class McaAcceptance(Table, tablename="mca_acceptances"):
@@ -90,8 +86,8 @@ class McaAcceptance(Table, tablename="mca_acceptances"):
     last_name = Text()
     email = Text()
     phone = Text(default="")
-    accepted_at = _ts()
+    accepted_at = timestamp()
     method = Text()
     recorded_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="recorded_by")
-    sent_at = _ts(null=True)  # attested at Partner Center
-    created_at = _ts()
+    sent_at = timestamp(null=True)  # attested at Partner Center
+    created_at = timestamp()

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, BigSerial, Boolean, ForeignKey, Text, Timestamptz
+from piccolo.columns import UUID, BigSerial, Boolean, ForeignKey, Text
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import User
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    return Timestamptz(null=null, default=None)
+from app.columns import timestamp
 
 
 class Session(Table, tablename="sessions"):
     token_hash = Text(primary_key=True)
     user_id = ForeignKey(User, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
-    created_at = _ts()
-    expires_at = _ts()
+    created_at = timestamp()
+    expires_at = timestamp()
     ip = Text(default="")
     user_agent = Text(default="")
 
@@ -28,23 +25,23 @@ class ApiToken(Table, tablename="api_tokens"):
     name = Text()
     token_hash = Text(unique=True)
     prefix = Text()
-    created_at = _ts()
-    last_used_at = _ts(null=True)
-    revoked_at = _ts(null=True)
+    created_at = timestamp()
+    last_used_at = timestamp(null=True)
+    revoked_at = timestamp(null=True)
 
 
 class PasswordToken(Table, tablename="password_tokens"):
     token_hash = Text(primary_key=True)
     user_id = ForeignKey(User, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
     purpose = Text()
-    created_at = _ts()
-    expires_at = _ts()
-    used_at = _ts(null=True)
+    created_at = timestamp()
+    expires_at = timestamp()
+    used_at = timestamp(null=True)
 
 
 class LoginAttempt(Table, tablename="login_attempts"):
     id = BigSerial(primary_key=True)
     email = Text()
     ip = Text()
-    at = _ts()
+    at = timestamp()
     succeeded = Boolean()

@@ -21,20 +21,15 @@ from piccolo.columns import (
     Numeric,
     SmallInt,
     Text,
-    Timestamptz,
     Varchar,
 )
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import Account, User
+from app.columns import timestamp
 from app.operations.tables import Operation
 from app.subscriptions.tables import Subscription
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
 
 
 class Charge(Table, tablename="charges"):
@@ -55,7 +50,7 @@ class Charge(Table, tablename="charges"):
     cost_amount = Numeric(digits=(18, 4), default=None)
     cost_currency = Varchar(length=3, default=None)
     invoice_id = UUID(null=True, default=None)
-    created_at = _ts()
+    created_at = timestamp()
     posted_on = Date(default=None)
     fx_rate = Numeric(digits=(18, 8), null=True, default=None)
     source_currency = Varchar(length=3, null=True, default=None)
@@ -73,7 +68,7 @@ class BillingSettings(Table, tablename="billing_settings"):
     payment_terms_days = Integer(default=14)
     reminder_days = Array(Integer(), default=lambda: [1, 7])
     suspend_after_days = Integer(default=14)
-    updated_at = _ts(null=True)
+    updated_at = timestamp(null=True)
 
 
 class TaxRate(Table, tablename="tax_rates"):
@@ -81,7 +76,7 @@ class TaxRate(Table, tablename="tax_rates"):
     label = Text(default=None)
     rate = Numeric(digits=(7, 4), default=None)
     reverse_charge = Boolean(default=False)
-    updated_at = _ts()
+    updated_at = timestamp()
 
 
 class DocumentSeries(Table, tablename="document_series"):
@@ -100,9 +95,9 @@ class BillingRun(Table, tablename="billing_runs"):
     credit_notes = Integer(default=0)
     error = Text(null=True, default=None)
     requested_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="requested_by")
-    created_at = _ts()
-    started_at = _ts(null=True)
-    finished_at = _ts(null=True)
+    created_at = timestamp()
+    started_at = timestamp(null=True)
+    finished_at = timestamp(null=True)
 
 
 class Invoice(Table, tablename="invoices"):
@@ -125,8 +120,8 @@ class Invoice(Table, tablename="invoices"):
     lines_count = Integer(default=None)
     amount_paid = Numeric(digits=(18, 4), default=Decimal(0))
     status = Text(default=None)
-    paid_at = _ts(null=True)
-    created_at = _ts()
+    paid_at = timestamp(null=True)
+    created_at = timestamp()
 
 
 class InvoiceLine(Table, tablename="invoice_lines"):
@@ -160,8 +155,8 @@ class PaymentMethod(Table, tablename="payment_methods"):
     exp_month = SmallInt(default=None)
     exp_year = SmallInt(default=None)
     is_default = Boolean(default=False)
-    created_at = _ts()
-    removed_at = _ts(null=True)
+    created_at = timestamp()
+    removed_at = timestamp(null=True)
 
 
 class Payment(Table, tablename="payments"):
@@ -183,8 +178,8 @@ class Payment(Table, tablename="payments"):
     error = Text(null=True, default=None)
     received_on = Date(default=None)
     created_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="created_by")
-    created_at = _ts()
-    settled_at = _ts(null=True)
+    created_at = timestamp()
+    settled_at = timestamp(null=True)
 
 
 class DunningStep(Table, tablename="dunning_steps"):
@@ -205,7 +200,7 @@ class CreditHold(Table, tablename="credit_holds"):
     account_id = ForeignKey(Account, null=False, on_delete=OnDelete.no_action, db_column_name="account_id")
     amount = Numeric(digits=(18, 4), default=None)
     currency = Varchar(length=3, default=None)
-    created_at = _ts()
+    created_at = timestamp()
 
 
 # The sandbox card gateway's own store (app/billing/gateways.py: it stands for the card processor in sandbox mode).
@@ -217,7 +212,7 @@ class SandboxGatewayCard(Table, tablename="sandbox_gateway_cards"):
     last4 = Varchar(length=4, default=None)
     brand = Text(default=None)
     number_hash = Text(default=None)
-    created_at = _ts()
+    created_at = timestamp()
 
 
 class SandboxGatewayCharge(Table, tablename="sandbox_gateway_charges"):
@@ -228,4 +223,4 @@ class SandboxGatewayCharge(Table, tablename="sandbox_gateway_charges"):
     currency = Varchar(length=3, default=None)
     status = Text(default=None)
     decline_code = Text(null=True, default=None)
-    created_at = _ts()
+    created_at = timestamp()

@@ -21,19 +21,14 @@ from piccolo.columns import (
     Numeric,
     SmallInt,
     Text,
-    Timestamptz,
     Varchar,
 )
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import Account, User
+from app.columns import timestamp
 from app.operations.tables import Operation
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
 
 
 class CatalogSettings(Table, tablename="catalog_settings"):
@@ -42,7 +37,7 @@ class CatalogSettings(Table, tablename="catalog_settings"):
     currencies = Array(Text(), default=None)
     default_margin_kind = Text(default="discount_off_erp")
     default_margin_percent = Numeric(digits=(9, 4), default=Decimal(0))
-    updated_at = _ts()
+    updated_at = timestamp()
 
 
 class CatalogSyncRun(Table, tablename="catalog_sync_runs"):
@@ -54,9 +49,9 @@ class CatalogSyncRun(Table, tablename="catalog_sync_runs"):
     counts = JSONB(default="{}")
     error = Text(null=True, default=None)
     requested_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="requested_by")
-    created_at = _ts()
-    started_at = _ts(null=True)
-    finished_at = _ts(null=True)
+    created_at = timestamp()
+    started_at = timestamp(null=True)
+    finished_at = timestamp(null=True)
     operation_id = ForeignKey(Operation, null=True, on_delete=OnDelete.no_action, db_column_name="operation_id")
 
 
@@ -86,7 +81,7 @@ class CatalogOffer(Table, tablename="catalog_offers"):
     changed_run_id = ForeignKey(
         CatalogSyncRun, null=False, on_delete=OnDelete.no_action, db_column_name="changed_run_id"
     )
-    discontinued_at = _ts(null=True)
+    discontinued_at = timestamp(null=True)
     # PostgreSQL computes `search` (a tsvector): no Piccolo column, since an insert may not write it
 
 
@@ -98,8 +93,8 @@ class CatalogPrice(Table, tablename="catalog_prices"):
     billing_plan = Text(default=None)
     market = Varchar(length=2, default=None)
     segment = Text(default=None)
-    effective_start = _ts()
-    effective_end = _ts()
+    effective_start = timestamp()
+    effective_end = timestamp()
     currency = Varchar(length=3, default=None)
     unit_price = Numeric(digits=(18, 4), default=None)
     erp_price = Numeric(digits=(18, 4), default=None)
@@ -115,8 +110,8 @@ class CatalogPromotion(Table, tablename="catalog_promotions"):
     market = Varchar(length=2, default=None)
     name = Text(default=None)
     description = Text(default="")
-    starts_at = _ts()
-    ends_at = _ts()
+    starts_at = timestamp()
+    ends_at = timestamp()
     auto_applicable = Boolean(default=None)
     products = JSONB(default=None)
     min_seats = Integer(null=True, default=None)
@@ -132,7 +127,7 @@ class FxRate(Table, tablename="fx_rates"):
     to_currency = Varchar(length=3, default=None)
     effective_from = Date(default=None)
     rate = Numeric(digits=(18, 8), default=None)
-    created_at = _ts()
+    created_at = timestamp()
 
 
 class MarginRule(Table, tablename="margin_rules"):
@@ -144,5 +139,5 @@ class MarginRule(Table, tablename="margin_rules"):
     percent = Numeric(digits=(9, 4), default=None)
     allow_below_cost = Boolean(default=False)
     created_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="created_by")
-    created_at = _ts()
+    created_at = timestamp()
     owner = ForeignKey(Account, null=True, on_delete=OnDelete.cascade, db_column_name="owner")

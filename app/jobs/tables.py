@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from piccolo.columns import Date, Numeric, SmallInt, Text, Timestamptz
+from piccolo.columns import Date, Numeric, SmallInt, Text
 from piccolo.table import Table
 
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
+from app.columns import timestamp
 
 
 class SchedulerDay(Table, tablename="scheduler_days"):
@@ -23,4 +20,4 @@ class SchedulerDay(Table, tablename="scheduler_days"):
 class ClockOffset(Table, tablename="clock_offset"):
     id = SmallInt(primary_key=True, default=1)
     offset_seconds = Numeric(default=Decimal(0))
-    updated_at = _ts()  # the DDL's now() default dates the seeded row only; a move writes its own time
+    updated_at = timestamp()  # the DDL's now() default dates the seeded row only; a move writes its own time

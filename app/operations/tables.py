@@ -4,16 +4,12 @@ The classes mirror the hand-written DDL; tests/integration/test_tables.py keeps 
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, ForeignKey, Text, Timestamptz
+from piccolo.columns import UUID, ForeignKey, Text
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import Account, User
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
+from app.columns import timestamp
 
 
 class Operation(Table, tablename="operations"):
@@ -24,5 +20,5 @@ class Operation(Table, tablename="operations"):
     account_id = ForeignKey(Account, null=True, on_delete=OnDelete.no_action, db_column_name="account_id")
     subject_id = Text(null=True, default=None)
     created_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="created_by")
-    created_at = _ts()
-    updated_at = _ts()
+    created_at = timestamp()
+    updated_at = timestamp()

@@ -4,23 +4,19 @@ The classes mirror the hand-written DDL; tests/integration/test_tables.py keeps 
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, BigSerial, Date, ForeignKey, Integer, Numeric, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, BigSerial, Date, ForeignKey, Integer, Numeric, Text, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import Account, User
+from app.columns import timestamp
 from app.operations.tables import Operation
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
 
 
 class Basket(Table, tablename="baskets"):
     user_id = ForeignKey(User, primary_key=True, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
     customer_id = ForeignKey(Account, null=True, on_delete=OnDelete.no_action, db_column_name="customer_id")
-    updated_at = _ts()
+    updated_at = timestamp()
 
 
 class BasketLine(Table, tablename="basket_lines"):
@@ -32,7 +28,7 @@ class BasketLine(Table, tablename="basket_lines"):
     term = Text(default=None)
     billing_plan = Text(default=None)
     coterm_end_date = Date(null=True, default=None)
-    added_at = _ts()
+    added_at = timestamp()
 
 
 class Order(Table, tablename="orders"):
@@ -45,9 +41,9 @@ class Order(Table, tablename="orders"):
     status = Text(default=None)
     currency = Varchar(length=3, default=None)
     operation_id = ForeignKey(Operation, null=True, on_delete=OnDelete.no_action, db_column_name="operation_id")
-    created_at = _ts()
-    updated_at = _ts()
-    completed_at = _ts(null=True)
+    created_at = timestamp()
+    updated_at = timestamp()
+    completed_at = timestamp(null=True)
 
 
 class OrderLine(Table, tablename="order_lines"):
@@ -75,7 +71,7 @@ class OrderLine(Table, tablename="order_lines"):
     pc_order_id = Text(null=True, default=None)
     pc_line_no = Integer(null=True, default=None)
     subscription_id = UUID(null=True, default=None)
-    released_at = _ts(null=True)
+    released_at = timestamp(null=True)
     fx_rate = Numeric(digits=(18, 8), null=True, default=None)
     source_currency = Varchar(length=3, default=None)
     source_unit_price = Numeric(digits=(18, 4), default=None)

@@ -4,16 +4,12 @@ The classes mirror the hand-written DDL; tests/integration/test_tables.py keeps 
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, ForeignKey, SmallInt, Text, Timestamptz
+from piccolo.columns import JSONB, ForeignKey, SmallInt, Text
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import User
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
+from app.columns import timestamp
 
 
 class PartnerCenterConnection(Table, tablename="partner_center_connection"):
@@ -22,11 +18,11 @@ class PartnerCenterConnection(Table, tablename="partner_center_connection"):
     tenant_id = Text(default=None)
     refresh_token_enc = Text(default=None)
     connected_by = ForeignKey(User, null=True, on_delete=OnDelete.no_action, db_column_name="connected_by")
-    connected_at = _ts()
+    connected_at = timestamp()
 
 
 class PartnerCenterAuthFlow(Table, tablename="partner_center_auth_flows"):
     state = Text(primary_key=True, default=None)
     flow = JSONB(default=None)
     user_id = ForeignKey(User, null=False, on_delete=OnDelete.cascade, db_column_name="user_id")
-    created_at = _ts()
+    created_at = timestamp()

@@ -17,19 +17,14 @@ from piccolo.columns import (
     Integer,
     Numeric,
     Text,
-    Timestamptz,
     Varchar,
 )
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from app.accounts.tables import Account
+from app.columns import timestamp
 from app.orders.tables import OrderLine
-
-
-def _ts(null: bool = False) -> Timestamptz:
-    # times always come from app.clock.now(), never from a column default
-    return Timestamptz(null=null, default=None)
 
 
 class Subscription(Table, tablename="subscriptions"):
@@ -57,12 +52,12 @@ class Subscription(Table, tablename="subscriptions"):
     cost_price = Numeric(digits=(18, 4), default=None)
     cost_currency = Varchar(length=3, default=None)
     promotion_id = Text(null=True, default=None)
-    created_at = _ts()
-    updated_at = _ts()
-    cancellation_window_ends_at = _ts(null=True)
+    created_at = timestamp()
+    updated_at = timestamp()
+    cancellation_window_ends_at = timestamp(null=True)
     scheduled_change = JSONB(null=True, default=None)
-    status_changed_at = _ts(null=True)
-    term_checked_at = _ts(null=True)
+    status_changed_at = timestamp(null=True)
+    term_checked_at = timestamp(null=True)
     billed_from = Date(null=True, default=None)
     suspended_for_nonpayment = Boolean(default=False)
 
@@ -74,8 +69,8 @@ class SubscriptionSeatBatch(Table, tablename="subscription_seat_batches"):
         Subscription, primary_key=True, null=False, on_delete=OnDelete.no_action, db_column_name="subscription_id"
     )
     quantity = Integer(default=None)
-    window_ends_at = _ts()
-    created_at = _ts()
+    window_ends_at = timestamp()
+    created_at = timestamp()
 
 
 class SubscriptionDrift(Table, tablename="subscription_drifts"):
@@ -88,8 +83,8 @@ class SubscriptionDrift(Table, tablename="subscription_drifts"):
     field = Text(default=None)
     ours = Text(null=True, default=None)
     microsoft = Text(null=True, default=None)
-    found_at = _ts()
-    seen_at = _ts()
-    resolved_at = _ts(null=True)
+    found_at = timestamp()
+    seen_at = timestamp()
+    resolved_at = timestamp(null=True)
     resolution = Text(null=True, default=None)
     resolved_by = Text(null=True, default=None)
