@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from app import clock, db
 from app.config import Settings
 from app.jobs import queue
-from app.mail.tables import OutboxMail
+from app.mail.tables import MailAttachment, OutboxMail
 
 DELIVER_JOB = "mail.deliver"
 
@@ -43,15 +43,15 @@ async def send(
             )
         ).run()
         for position, file in enumerate(files or []):
-            await db.execute(
-                "INSERT INTO mail_attachments (mail_id, position, filename, content_type, content) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                mail_id,
-                position,
-                file.filename,
-                file.content_type,
-                file.content,
-            )
+            await MailAttachment.insert(
+                MailAttachment(
+                    mail_id=mail_id,
+                    position=position,
+                    filename=file.filename,
+                    content_type=file.content_type,
+                    content=file.content,
+                )
+            ).run()
         await queue.enqueue(DELIVER_JOB, {"mail_id": str(mail_id)}, dedupe_key=f"mail:{mail_id}")
     return mail_id
 
@@ -98,8 +98,11 @@ async def _send_smtp(mail: OutboxMail, settings: Settings) -> None:
 
 
 async def files_of(mail_id: uuid.UUID) -> list[Attachment]:
-    rows = await db.fetch(
-        "SELECT filename, content_type, content FROM mail_attachments WHERE mail_id = $1 ORDER BY position", mail_id
+    rows = (
+        await MailAttachment.select(MailAttachment.filename, MailAttachment.content_type, MailAttachment.content)
+        .where(MailAttachment.mail_id == mail_id)
+        .order_by(MailAttachment.position)
+        .run()
     )
     return [Attachment(r["filename"], r["content_type"], bytes(r["content"])) for r in rows]
 

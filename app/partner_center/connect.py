@@ -22,8 +22,17 @@ from app.errors import Conflict
 from app.partner_center.auth import LOGIN, PARTNER_CENTER_SCOPE, SANDBOX_TENANT, AppUserTokens, confidential_app
 from app.partner_center.sandbox import identity
 from app.partner_center.sandbox.address import sandbox_url
+from app.partner_center.tables import PartnerCenterAuthFlow, PartnerCenterConnection
 
 FLOW_LIFETIME = timedelta(minutes=15)
+# what a new sign-in replaces in the connection row
+CONNECTION_FIELDS = [
+    PartnerCenterConnection.user_name,
+    PartnerCenterConnection.tenant_id,
+    PartnerCenterConnection.refresh_token_enc,
+    PartnerCenterConnection.connected_by,
+    PartnerCenterConnection.connected_at,
+]
 MFA_MISSING = "The sign-in did not use multi-factor authentication. Partner Center requires MFA: sign in again with it."
 
 
@@ -69,24 +78,29 @@ async def start(actor: Principal, settings: Settings) -> str:
     flow = await asyncio.to_thread(
         app.initiate_auth_code_flow, [PARTNER_CENTER_SCOPE], redirect_uri=redirect_uri(settings)
     )
-    await db.execute("DELETE FROM partner_center_auth_flows WHERE created_at < $1", clock.real_now() - FLOW_LIFETIME)
-    await db.execute(
-        "INSERT INTO partner_center_auth_flows (state, flow, user_id, created_at) VALUES ($1, $2, $3, $4)",
-        flow["state"],
-        json.dumps(flow),
-        actor.user_id,
-        clock.real_now(),
+    await (
+        PartnerCenterAuthFlow.delete().where(PartnerCenterAuthFlow.created_at < clock.real_now() - FLOW_LIFETIME).run()
     )
+    await PartnerCenterAuthFlow.insert(
+        PartnerCenterAuthFlow(
+            state=flow["state"], flow=json.dumps(flow), user_id=actor.user_id, created_at=clock.real_now()
+        )
+    ).run()
     return str(flow["auth_uri"])
 
 
 async def finish(actor: Principal, settings: Settings, reply: dict[str, str]) -> dict:
     """The callback: redeem the code (PKCE checked by msal), require MFA, keep the refresh token encrypted."""
-    rows = await db.fetch(
-        "DELETE FROM partner_center_auth_flows WHERE state = $1 AND user_id = $2 AND created_at > $3 RETURNING flow",
-        reply.get("state", ""),
-        actor.user_id,
-        clock.real_now() - FLOW_LIFETIME,
+    # one statement, so a sign-in's flow is redeemed once even when its callback arrives twice
+    rows = await (
+        PartnerCenterAuthFlow.delete()
+        .where(
+            (PartnerCenterAuthFlow.state == reply.get("state", ""))
+            & (PartnerCenterAuthFlow.user_id == actor.user_id)
+            & (PartnerCenterAuthFlow.created_at > clock.real_now() - FLOW_LIFETIME)
+        )
+        .returning(PartnerCenterAuthFlow.flow)
+        .run()
     )
     if not rows:
         raise Conflict("sign_in_expired", "This sign-in expired or was started by someone else. Start again.")
@@ -103,15 +117,18 @@ async def finish(actor: Principal, settings: Settings, reply: dict[str, str]) ->
     user_name = str(claims.get("preferred_username") or claims.get("upn") or "")
     tenant = str(claims.get("tid", ""))
     async with db.transaction():
-        await db.execute(
-            "INSERT INTO partner_center_connection (id, user_name, tenant_id, refresh_token_enc, connected_by, "
-            "connected_at) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET user_name = $1, "
-            "tenant_id = $2, refresh_token_enc = $3, connected_by = $4, connected_at = $5",
-            user_name,
-            tenant,
-            encrypt(settings.secret_key, result["refresh_token"]),
-            actor.user_id,
-            clock.now(),
+        connection = PartnerCenterConnection(
+            id=1,
+            user_name=user_name,
+            tenant_id=tenant,
+            refresh_token_enc=encrypt(settings.secret_key, result["refresh_token"]),
+            connected_by=actor.user_id,
+            connected_at=clock.now(),
+        )
+        await (
+            PartnerCenterConnection.insert(connection)
+            .on_conflict(target=PartnerCenterConnection.id, action="DO UPDATE", values=CONNECTION_FIELDS)
+            .run()
         )
         await audit.record(
             actor, "partner_center", "connection", "connected", after={"user_name": user_name, "tenant_id": tenant}
@@ -120,17 +137,26 @@ async def finish(actor: Principal, settings: Settings, reply: dict[str, str]) ->
 
 
 async def current() -> dict | None:
-    rows = await db.fetch("SELECT user_name, tenant_id, connected_at, connected_by FROM partner_center_connection")
-    return rows[0] if rows else None
+    # the table holds one row at most (CHECK id = 1)
+    return await (
+        PartnerCenterConnection.select(
+            PartnerCenterConnection.user_name,
+            PartnerCenterConnection.tenant_id,
+            PartnerCenterConnection.connected_at,
+            PartnerCenterConnection.connected_by,
+        )
+        .first()
+        .run()
+    )
 
 
 async def user_tokens(settings: Settings) -> AppUserTokens | None:
     """App + user tokens from the stored connection, or None when nobody has connected yet."""
-    rows = await db.fetch("SELECT refresh_token_enc FROM partner_center_connection")
-    if not rows:
+    row = await PartnerCenterConnection.select(PartnerCenterConnection.refresh_token_enc).first().run()
+    if row is None:
         return None
     try:
-        refresh_token = decrypt(settings.secret_key, rows[0]["refresh_token_enc"])
+        refresh_token = decrypt(settings.secret_key, row["refresh_token_enc"])
     except InvalidToken:
         return None  # SECRET_KEY changed: the admin must connect again
     return AppUserTokens(app_factory(settings), refresh_token)
@@ -144,12 +170,16 @@ async def connect_sandbox(settings: Settings, actor: Principal) -> None:
     if await current() is not None:
         return
     refresh_token = await identity.issue_refresh_token(identity.SANDBOX_CLIENT_ID, identity.SANDBOX_AGENT, mfa=True)
-    await db.execute(
-        "INSERT INTO partner_center_connection (id, user_name, tenant_id, refresh_token_enc, connected_by, "
-        "connected_at) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-        identity.SANDBOX_AGENT,
-        SANDBOX_TENANT,
-        encrypt(settings.secret_key, refresh_token),
-        actor.user_id,
-        clock.now(),
+    connection = PartnerCenterConnection(
+        id=1,
+        user_name=identity.SANDBOX_AGENT,
+        tenant_id=SANDBOX_TENANT,
+        refresh_token_enc=encrypt(settings.secret_key, refresh_token),
+        connected_by=actor.user_id,
+        connected_at=clock.now(),
+    )
+    await (
+        PartnerCenterConnection.insert(connection)
+        .on_conflict(target=PartnerCenterConnection.id, action="DO NOTHING")
+        .run()
     )

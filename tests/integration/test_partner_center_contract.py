@@ -373,7 +373,12 @@ async def test_connect_partner_center_keeps_only_an_encrypted_refresh_token(pc_s
         page = await http.get(done.headers["location"])
         assert "Partner Center is connected." in page.text
         assert "agent@sandboxpartner.onmicrosoft.com" in page.text
+        first = await db.fetchval("SELECT refresh_token_enc FROM partner_center_connection")
+        again = await _connect(pc_sandbox, http, csrf, mfa=True)  # signing in again replaces the connection
+        assert again.status_code == 303
+    assert await db.fetchval("SELECT count(*) FROM partner_center_connection") == 1
     stored = await db.fetchval("SELECT refresh_token_enc FROM partner_center_connection")
+    assert stored != first
     assert stored.startswith("gAAAA")  # Fernet, not the token itself
     assert (
         await db.fetchval(
