@@ -12,10 +12,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from piccolo.columns import Column
+
 from app import clock, db
 from app.accounts import service as accounts
 from app.accounts.rules import Principal
+from app.accounts.tables import Account
 from app.audit import service as audit
+from app.audit.tables import Event
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid
 from app.jobs import queue
@@ -56,12 +60,12 @@ class TenantRefused(Exception):
 async def ensure_tenant(client: PartnerCenterClient, customer_id: uuid.UUID) -> str:
     """The customer's Microsoft tenant, created at Partner Center the first time it is needed (its first order,
     a qualification request); the same request if asked again."""
-    account = (await db.fetch("SELECT * FROM accounts WHERE id = $1", customer_id))[0]
+    account = (await Account.select().where(Account.id == customer_id).run())[0]
     if account["tenant_id"]:
         return str(account["tenant_id"])
     reseller = None
     if account["parent_id"]:
-        reseller = (await db.fetch("SELECT mpn_id FROM accounts WHERE id = $1", account["parent_id"]))[0]
+        reseller = (await Account.select(Account.mpn_id).where(Account.id == account["parent_id"]).run())[0]
     body = _customer_body(account, reseller["mpn_id"] if reseller else None)
     try:
         created = await client.create_customer(body, request_id=str(uuid.uuid5(REQUESTS, f"tenant:{customer_id}")))
@@ -132,9 +136,14 @@ async def request_gdap(actor: Principal, settings: Settings, account_id: uuid.UU
     account = await _linked_customer(actor, account_id)
     if account["gdap_relationship_id"] and account["gdap_status"] in ("approvalPending", "active", "activating"):
         return approval_link(settings, account["gdap_relationship_id"])
-    attempt = await db.fetchval(
-        "SELECT count(*) FROM events WHERE subject_type = 'account' AND subject_id = $1 AND action = 'gdap_requested'",
-        str(account_id),
+    attempt = await (
+        Event.count()
+        .where(
+            (Event.subject_type == "account")
+            & (Event.subject_id == str(account_id))
+            & (Event.action == "gdap_requested")
+        )
+        .run()
     )
     key = f"{account_id}:{attempt}"  # the same request if this one is retried, a new one after a refusal
     client = await job_client(settings)
@@ -181,12 +190,16 @@ async def _store(
     actor: Principal | None, account_id: uuid.UUID, relationship_id: str, status: str, action: str
 ) -> None:
     async with db.transaction():
-        await db.execute(
-            "UPDATE accounts SET gdap_relationship_id = $2, gdap_status = $3, updated_at = $4 WHERE id = $1",
-            account_id,
-            relationship_id,
-            status,
-            clock.now(),
+        await (
+            Account.update(
+                {
+                    Account.gdap_relationship_id: relationship_id,
+                    Account.gdap_status: status,
+                    Account.updated_at: clock.now(),
+                }
+            )
+            .where(Account.id == account_id)
+            .run()
         )
         await audit.record(
             actor, "account", account_id, action, after={"relationship_id": relationship_id, "status": status}
@@ -272,17 +285,17 @@ async def _store_qualification(
     actor: Principal | None, account_id: uuid.UUID, kind: str, status: str, *, requested: bool = False
 ) -> None:
     async with db.transaction():
-        await db.execute(
-            "UPDATE accounts SET qualification_request = $2, qualification_status = $3, "
-            "qualification = CASE WHEN $3 = 'Approved' THEN $2 ELSE qualification END, "
-            "qualification_requested_at = CASE WHEN $5 THEN $4 ELSE qualification_requested_at END, updated_at = $4 "
-            "WHERE id = $1",
-            account_id,
-            kind,
-            status,
-            clock.now(),
-            requested,
-        )
+        now = clock.now()
+        values: dict[Column | str, Any] = {
+            Account.qualification_request: kind,
+            Account.qualification_status: status,
+            Account.updated_at: now,
+        }
+        if status == "Approved":  # Microsoft's approval makes it the customer's segment
+            values[Account.qualification] = kind
+        if requested:
+            values[Account.qualification_requested_at] = now
+        await Account.update(values).where(Account.id == account_id).run()
         await audit.record(actor, "account", account_id, "qualification", after={"segment": kind, "status": status})
 
 
@@ -305,11 +318,11 @@ async def due(now: datetime) -> int:
 
 
 async def run_job(payload: dict, settings: Settings) -> None:
-    rows = await db.fetch("SELECT * FROM accounts WHERE id = $1", uuid.UUID(payload["account_id"]))
-    if not rows:
+    account = await Account.select().where(Account.id == uuid.UUID(payload["account_id"])).first().run()
+    if account is None:
         return
-    await _refresh_gdap(None, settings, rows[0])
-    await _refresh_qualification(None, settings, rows[0])
+    await _refresh_gdap(None, settings, account)
+    await _refresh_qualification(None, settings, account)
 
 
 HANDLERS = {JOB: run_job}

@@ -15,7 +15,9 @@ from app.catalog import service as catalog
 from app.config import Settings
 from app.errors import AppError, Invalid, NotFound
 from app.orders import service
+from app.orders.tables import Basket, BasketLine
 from app.partner_center.connection import job_client
+from app.subscriptions.tables import Subscription
 
 MAX_LINES = service.MAX_LINES
 log = logging.getLogger(__name__)
@@ -56,14 +58,14 @@ async def lines(actor: Principal) -> list[dict]:
 
 
 async def count(actor: Principal) -> int:
-    found = await db.fetchval("SELECT count(*) FROM basket_lines WHERE user_id = $1", actor.user_id)
-    return int(str(found or 0))
+    return await BasketLine.count().where(BasketLine.user_id == actor.user_id).run()
 
 
 async def customer_id(actor: Principal) -> uuid.UUID | None:
     if actor.role == "customer_admin":
         return actor.account_id
-    value = await db.fetchval("SELECT customer_id FROM baskets WHERE user_id = $1", actor.user_id)
+    row = await Basket.select(Basket.customer_id).where(Basket.user_id == actor.user_id).first().run()
+    value = row["customer_id"] if row else None
     return value if isinstance(value, uuid.UUID) else None
 
 
@@ -80,7 +82,7 @@ async def _ensure(actor: Principal, customer: uuid.UUID | None = None) -> None:
 async def set_customer(actor: Principal, customer: uuid.UUID | None) -> None:
     chosen = await _customer_for(actor, customer)
     await _ensure(actor)
-    await db.execute("UPDATE baskets SET customer_id = $2 WHERE user_id = $1", actor.user_id, chosen)
+    await Basket.update({Basket.customer_id: chosen}).where(Basket.user_id == actor.user_id).run()
 
 
 def _line_values(values: dict[str, Any]) -> service.Requested:
@@ -113,18 +115,17 @@ async def add(actor: Principal, values: dict[str, Any]) -> None:
         raise Invalid({"offer_id": f"A basket holds at most {MAX_LINES} lines."})
     async with db.transaction():
         await _ensure(actor, chosen)
-        await db.execute(
-            "INSERT INTO basket_lines (id, user_id, offer_id, quantity, term, billing_plan, coterm_end_date, added_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            uuid.uuid4(),
-            actor.user_id,
-            wanted.offer_id,
-            wanted.quantity,
-            wanted.term,
-            wanted.billing_plan,
-            wanted.coterm_end_date,
-            clock.now(),
+        line = BasketLine(
+            id=uuid.uuid4(),
+            user_id=actor.user_id,
+            offer_id=wanted.offer_id,
+            quantity=wanted.quantity,
+            term=wanted.term,
+            billing_plan=wanted.billing_plan,
+            coterm_end_date=wanted.coterm_end_date,
+            added_at=clock.now(),
         )
+        await BasketLine.insert(line).run()
 
 
 async def update(actor: Principal, line_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -138,26 +139,32 @@ async def update(actor: Principal, line_id: uuid.UUID, values: dict[str, Any]) -
             "coterm_end_date": values.get("coterm_end_date", current["coterm_end_date"] or ""),
         }
     )
-    await db.execute(
-        "UPDATE basket_lines SET quantity = $2, term = $3, billing_plan = $4, coterm_end_date = $5 WHERE id = $1",
-        line_id,
-        wanted.quantity,
-        wanted.term,
-        wanted.billing_plan,
-        wanted.coterm_end_date,
+    await (
+        BasketLine.update(
+            {
+                BasketLine.quantity: wanted.quantity,
+                BasketLine.term: wanted.term,
+                BasketLine.billing_plan: wanted.billing_plan,
+                BasketLine.coterm_end_date: wanted.coterm_end_date,
+            }
+        )
+        .where(BasketLine.id == line_id)
+        .run()
     )
 
 
 async def remove(actor: Principal, line_id: uuid.UUID) -> None:
     await _line(actor, line_id)
-    await db.execute("DELETE FROM basket_lines WHERE id = $1", line_id)
+    await BasketLine.delete().where(BasketLine.id == line_id).run()
 
 
 async def _line(actor: Principal, line_id: uuid.UUID) -> dict:
-    rows = await db.fetch("SELECT * FROM basket_lines WHERE id = $1 AND user_id = $2", line_id, actor.user_id)
-    if not rows:
+    row = await (
+        BasketLine.select().where((BasketLine.id == line_id) & (BasketLine.user_id == actor.user_id)).first().run()
+    )
+    if row is None:
         raise NotFound("This basket line was not found.")
-    return rows[0]
+    return row
 
 
 def _uuid(value: object) -> uuid.UUID | None:
@@ -204,16 +211,12 @@ async def end_dates(settings: Settings, customer: dict | None, terms: set[str]) 
     None before the customer has subscriptions (nothing to co-term with) or when Partner Center cannot say."""
     if customer is None or customer["tenant_id"] is None or not terms:
         return {}
-    if not await db.fetchval(
-        "SELECT 1 FROM subscriptions WHERE customer_id = $1 AND status = 'active' LIMIT 1", customer["id"]
-    ):
+    active = (Subscription.customer_id == customer["id"]) & (Subscription.status == "active")
+    if not await Subscription.exists().where(active).run():
         return {}
     titles = {
         r["partner_center_id"]: r["title"]
-        for r in await db.fetch(
-            "SELECT partner_center_id, title FROM subscriptions WHERE customer_id = $1 AND status = 'active'",
-            customer["id"],
-        )
+        for r in await Subscription.select(Subscription.partner_center_id, Subscription.title).where(active).run()
     }
     client = await job_client(settings)
     found: dict[str, list[dict]] = {}
@@ -252,7 +255,7 @@ async def checkout(actor: Principal) -> dict:
     if not rows:
         raise Invalid({"lines": "The basket is empty."})
     order = await service.place_order(actor, _body(chosen, rows))
-    await db.execute(
-        "DELETE FROM basket_lines WHERE user_id = $1 AND id = ANY($2::uuid[])", actor.user_id, [r["id"] for r in rows]
-    )
+    # only the lines this order placed: a line added meanwhile (another tab) stays in the basket
+    placed = [r["id"] for r in rows]
+    await BasketLine.delete().where((BasketLine.user_id == actor.user_id) & BasketLine.id.is_in(placed)).run()
     return order
