@@ -208,11 +208,17 @@ USER_COLUMNS = (
 
 async def list_users(viewer: Principal, account_id: uuid.UUID) -> list[dict]:
     await get_account(viewer, account_id)
-    return await db.fetch(
-        "SELECT id, email, name, role, account_id, is_active, created_at, last_login_at, "
-        "password_hash IS NOT NULL AS has_password FROM users WHERE account_id = $1 ORDER BY name, email",
-        account_id,
+    rows = await (
+        User.select(*USER_COLUMNS, User.password_hash)
+        .where(User.account_id == account_id)
+        .order_by(User.name, User.email)
+        .run()
     )
+    # the page shows whether an invitation was taken up, never the hash itself
+    return [
+        {**{k: v for k, v in r.items() if k != "password_hash"}, "has_password": r["password_hash"] is not None}
+        for r in rows
+    ]
 
 
 def _clean_user(data: Mapping[str, object]) -> tuple[str, str]:

@@ -8,6 +8,7 @@ import uuid
 from app import clock, db
 from app.accounts.rules import AccountRef, Principal, can_see, sees_everything
 from app.errors import NotFound
+from app.operations.tables import Operation
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 MAX_WAIT = 30.0
@@ -18,28 +19,28 @@ async def create(
 ) -> dict:
     """A queued operation, on the caller's transaction (it exists exactly when the work it stands for does)."""
     now = clock.now()
-    rows = await db.fetch(
-        "INSERT INTO operations (id, kind, account_id, subject_id, created_by, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *",
-        uuid.uuid4(),
-        kind,
-        account_id,
-        subject_id,
-        actor.user_id if actor else None,
-        now,
+    operation = Operation(
+        id=uuid.uuid4(),
+        kind=kind,
+        status="queued",
+        error=None,
+        account_id=account_id,
+        subject_id=subject_id,
+        created_by=actor.user_id if actor else None,
+        created_at=now,
+        updated_at=now,
     )
+    rows = await Operation.insert(operation).returning(*Operation.all_columns()).run()
     return rows[0]
 
 
 async def set_status(operation_id: uuid.UUID | None, status: str, error: str | None = None) -> None:
     if operation_id is None:
         return
-    await db.execute(
-        "UPDATE operations SET status = $2, error = $3, updated_at = $4 WHERE id = $1",
-        operation_id,
-        status,
-        error,
-        clock.now(),
+    await (
+        Operation.update({Operation.status: status, Operation.error: error, Operation.updated_at: clock.now()})
+        .where(Operation.id == operation_id)
+        .run()
     )
 
 
