@@ -20,11 +20,10 @@ from app.catalog.schemas import (
     OfferAnswer,
     OfferList,
     PriceAnswer,
-    SyncAnswer,
 )
 from app.errors import Conflict, Forbidden
 from app.operations import service as operations
-from app.operations.schemas import Operation
+from app.operations.schemas import Operation, OperationAnswer, operation_answer
 from app.web.auth import provide_me, signed_in
 from app.web.paging import api_window, next_cursor
 from app.web.schemas import Cursor, Limit, OfferIdPath, OptionalWord, SearchText, Word, answer, fields
@@ -70,9 +69,9 @@ async def offer_price(
 
 
 @post("/catalog/sync", name="api_catalog_sync", status_code=202)
-async def request_sync(me: NamedDependency[Principal]) -> SyncAnswer:
+async def request_sync(me: NamedDependency[Principal]) -> OperationAnswer:
     run = await sync.request_sync(me)
-    return answer(SyncAnswer, {"operation": operations.operation_json(await operations.get(me, run["operation_id"]))})
+    return operation_answer(await operations.get(me, run["operation_id"]))
 
 
 @get("/catalog/fx-rates", name="api_fx_rates")

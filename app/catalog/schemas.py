@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from app.operations.schemas import Operation
 from app.web.schemas import Answer, Body, Currency, IsoDate, OfferId, Rate, Uuid
 
 MAX_FX_RATES = 1000
@@ -127,7 +126,3 @@ class MarginRuleAnswer(Answer):
 class MarginRuleList(Answer):
     items: list[MarginRuleAnswer]
     next: str | None
-
-
-class SyncAnswer(Answer):
-    operation: Operation

@@ -28,8 +28,10 @@ Text = Annotated[str, Meta(max_length=200, pattern=PRINTABLE)]
 LongText = Annotated[str, Meta(max_length=2000, pattern=MULTILINE)]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
 Country = Annotated[str, Meta(pattern=r"^[A-Za-z]{2}$")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Za-z]{3}$")]
-OfferId = Annotated[str, Meta(max_length=64, pattern=r"^\s*[A-Za-z0-9]{1,20}:[A-Za-z0-9]{1,10}\s*$")]
+CURRENCY = r"^[A-Za-z]{3}$"
+Currency = Annotated[str, Meta(pattern=CURRENCY)]
+OFFER_ID = r"^\s*[A-Za-z0-9]{1,20}:[A-Za-z0-9]{1,10}\s*$"  # ProductId:SkuId
+OfferId = Annotated[str, Meta(max_length=64, pattern=OFFER_ID)]
 Uuid = Annotated[str, Meta(max_length=36, pattern=r"^[0-9a-fA-F-]{32,36}$")]
 IsoDate = Annotated[str, Meta(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")]
 # seats: PostgreSQL's integer (a quantity past it is nobody's order, and must not reach a query)
@@ -48,8 +50,8 @@ OptionalWord = Annotated[str | None, QueryParameter(max_length=40, pattern=_WORD
 Limit = Annotated[int | None, QueryParameter(ge=1, le=MAX_LIMIT)]
 # base64url, as app.web.paging.next_cursor makes them
 Cursor = Annotated[str | None, QueryParameter(max_length=40, pattern=r"^[A-Za-z0-9_=-]*$")]
-CurrencyQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{3}$")]
-OfferIdPath = Annotated[str, PathParameter(max_length=64, pattern=r"^\s*[A-Za-z0-9]{1,20}:[A-Za-z0-9]{1,10}\s*$")]
+CurrencyQuery = Annotated[str | None, QueryParameter(pattern=CURRENCY)]
+OfferIdPath = Annotated[str, PathParameter(max_length=64, pattern=OFFER_ID)]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

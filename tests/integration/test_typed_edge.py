@@ -511,7 +511,7 @@ async def test_the_openapi_document_describes_every_body_and_error(app, client):
         ("/api/v1/catalog/offers", "get", "200", "OfferList"),
         ("/api/v1/catalog/offers/{offer_id}", "get", "200", "OfferAnswer"),
         ("/api/v1/catalog/offers/{offer_id}/price", "get", "200", "PriceAnswer"),
-        ("/api/v1/catalog/sync", "post", "202", "SyncAnswer"),
+        ("/api/v1/catalog/sync", "post", "202", "OperationAnswer"),
         ("/api/v1/catalog/fx-rates", "get", "200", "FxRateList"),
         ("/api/v1/catalog/fx-rates", "put", "200", "FxRateList"),
         ("/api/v1/catalog/margin-rules", "get", "200", "MarginRuleList"),
